@@ -1,0 +1,20 @@
+"""w2v: word2vec (skip-gram and CBOW with negative sampling), fast, in Python."""
+
+from ._version import __version__
+from .config import Config
+from .errors import (ConfigError, CorpusError, CorpusNotFoundError, ModelFileError, UnknownWordError,
+                     W2VError)
+
+__all__ = ["__version__", "Config", "Word2Vec", "KeyedVectors", "W2VError", "ConfigError", "CorpusError",
+           "CorpusNotFoundError", "ModelFileError", "UnknownWordError"]
+
+
+def __getattr__(name):
+    # Lazy: `import w2v` and queries must not pay for Numba (the trainer) unless it is used.
+    if name == "Word2Vec":
+        from .train import Word2Vec
+        return Word2Vec
+    if name == "KeyedVectors":
+        from .vectors import KeyedVectors
+        return KeyedVectors
+    raise AttributeError(f"module 'w2v' has no attribute {name!r}")

@@ -1,0 +1,44 @@
+"""The project's exceptions.
+
+Each subclasses the built-in exception a caller would expect (``ValueError`` for bad settings or data,
+``FileNotFoundError`` for a missing path, ``KeyError`` for an unknown word), so ``except ValueError``
+keeps working, and ``except W2VError`` catches everything w2v raises on purpose.  The command line turns
+any ``W2VError`` into one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+
+class W2VError(Exception):
+    """Base class of every error w2v raises on purpose (a user or data mistake, not a bug)."""
+
+
+class ConfigError(W2VError, ValueError):
+    """A hyperparameter out of range, of the wrong type, or inconsistent with another."""
+
+
+class CorpusError(W2VError, ValueError):
+    """A corpus that cannot be trained on: empty, every word under ``min_count``, a one-shot iterator."""
+
+
+class CorpusNotFoundError(W2VError, FileNotFoundError):
+    """A corpus path that does not exist or cannot be read."""
+
+
+class ModelFileError(W2VError, ValueError):
+    """A model or vector file that is corrupt, truncated, foreign, or of a newer format version."""
+
+
+class UnknownWordError(W2VError, KeyError):
+    """A word that is not in the vocabulary; the message suggests the nearest spellings."""
+
+    def __init__(self, word: str, suggestions: list[str] | tuple[str, ...] = ()):
+        self.word = word
+        self.suggestions = list(suggestions)
+        super().__init__(word)
+
+    def __str__(self) -> str:
+        msg = f"word {self.word!r} is not in the vocabulary"
+        if self.suggestions:
+            msg += "; did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
+        return msg
