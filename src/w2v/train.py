@@ -125,7 +125,7 @@ class Word2Vec:
         A model that is already trained (or loaded) continues training with its vocabulary and weights;
         words of the new text that are not in the vocabulary are skipped.
         """
-        from .corpus import Corpus, encode_corpus  # noqa: WPS433 (keeps `import w2v` light)
+        from .corpus import Corpus, encode_corpus, finalize
         from .vocab import build_vocab
 
         cfg = self.config
@@ -146,8 +146,9 @@ class Word2Vec:
             vocab = self.vocab
         t_vocab = time.perf_counter()
         with encode_corpus(source, vocab, directory=cache_dir) as enc:
-            if fresh and getattr(enc, "vocab", None) is not None:
-                vocab = enc.vocab  # exact counts (a recount when max_vocab pruning made them lower bounds)
+            if fresh:
+                # exact counts, re-sorted, when max_vocab pruning made pass 1's counts lower bounds
+                vocab = finalize(enc, vocab)
             t_encoded = time.perf_counter()
             if enc.n_tokens == 0:
                 from .errors import CorpusError
@@ -200,7 +201,8 @@ class Word2Vec:
         total = n_tokens * n_epochs
         alpha, min_alpha = cfg.start_alpha, cfg.min_alpha
         # compile (first use on this machine only; cached after) before the clock and the threads start
-        kernel(self.weights, tables, enc.ids, enc.sentence_ends, 0, 0, params, alpha, 0)
+        kernel(self.weights, tables, enc.ids, enc.sentence_ends, bounds[0], bounds[0], params, alpha,
+               np.uint64(0))
 
         n_threads = max(1, min(cfg.n_threads, n_chunks))
         bar = Progress(total, enabled=show_progress)
@@ -227,7 +229,7 @@ class Word2Vec:
                             lr = learning_rate(alpha, min_alpha, progress)
                             lr_now[0] = lr
                             res = kernel(self.weights, tables, enc.ids, enc.sentence_ends, bounds[c],
-                                         bounds[c + 1], params, lr, chunk_seed(cfg.seed, epoch_no, c))
+                                         bounds[c + 1], params, lr, np.uint64(chunk_seed(cfg.seed, epoch_no, c)))
                             sums[tid] += res
                             done[tid] += res[2]
                     except BaseException as exc:  # surfaced in the main thread
