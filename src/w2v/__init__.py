@@ -2,11 +2,11 @@
 
 from ._version import __version__
 from .config import Config
-from .errors import (ConfigError, CorpusError, CorpusNotFoundError, ModelFileError, UnknownWordError,
-                     W2VError)
+from .errors import (ConfigError, CorpusError, CorpusNotFoundError, DataFileError, ModelFileError,
+                     UnknownWordError, W2VError)
 
 __all__ = ["__version__", "Config", "Word2Vec", "KeyedVectors", "W2VError", "ConfigError", "CorpusError",
-           "CorpusNotFoundError", "ModelFileError", "UnknownWordError"]
+           "CorpusNotFoundError", "DataFileError", "ModelFileError", "UnknownWordError"]
 
 
 def __getattr__(name):

@@ -22,11 +22,18 @@ class CorpusError(W2VError, ValueError):
 
 
 class CorpusNotFoundError(W2VError, FileNotFoundError):
-    """A corpus path that does not exist or cannot be read."""
+    """A corpus path that does not exist or cannot be read (``.filename`` holds the path)."""
+
+    def __str__(self) -> str:  # OSError would print "[Errno None] None: ..." once filename is set
+        return str(self.args[0]) if self.args else "corpus file not found"
 
 
 class ModelFileError(W2VError, ValueError):
     """A model or vector file that is corrupt, truncated, foreign, or of a newer format version."""
+
+
+class DataFileError(W2VError, ValueError):
+    """An evaluation data set (analogies, word pairs) that cannot be parsed; names the file and line."""
 
 
 class UnknownWordError(W2VError, KeyError):

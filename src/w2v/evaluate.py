@@ -1,0 +1,258 @@
+"""Evaluation: analogy accuracy (Google's questions-words) and word-pair correlation (WordSim-353).
+
+Both follow the protocols of the C tool's ``compute-accuracy`` and of gensim, so figures compare:
+only the ``restrict_vocab`` most frequent words are searched, a question with a word outside them is counted
+as out of vocabulary (reported apart, not as wrong), and the three question words are never answers.
+The bundled data sets live in ``w2v/data`` (see ``PROVENANCE.md`` there).
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from typing import Any, Iterable
+
+import numpy as np
+
+from .errors import DataFileError
+from .vectors import KeyedVectors
+
+ANALOGIES = "questions-words.txt"
+WORD_PAIRS = "wordsim353.tsv"
+
+
+def _read_data(path: str | os.PathLike | None, default: str) -> tuple[str, list[str]]:
+    """(name, lines) of a given file or a bundled one."""
+    if path is None:
+        text = resources.files("w2v").joinpath("data", default).read_text(encoding="utf-8")
+        return default, text.splitlines()
+    name = os.path.basename(os.fspath(path))
+    try:
+        with open(path, encoding="utf-8") as f:
+            return name, f.read().splitlines()
+    except UnicodeDecodeError as e:
+        raise DataFileError(f"{os.fspath(path)}: not UTF-8 text (byte {e.start}); an evaluation file is "
+                            "plain text") from None
+
+
+def _is_lowercase(words: list[str]) -> bool:
+    text = "".join(words)
+    return text == text.lower()
+
+
+def _fold_map(words: list[str], lowercase: bool) -> dict[str, int]:
+    """Word (lowercased when ``lowercase``) -> its row; for case variants the most frequent row wins."""
+    if not lowercase:
+        return {w: i for i, w in enumerate(words)}
+    mapping: dict[str, int] = {}
+    for i, w in enumerate(words):
+        mapping.setdefault(w.lower(), i)
+    return mapping
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def _summary(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    rows = list(rows)
+    correct = sum(r["correct"] for r in rows)
+    answered = sum(r["answered"] for r in rows)
+    oov = sum(r["oov"] for r in rows)
+    return {"correct": correct, "answered": answered, "oov": oov, "total": answered + oov,
+            "accuracy": _ratio(correct, answered)}
+
+
+def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike | None = None, *,
+                       restrict_vocab: int | None = 30000, method: str = "3cosadd",
+                       lowercase: bool | None = None) -> dict[str, Any]:
+    """Accuracy on analogy questions "a b c d" (a is to b as c is to d), in ``: section`` blocks.
+
+    Parameters
+    ----------
+    path : a questions file; the bundled Google set (Mikolov et al. 2013, 19,544 questions) when None.
+    restrict_vocab : only the first (most frequent) rows are searched and may answer; None: all.
+    method : "3cosadd" or "3cosmul" (see :meth:`KeyedVectors.analogy`).
+    lowercase : compare case-insensitively (the most frequent casing of a word stands for it, as in the C
+        tool and gensim); None: do so when the searched words hold no uppercase letter.
+
+    Returns
+    -------
+    dict of plain data: "accuracy" (correct / answered, None when nothing was answered), "correct",
+    "answered", "oov", "total", "lowercased", "method", "restrict_vocab", "dataset", "sections" (a list of
+    {"section", "correct", "answered", "oov", "accuracy"}), "semantic" and "syntactic" (the same sums over
+    the sections not starting / starting with "gram").
+    """
+    name, lines = _read_data(path, ANALOGIES)
+    limit = kv._limit(restrict_vocab)
+    searched = kv.index_to_key[:limit]
+    if lowercase is None:
+        lowercase = _is_lowercase(searched)
+    rows = _fold_map(searched, lowercase)
+
+    sections: list[dict[str, Any]] = []
+    questions: list[tuple[int, int, int, int]] = []  # rows of a, b, c, expected
+    owner: list[int] = []                              # the section of each question
+    for line_no, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith(":"):
+            sections.append({"section": line[1:].strip(), "correct": 0, "answered": 0, "oov": 0})
+            continue
+        words = line.split()
+        if len(words) != 4:
+            raise DataFileError(f"{name} line {line_no}: expected four words, found {len(words)}: {line!r}")
+        if not sections:
+            raise DataFileError(f"{name} line {line_no}: a question before the first ': section' line")
+        if lowercase:
+            words = [w.lower() for w in words]
+        found = [rows.get(w) for w in words]
+        if None in found:
+            sections[-1]["oov"] += 1
+            continue
+        questions.append(tuple(found))
+        owner.append(len(sections) - 1)
+
+    if questions:
+        q = np.array(questions, dtype=np.int64)                                      # (n, 4)
+        fold = None
+        if lowercase and not _is_lowercase(searched):
+            folded = np.array([rows[w.lower()] for w in searched], dtype=np.int64)   # (limit,)
+            fold = folded
+        predicted = kv._analogy_indices(q[:, :3], method, limit, fold=fold)
+        if fold is not None:
+            predicted = fold[predicted]
+        hits = predicted == q[:, 3]
+        per_section_correct = np.bincount(owner, weights=hits, minlength=len(sections))
+        per_section_answered = np.bincount(owner, minlength=len(sections))
+        for s, sec in enumerate(sections):
+            sec["correct"] = int(per_section_correct[s])
+            sec["answered"] = int(per_section_answered[s])
+    for sec in sections:
+        sec["accuracy"] = _ratio(sec["correct"], sec["answered"])
+
+    total = _summary(sections)
+    return {**total, "lowercased": bool(lowercase), "method": method, "restrict_vocab": restrict_vocab,
+            "dataset": name, "sections": sections,
+            "semantic": _summary(s for s in sections if not s["section"].startswith("gram")),
+            "syntactic": _summary(s for s in sections if s["section"].startswith("gram"))}
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of ``x``, ties given the mean of the ranks they span (as scipy.stats.rankdata)."""
+    order = np.argsort(x, kind="mergesort")
+    sorted_x = x[order]
+    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])   # first index of each tie group
+    ends = np.r_[starts[1:], len(x)]
+    mean_rank = (starts + ends + 1) / 2.0                                  # mean of ranks starts+1..ends
+    ranks = np.empty(len(x), dtype=np.float64)
+    ranks[order] = np.repeat(mean_rank, ends - starts)
+    return ranks
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float | None:
+    x = x - x.mean()
+    y = y - y.mean()
+    den = np.sqrt((x @ x) * (y @ y))
+    return float(x @ y / den) if den > 0 else None
+
+
+def evaluate_word_pairs(kv: KeyedVectors, path: str | os.PathLike | None = None, *,
+                        lowercase: bool | None = None) -> dict[str, Any]:
+    """Spearman and Pearson correlation between cosine similarity and human scores of word pairs.
+
+    Parameters
+    ----------
+    path : lines "word1<TAB>word2<TAB>score" ('#' starts a comment line); WordSim-353 when None.
+    lowercase : compare case-insensitively (the most frequent casing stands for a word); None: do so when
+        the vocabulary holds no uppercase letter.
+
+    Returns
+    -------
+    {"spearman", "pearson" (None with fewer than two known pairs), "pairs" (pairs with both words known),
+    "oov" (the others), "lowercased", "dataset"}.
+    """
+    name, lines = _read_data(path, WORD_PAIRS)
+    if lowercase is None:
+        lowercase = _is_lowercase(kv.index_to_key)
+    rows = _fold_map(kv.index_to_key, lowercase)
+    gold, pairs, oov = [], [], 0
+    for line_no, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = line.rstrip("\r\n").split("\t")
+        if len(fields) != 3:
+            fields = line.split()
+        if len(fields) != 3:
+            raise DataFileError(f"{name} line {line_no}: expected 'word1<TAB>word2<TAB>score': {line!r}")
+        a, b, score = fields
+        try:
+            score = float(score)
+        except ValueError:
+            raise DataFileError(f"{name} line {line_no}: the score {score!r} is not a number") from None
+        if lowercase:
+            a, b = a.lower(), b.lower()
+        ia, ib = rows.get(a.strip()), rows.get(b.strip())
+        if ia is None or ib is None:
+            oov += 1
+            continue
+        gold.append(score)
+        pairs.append((ia, ib))
+    spearman = pearson = None
+    if len(pairs) >= 2:
+        normed = kv.get_normed_vectors()
+        idx = np.array(pairs, dtype=np.int64)
+        model = np.einsum("ij,ij->i", normed[idx[:, 0]], normed[idx[:, 1]]).astype(np.float64)
+        human = np.array(gold, dtype=np.float64)
+        pearson = _pearson(model, human)
+        spearman = _pearson(_average_ranks(model), _average_ranks(human))
+    return {"spearman": spearman, "pearson": pearson, "pairs": len(pairs), "oov": oov,
+            "lowercased": bool(lowercase), "dataset": name}
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def format_report(results: dict[str, Any] | Iterable[dict[str, Any]]) -> str:
+    """A readable table of one result of :func:`evaluate_analogies` or :func:`evaluate_word_pairs`, or of
+    several (a list of them)."""
+    if isinstance(results, dict):
+        results = [results]
+    parts = []
+    for res in results:
+        if "sections" in res:
+            parts.append(_analogy_table(res))
+        elif "spearman" in res:
+            parts.append(_pairs_table(res))
+        else:
+            raise ValueError("format_report takes the dicts returned by evaluate_analogies or "
+                             "evaluate_word_pairs")
+    return "\n\n".join(parts)
+
+
+def _analogy_table(res: dict[str, Any]) -> str:
+    width = max([len(s["section"]) for s in res["sections"]] + [len("syntactic"), 7])
+    head = f"{'section':<{width}}  {'correct':>7}  {'answered':>8}  {'oov':>6}  {'accuracy':>8}"
+    lines = [f"analogies: {res.get('dataset', '')}, {res['method']}, the {res['restrict_vocab'] or 'all'} most "
+             f"frequent words searched{', lowercased' if res['lowercased'] else ''}", head, "-" * len(head)]
+
+    def row(label: str, r: dict[str, Any]) -> str:
+        return (f"{label:<{width}}  {r['correct']:>7}  {r['answered']:>8}  {r['oov']:>6}  "
+                f"{_pct(r['accuracy']):>8}")
+
+    lines += [row(s["section"], s) for s in res["sections"]]
+    lines += ["-" * len(head), row("semantic", res["semantic"]), row("syntactic", res["syntactic"]),
+              row("total", res)]
+    return "\n".join(lines)
+
+
+def _pairs_table(res: dict[str, Any]) -> str:
+    return (f"word pairs: {res.get('dataset', '')}{', lowercased' if res['lowercased'] else ''}\n"
+            f"  Spearman {_num(res['spearman'])}   Pearson {_num(res['pearson'])}   "
+            f"pairs {res['pairs']}   oov {res['oov']}")

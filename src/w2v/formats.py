@@ -1,0 +1,707 @@
+"""File formats: the native model file, the word2vec C text and binary formats, atomic writes.
+
+Native model file (format version 1)
+------------------------------------
+One file, little-endian throughout, readable with NumPy alone::
+
+    offset 0   8 bytes   magic b"W2VMODEL"
+    offset 8   uint32    format version (1); a reader refuses a newer one
+    offset 12  uint32    reserved (0)
+    offset 16  uint64    J, the length in bytes of the JSON header
+    offset 24  J bytes   UTF-8 JSON (padded with spaces):
+                         {"format": 1, "w2v_version": "0.1.0",
+                          "header": {...the caller's header...},
+                          "vocab": {"offset": o, "nbytes": n, "count": V},
+                          "arrays": {"vectors": {"dtype": "<f4", "shape": [V, d],
+                                                 "offset": o, "nbytes": n}, ...}}
+    then       n bytes   the vocabulary: the V words in UTF-8 joined by "\\n" (a word holds no "\\n")
+    then                 each array, C order, raw bytes of its dtype, at an offset that is a multiple of 64
+
+Every offset in the JSON counts from the start of the file.  To read one without w2v::
+
+    import json, numpy as np
+    raw = open(path, "rb").read()
+    json_len = int(np.frombuffer(raw, "<u8", 1, 16)[0])
+    meta = json.loads(raw[24:24 + json_len])
+    v = meta["vocab"]; words = raw[v["offset"]:v["offset"] + v["nbytes"]].decode().split("\\n")
+    a = meta["arrays"]["vectors"]
+    vectors = np.frombuffer(raw, a["dtype"], int(np.prod(a["shape"])), a["offset"]).reshape(a["shape"])
+
+A trained model stores arrays "vectors", "output" and "counts" with header {"kind": "model", "config": {...}};
+a vectors file stores "vectors" and "counts" with header {"kind": "vectors"}.  No pickle, ever.
+
+word2vec C formats
+------------------
+As written by the C tool (``-binary 0/1``) and gensim: a header line ``"V d\\n"``, then one record per word.
+Text: ``word v1 v2 ... vd\\n``.  Binary: ``word`` + ``b" "`` + ``d`` little-endian float32 + ``b"\\n"`` (the
+newline is optional when reading: gensim writes none).
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import dataclasses
+import gzip
+import json
+import logging
+import lzma
+import math
+import os
+import re
+import secrets
+import struct
+from typing import IO, Any, BinaryIO, Iterator, Sequence
+
+import numpy as np
+
+from ._version import __version__
+from .errors import ModelFileError
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"W2VMODEL"
+FORMAT_VERSION = 1
+_PREFIX = struct.Struct("<8sIIQ")  # magic, format version, reserved, JSON length: 24 bytes
+_ALIGN = 64                        # array offsets are multiples of 64: aligned for SIMD and memmap
+_NUMERIC_KINDS = "biufc"           # bool, int, uint, float, complex: never object/str/void
+
+_COMPRESSION_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"))
+_OPENERS = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+_W2V_HEADER = re.compile(rb"[ \t]*(\d+)[ \t]+(\d+)[ \t]*\r?\n")
+
+
+# -- atomic writes -----------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs: Any) -> Iterator[IO]:
+    """Open a temporary file beside ``path`` for writing; on success fsync it and rename it onto ``path``.
+
+    On any exception (Ctrl-C included) the temporary file is removed and an existing file at ``path`` is
+    left untouched.  ``mode`` is "wb" or "w" (then ``open_kwargs`` such as ``encoding`` apply).
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic_write writes new files only: mode must be 'wb' or 'w'; got {mode!r}")
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    while True:
+        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(4)}.tmp")
+        try:
+            # 0o666 filtered by the umask, like open(path, "w"); mkstemp would leave 0o600
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with os.fdopen(fd, mode, **open_kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable (POSIX); not possible everywhere
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+# -- sniffing ----------------------------------------------------------------------------------------
+
+def sniff(head: bytes) -> str:
+    """What a file is, from its first bytes (64 are plenty).
+
+    Returns "native", "gzip", "bz2", "xz", "word2vec" (an uncompressed "V d" header line), "empty" or
+    "unknown".
+    """
+    if head.startswith(MAGIC):
+        return "native"
+    for magic, name in _COMPRESSION_MAGIC:
+        if head.startswith(magic):
+            return name
+    if not head:
+        return "empty"
+    if _W2V_HEADER.match(head):
+        return "word2vec"
+    return "unknown"
+
+
+def describe_foreign(head: bytes) -> str:
+    """A sentence saying what a file that is not a native w2v model seems to be, and what to do."""
+    kind = sniff(head)
+    if kind in ("gzip", "bz2", "xz"):
+        return (f"a {kind}-compressed file, not a native w2v model; if it holds word2vec vectors, "
+                f"read it with KeyedVectors.load(path) or KeyedVectors.load_word2vec_format(path)")
+    if kind == "word2vec":
+        return ("a word2vec C-format file (text or binary), not a native w2v model; read it with "
+                "KeyedVectors.load(path) or KeyedVectors.load_word2vec_format(path)")
+    if kind == "empty":
+        return "an empty file"
+    if head[:1] == b"\x80":
+        return ("a Python pickle (a gensim .model file?), which w2v never loads: in gensim, write "
+                "model.wv.save_word2vec_format(path, binary=True) and load that")
+    if head.startswith(b"\x93NUMPY"):
+        return "a NumPy .npy file, not a w2v model"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive (.npz?), not a w2v model"
+    return f"not a w2v model file (it starts with {head[:16]!r})"
+
+
+# -- native model file -------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class NativeFile:
+    """The content of a native model file.
+
+    ``header``: the caller's JSON header; ``words``: the vocabulary in order; ``arrays``: name -> array
+    (``np.memmap``, read-only, when loaded with ``mmap=True``); ``w2v_version``: the version that wrote it.
+    """
+
+    header: dict
+    words: list[str]
+    arrays: dict[str, np.ndarray]
+    w2v_version: str = ""
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"header value of type {type(obj).__name__} is not JSON serialisable")
+
+
+def _round_up(n: int, to: int = _ALIGN) -> int:
+    return -(-n // to) * to
+
+
+def save_native(path: str | os.PathLike, *, words: Sequence[str], arrays: dict[str, np.ndarray],
+                header: dict) -> None:
+    """Write a native model file atomically (see the module docstring for the layout).
+
+    Parameters
+    ----------
+    words : the vocabulary, in row order; a word may not contain "\\n".
+    arrays : name -> numeric array of any shape (written little-endian, C order).
+    header : JSON-serialisable dict (e.g. {"kind": "vectors"}), returned as is by :func:`load_native`.
+    """
+    words = list(words)
+    for i, word in enumerate(words):
+        if not isinstance(word, str):
+            raise TypeError(f"word {i} must be a str; got {type(word).__name__}")
+        if "\n" in word:
+            raise ValueError(f"word {i} ({word!r}) contains a newline, which the vocabulary block cannot hold")
+    vocab_blob = "\n".join(words).encode("utf-8")
+    prepared: dict[str, np.ndarray] = {}
+    for name, arr in arrays.items():
+        a = np.asarray(arr)
+        if a.dtype.kind not in _NUMERIC_KINDS:
+            raise ValueError(f"array {name!r} has dtype {a.dtype}; only numeric arrays can be saved")
+        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+        prepared[str(name)] = a
+
+    # The JSON holds absolute offsets, which depend on the JSON's own length: grow the space reserved for
+    # it (a multiple of 64) until the JSON fits, then pad it with spaces.
+    reserved = _ALIGN
+    while True:
+        vocab_offset = _PREFIX.size + reserved
+        offset = _round_up(vocab_offset + len(vocab_blob))
+        table = {}
+        for name, a in prepared.items():
+            table[name] = {"dtype": a.dtype.str, "shape": list(a.shape), "offset": offset, "nbytes": a.nbytes}
+            offset = _round_up(offset + a.nbytes)
+        meta = {"format": FORMAT_VERSION, "w2v_version": __version__, "header": header,
+                "vocab": {"offset": vocab_offset, "nbytes": len(vocab_blob), "count": len(words)},
+                "arrays": table}
+        text = json.dumps(meta, ensure_ascii=False, allow_nan=False, default=_json_default).encode("utf-8")
+        if len(text) <= reserved:
+            text += b" " * (reserved - len(text))
+            break
+        reserved = _round_up(len(text))
+
+    with atomic_write(path, "wb") as f:
+        f.write(_PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(text)))
+        f.write(text)
+        f.write(vocab_blob)
+        position = vocab_offset + len(vocab_blob)
+        for name, a in prepared.items():
+            start = table[name]["offset"]
+            f.write(b"\0" * (start - position))
+            if a.nbytes:
+                f.write(a.reshape(-1).view(np.uint8).data)
+            position = start + a.nbytes
+
+
+def _bad(path: str, what: str) -> ModelFileError:
+    return ModelFileError(f"{path}: {what}")
+
+
+def _parse_meta(path: str, raw: bytes, size: int) -> dict:
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise _bad(path, f"corrupt native model file: its JSON header is malformed ({e})") from None
+
+    def need(cond: bool, what: str) -> None:
+        if not cond:
+            raise _bad(path, f"corrupt native model file: malformed JSON header ({what})")
+
+    def is_count(x: Any) -> bool:
+        return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+    need(isinstance(meta, dict), "not an object")
+    need(isinstance(meta.get("header", {}), dict), "'header' is not an object")
+    vocab = meta.get("vocab")
+    need(isinstance(vocab, dict) and all(is_count(vocab.get(k)) for k in ("offset", "nbytes", "count")),
+         "'vocab' needs non-negative integers 'offset', 'nbytes', 'count'")
+    need(vocab["count"] <= vocab["nbytes"] + 1, "more words than vocabulary bytes")
+    arrays = meta.get("arrays")
+    need(isinstance(arrays, dict), "'arrays' is not an object")
+    ends = [vocab["offset"] + vocab["nbytes"]]
+    for name, spec in arrays.items():
+        need(isinstance(spec, dict), f"array {name!r} is not described by an object")
+        try:
+            dtype = np.dtype(spec.get("dtype"))
+        except (TypeError, ValueError):
+            dtype = None
+        need(dtype is not None and dtype.kind in _NUMERIC_KINDS and dtype.byteorder != ">",
+             f"array {name!r} has dtype {spec.get('dtype')!r}; expected a little-endian numeric dtype")
+        shape = spec.get("shape")
+        need(isinstance(shape, list) and all(is_count(s) for s in shape), f"array {name!r} has a bad shape")
+        need(is_count(spec.get("offset")) and is_count(spec.get("nbytes")),
+             f"array {name!r} needs non-negative integers 'offset' and 'nbytes'")
+        need(spec["nbytes"] == math.prod(shape) * dtype.itemsize,
+             f"array {name!r}: {spec['nbytes']} bytes do not match shape {shape} of {dtype.str}")
+        spec["dtype"] = dtype
+        ends.append(spec["offset"] + spec["nbytes"])
+    if max(ends) > size:
+        raise _bad(path, f"truncated native model file: its header describes {max(ends)} bytes, "
+                         f"the file has {size}")
+    return meta
+
+
+def _read_meta(f: BinaryIO, path: str, size: int) -> dict:
+    """Check the fixed header and parse the JSON one (``f`` at offset 0); refuse foreign and newer files."""
+    head = f.read(_PREFIX.size)
+    if not head.startswith(MAGIC):
+        raise _bad(path, describe_foreign(head + f.read(64)))
+    if len(head) < _PREFIX.size:
+        raise _bad(path, f"truncated native model file: {len(head)} bytes, the fixed header alone "
+                         f"needs {_PREFIX.size}")
+    _, version, _, json_len = _PREFIX.unpack(head)
+    if version > FORMAT_VERSION:
+        raise _bad(path, f"written by a newer w2v (format {version}); this w2v "
+                         f"({__version__}) reads format {FORMAT_VERSION}: upgrade w2v to load it")
+    if version < 1:
+        raise _bad(path, f"corrupt native model file: format version {version}")
+    if _PREFIX.size + json_len > size:
+        raise _bad(path, f"truncated native model file: the JSON header needs "
+                         f"{_PREFIX.size + json_len} bytes, the file has {size}")
+    return _parse_meta(path, f.read(json_len), size)
+
+
+def native_info(path: str | os.PathLike) -> dict:
+    """A native file's description without reading its data.
+
+    Returns {"header": the caller's header, "w2v_version", "vocab_size",
+    "arrays": {name: {"dtype": str, "shape": tuple}}}.  Raises ModelFileError as :func:`load_native`.
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        meta = _read_meta(f, path, os.path.getsize(path))
+    return {"header": meta.get("header", {}), "w2v_version": str(meta.get("w2v_version", "")),
+            "vocab_size": meta["vocab"]["count"],
+            "arrays": {name: {"dtype": spec["dtype"].str, "shape": tuple(spec["shape"])}
+                       for name, spec in meta["arrays"].items()}}
+
+
+def load_native(path: str | os.PathLike, *, mmap: bool = False, names: Sequence[str] | None = None,
+                limit: int | None = None) -> NativeFile:
+    """Read a native model file.
+
+    Parameters
+    ----------
+    mmap : map the arrays read-only (``np.memmap``) instead of reading them into memory.
+    names : read only these arrays (all when None); a name the file lacks is an error.
+    limit : read only the first ``limit`` words, and the first ``limit`` rows of every array whose first
+        dimension is the vocabulary size.
+
+    Raises
+    ------
+    ModelFileError : not a native model file (saying what it seems to be), a newer format version, a
+        truncated file, a malformed header.
+    """
+    path = os.fspath(path)
+    if limit is not None and limit < 0:
+        raise ValueError(f"'limit' must be None or >= 0; got {limit}")
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        meta = _read_meta(f, path, size)
+        vocab = meta["vocab"]
+        f.seek(vocab["offset"])
+        try:
+            words = f.read(vocab["nbytes"]).decode("utf-8").split("\n") if vocab["count"] else []
+        except UnicodeDecodeError as e:
+            raise _bad(path, f"corrupt native model file: the vocabulary is not valid UTF-8 ({e})") from None
+        if len(words) != vocab["count"]:
+            raise _bad(path, f"corrupt native model file: the header says {vocab['count']} words, "
+                             f"the vocabulary holds {len(words)}")
+        n_words = len(words)
+        if limit is not None:
+            words = words[:limit]
+
+        table = meta["arrays"]
+        wanted = list(table) if names is None else list(names)
+        missing = [n for n in wanted if n not in table]
+        if missing:
+            raise _bad(path, f"the file holds no array named {', '.join(map(repr, missing))} "
+                             f"(it has: {', '.join(table) or 'none'})")
+        arrays: dict[str, np.ndarray] = {}
+        for name in wanted:
+            spec = table[name]
+            dtype, shape = spec["dtype"], list(spec["shape"])
+            if limit is not None and shape and shape[0] == n_words:
+                shape[0] = min(shape[0], limit)
+            count = math.prod(shape)
+            if count == 0:
+                arr = np.zeros(shape, dtype)
+                arr.flags.writeable = not mmap
+            elif mmap:
+                arr = np.memmap(path, dtype=dtype, mode="r", offset=spec["offset"], shape=tuple(shape))
+            else:
+                arr = np.empty(shape, dtype)
+                f.seek(spec["offset"])
+                view = memoryview(arr.reshape(-1).view(np.uint8))
+                got = 0
+                while got < len(view):
+                    n = f.readinto(view[got:])
+                    if not n:
+                        raise _bad(path, f"truncated native model file while reading array {name!r}")
+                    got += n
+            arrays[name] = arr
+    return NativeFile(header=meta.get("header", {}), words=words, arrays=arrays,
+                      w2v_version=str(meta.get("w2v_version", "")))
+
+
+# -- word2vec C formats: writing ----------------------------------------------------------------------
+
+def _check_w2v_words(words: Sequence[str], n_rows: int) -> None:
+    if len(words) != n_rows:
+        raise ValueError(f"{len(words)} words for {n_rows} vectors")
+    for i, word in enumerate(words):
+        if not isinstance(word, str):
+            raise TypeError(f"word {i} must be a str; got {type(word).__name__}")
+        if not word or any(c in word for c in " \t\n\r"):
+            raise ValueError(f"word {i} ({word!r}) is empty or holds a space, tab or newline, which the "
+                             f"word2vec format cannot store")
+
+
+def save_word2vec(path: str | os.PathLike, words: Sequence[str], vectors: np.ndarray,
+                  binary: bool = True) -> None:
+    """Write the word2vec C format (as the C tool and gensim do), atomically.
+
+    ``vectors``: (V, d), written as float32.  Binary: ``word b" " <d float32 LE> b"\\n"``; text: the
+    shortest decimal form of each float32 that reads back to the same value.
+    """
+    vectors = np.asarray(vectors)
+    if vectors.ndim != 2:
+        raise ValueError(f"vectors must be a (V, d) array; got shape {vectors.shape}")
+    _check_w2v_words(words, vectors.shape[0])
+    n, d = vectors.shape
+    with atomic_write(path, "wb") as f:
+        f.write(f"{n} {d}\n".encode())
+        block = 4096
+        for start in range(0, n, block):
+            rows = np.ascontiguousarray(vectors[start:start + block], dtype="<f4")  # (b, d)
+            parts = []
+            for word, row in zip(words[start:start + block], rows):
+                if binary:
+                    parts.append(word.encode("utf-8") + b" " + row.tobytes() + b"\n")
+                else:  # str(np.float32) is the shortest text that round-trips (the same as gensim writes)
+                    parts.append(f"{word} {' '.join(map(str, row))}\n".encode("utf-8"))
+            f.write(b"".join(parts))
+
+
+# -- word2vec C formats: reading ----------------------------------------------------------------------
+
+class _Buffer:
+    """Bytes read ahead from a (possibly compressed) stream, consumed from ``pos``."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.data = b""
+        self.pos = 0
+        self.eof = False
+
+    def more(self) -> bool:
+        """Read another chunk; False at end of file."""
+        if self.eof:
+            return False
+        chunk = self.stream.read(self.CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        self.data = self.data[self.pos:] + chunk
+        self.pos = 0
+        return True
+
+    def need(self, n: int) -> bool:
+        """Make ``n`` bytes available from ``pos``; False if the file ends first."""
+        while len(self.data) - self.pos < n:
+            if not self.more():
+                return False
+        return True
+
+    def find(self, byte: bytes, max_len: int) -> int:
+        """Index in ``data`` of the next ``byte`` from ``pos``, -1 at end of file, -2 beyond ``max_len``."""
+        start = self.pos
+        while True:
+            i = self.data.find(byte, start)
+            if i >= 0:
+                return i if i - self.pos <= max_len else -2
+            if len(self.data) - self.pos > max_len:
+                return -2
+            start = len(self.data)
+            offset = self.pos
+            if not self.more():
+                return -1
+            start -= offset  # more() dropped the consumed bytes
+
+
+def _open_stream(path: str) -> tuple[BinaryIO, str | None]:
+    with open(path, "rb") as f:
+        head = f.read(8)
+    kind = sniff(head)
+    if kind in _OPENERS:
+        return _OPENERS[kind](path, "rb"), kind
+    return open(path, "rb"), None
+
+
+_TEXT_BYTES = frozenset(b"0123456789+-.eEinfatyINFATY \t\r")
+
+
+def _looks_like_text(segment: bytes, d: int, complete: bool) -> bool:
+    """Whether the bytes after the first word are d numbers in text (rather than 4*d raw float32s)."""
+    line, newline, _ = segment.partition(b"\n")
+    if not set(line) <= _TEXT_BYTES:
+        return False
+    if newline:
+        try:
+            return len([float(x) for x in line.split()]) == d
+        except ValueError:
+            return False
+    return complete and bool(line.strip())  # a text line longer than 4*d bytes
+
+
+class _Rows:
+    """A (n, d) float32 array filled row by row; grows in blocks when the file size cannot vouch for n."""
+
+    def __init__(self, n: int, d: int, preallocate: bool):
+        self.n, self.d, self.filled = n, d, 0
+        self.preallocate = preallocate
+        self.array = np.empty((0, d), np.float32)
+
+    def slot(self) -> np.ndarray:
+        if self.filled == self.array.shape[0]:
+            if self.preallocate:
+                cap = self.n
+            else:  # the bytes of this row are already in memory: growing by ~1 MB or 2x is justified
+                cap = min(self.n, max(self.filled * 2, (1 << 20) // (4 * self.d), 1))
+            grown = np.empty((cap, self.d), np.float32)
+            grown[:self.filled] = self.array[:self.filled]
+            self.array = grown
+        self.filled += 1
+        return self.array[self.filled - 1]
+
+    def result(self) -> np.ndarray:
+        if self.filled == self.array.shape[0]:
+            return self.array
+        return self.array[:self.filled].copy()  # do not keep the unused capacity alive
+
+
+def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: int | None = None, *,
+                  allow_nonfinite: bool = False) -> tuple[list[str], np.ndarray, dict]:
+    """Read a word2vec C-format file, text or binary, plain or gzip/bz2/xz compressed.
+
+    Parameters
+    ----------
+    binary : True, False, or None to guess from the bytes after the first word.
+    limit : read only the first ``limit`` vectors.
+    allow_nonfinite : accept NaN and infinite values (an error otherwise).
+
+    Returns
+    -------
+    words : list[str], vectors : float32 (V, d), info : dict with "binary", "compression", "header_count",
+        "vector_size", "invalid_utf8" (words decoded with replacement characters).
+
+    Raises
+    ------
+    ModelFileError : bad header, a file shorter than its header claims, ragged text rows, duplicate words,
+        non-finite values; the message names the file and the line or record.
+    """
+    path = os.fspath(path)
+    if limit is not None and limit < 0:
+        raise ValueError(f"'limit' must be None or >= 0; got {limit}")
+    stream, compression = _open_stream(path)
+    with stream:
+        buf = _Buffer(stream)
+        end = buf.find(b"\n", 1024)
+        header = buf.data[buf.pos:end] if end >= 0 else buf.data[buf.pos:buf.pos + 64]
+        m = _W2V_HEADER.match(header + b"\n")
+        if end < 0 or not m:
+            raise _bad(path, f"not a word2vec file: the first line should be 'vocab_size dims', found "
+                             f"{header[:64]!r}")
+        header_len = end + 1
+        buf.pos = header_len
+        n_header, d = int(m.group(1)), int(m.group(2))
+        if d < 1:
+            raise _bad(path, f"bad word2vec header {header!r}: the dimension must be at least 1")
+        n = n_header if limit is None else min(n_header, limit)
+
+        if binary is None:
+            binary = _guess_binary(path, buf, d) if n else True
+        if compression is None:  # check the size the header claims BEFORE allocating for it
+            remaining = os.path.getsize(path) - header_len
+            per_record = 4 * d + 2 if binary else 2 * d + 2  # at least: a 1-byte word, separators, values
+            if n * per_record > remaining:
+                kind = "binary" if binary else "text"
+                raise _bad(path, f"the file cannot hold what its header claims: {n_header} vectors of {d} "
+                                 f"dimensions need at least {n * per_record} bytes (for {n}) in word2vec "
+                                 f"{kind} format, but only {remaining} follow the header (a truncated file, "
+                                 f"a wrong header, or short rows)")
+        rows = _Rows(n, d, preallocate=compression is None)
+        reader = _read_binary if binary else _read_text
+        words, invalid, skipped = reader(path, buf, rows, n, d)
+        vectors = rows.result()
+        if n == n_header and not _at_end(buf):
+            log.warning("%s: data after the %d vectors the header announces was ignored", path, n_header)
+
+    if invalid:
+        log.warning("%s: %d word(s) were not valid UTF-8 and were decoded with replacement characters "
+                    "(the C tool can cut a word in the middle of a character)", path, invalid)
+    if skipped:
+        log.warning("%s: %d word(s) that became duplicates after that replacement were dropped "
+                    "(the first occurrence kept)", path, skipped)
+    if not allow_nonfinite and vectors.size:
+        bad_rows = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+        if bad_rows.size:
+            i = int(bad_rows[0])
+            raise _bad(path, f"{bad_rows.size} vector(s) hold NaN or infinite values, the first for "
+                             f"{words[i]!r} (vector {i + 1}); pass allow_nonfinite=True to load them anyway")
+    info = {"binary": binary, "compression": compression, "header_count": n_header, "vector_size": d,
+            "invalid_utf8": invalid, "dropped_duplicates": skipped}
+    return words, vectors, info
+
+
+def _guess_binary(path: str, buf: _Buffer, d: int) -> bool:
+    space = buf.find(b" ", 4096)
+    if space < 0:
+        raise _bad(path, "not a word2vec file: no space after the first word")
+    start = space + 1 - buf.pos
+    complete = buf.need(start + 4 * d)
+    segment = buf.data[buf.pos + start:buf.pos + start + 4 * d]
+    return not _looks_like_text(segment, d, complete)
+
+
+def _at_end(buf: _Buffer) -> bool:
+    while True:
+        if buf.data[buf.pos:].strip():
+            return False
+        buf.pos = len(buf.data)
+        if not buf.more():
+            return True
+
+
+class _Words:
+    """Decodes words, counts invalid UTF-8, refuses duplicates (except those made by replacement)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.words: list[str] = []
+        self.index: dict[str, int] = {}
+        self.invalid = 0
+        self.skipped = 0
+
+    def add(self, raw: bytes, where: str) -> bool:
+        """Record the word; False when it is a replacement-made duplicate to drop."""
+        try:
+            word = raw.decode("utf-8")
+            replaced = False
+        except UnicodeDecodeError:
+            word = raw.decode("utf-8", errors="replace")
+            replaced = True
+            self.invalid += 1
+        if word in self.index:
+            if replaced:
+                self.skipped += 1
+                return False
+            raise _bad(self.path, f"duplicate word {word!r} at {where} (first at vector "
+                                  f"{self.index[word] + 1})")
+        self.index[word] = len(self.words)
+        self.words.append(word)
+        return True
+
+
+def _read_binary(path: str, buf: _Buffer, rows: _Rows, n: int, d: int) -> tuple[list[str], int, int]:
+    nbytes = 4 * d
+    words = _Words(path)
+    for r in range(n):
+        where = f"record {r + 1}"
+        while True:  # the newline after the previous vector is optional (gensim writes none)
+            if not buf.need(1):
+                raise _bad(path, f"truncated file: the header announces {n} vectors, the file ends "
+                                 f"after {r}")
+            if buf.data[buf.pos] != 10:
+                break
+            buf.pos += 1
+        space = buf.find(b" ", 10_000)
+        if space == -1:
+            raise _bad(path, f"truncated file: {where} of {n} has no complete word")
+        if space == -2:
+            raise _bad(path, f"corrupt binary file: no space within 10000 bytes at {where}")
+        raw = buf.data[buf.pos:space]
+        buf.pos = space + 1
+        if not buf.need(nbytes):
+            raise _bad(path, f"truncated file: {where} of {n} ({raw[:50]!r}) has "
+                             f"{len(buf.data) - buf.pos} of its {nbytes} bytes")
+        if words.add(raw, where):
+            rows.slot()[:] = np.frombuffer(buf.data, "<f4", d, buf.pos)
+        buf.pos += nbytes
+    return words.words, words.invalid, words.skipped
+
+
+def _read_text(path: str, buf: _Buffer, rows: _Rows, n: int, d: int) -> tuple[list[str], int, int]:
+    words = _Words(path)
+    max_line = 64 * d + (1 << 20)
+    line_no = 1
+    r = 0
+    while r < n:
+        line_no += 1
+        newline = buf.find(b"\n", max_line)
+        if newline == -2:
+            raise _bad(path, f"line {line_no} is longer than {max_line} bytes: not a word2vec text file")
+        if newline == -1:
+            if buf.pos >= len(buf.data):
+                raise _bad(path, f"truncated file: the header announces {n} vectors, the file ends "
+                                 f"after {r} (line {line_no - 1})")
+            newline = len(buf.data)
+        fields = buf.data[buf.pos:newline].split()
+        buf.pos = newline + 1
+        if not fields:
+            continue  # a blank line carries nothing
+        if len(fields) != d + 1:
+            raise _bad(path, f"line {line_no}: expected a word and {d} values, found "
+                             f"{len(fields) - 1} values (ragged rows, or a binary file read as text?)")
+        where = f"line {line_no}"
+        if words.add(fields[0], where):
+            try:
+                rows.slot()[:] = np.array(fields[1:], dtype=np.float32)
+            except ValueError as e:
+                raise _bad(path, f"line {line_no}: {e}") from None
+        r += 1
+    return words.words, words.invalid, words.skipped

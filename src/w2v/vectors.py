@@ -1,0 +1,385 @@
+"""KeyedVectors: words, their vectors and counts; similarity queries, analogies, export.
+
+Knows nothing of training (importing it never compiles a Numba kernel).  The query names and semantics
+follow gensim's ``KeyedVectors`` so that code written for gensim keeps working.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+from typing import Iterable, Sequence, Union
+
+import numpy as np
+
+from . import formats
+from .errors import ModelFileError, UnknownWordError
+
+log = logging.getLogger(__name__)
+
+Key = Union[str, np.ndarray]
+METHODS = ("3cosadd", "3cosmul")
+_COSMUL_EPS = 1e-3       # Levy & Goldberg (2014): keeps 3CosMul's denominator away from zero
+_SUGGEST_POOL = 100_000  # unknown-word suggestions search only the most frequent words: stays fast
+_BLOCK_BYTES = 64 << 20  # a (questions x vocabulary) score block is at most this big
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), float32."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(norms, np.finfo(np.float32).tiny)
+
+
+class KeyedVectors:
+    """Word vectors with gensim-style queries.
+
+    Parameters
+    ----------
+    words : the vocabulary, most frequent first (``restrict_vocab`` and evaluation rely on that order).
+    vectors : (V, d) float32 (converted if needed; a float32 memmap is used as is).
+    counts : (V,) int64 corpus counts, or None when unknown (word2vec C files carry none).
+    """
+
+    def __init__(self, words: Sequence[str], vectors: np.ndarray, counts: np.ndarray | None = None):
+        words = list(words)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2:
+            raise ValueError(f"vectors must be a (V, d) array; got shape {vectors.shape}")
+        if len(words) != vectors.shape[0]:
+            raise ValueError(f"{len(words)} words for {vectors.shape[0]} vectors")
+        index = {}
+        for i, word in enumerate(words):
+            if not isinstance(word, str):
+                raise TypeError(f"word {i} must be a str; got {type(word).__name__}")
+            if word in index:
+                raise ValueError(f"duplicate word {word!r} (at {index[word]} and {i})")
+            index[word] = i
+        if counts is not None:
+            counts = np.asarray(counts, dtype=np.int64)
+            if counts.shape != (len(words),):
+                raise ValueError(f"counts must have shape ({len(words)},); got {counts.shape}")
+        self.index_to_key: list[str] = words
+        self.key_to_index: dict[str, int] = index
+        self.counts = counts
+        self._vectors = vectors
+        self._normed: np.ndarray | None = None
+        self._by_length: dict[int, list[str]] | None = None
+
+    # -- basic access ---------------------------------------------------------------------------------
+    @property
+    def vectors(self) -> np.ndarray:
+        """(V, d) float32."""
+        return self._vectors
+
+    @vectors.setter
+    def vectors(self, value: np.ndarray) -> None:
+        value = np.asarray(value, dtype=np.float32)
+        if value.ndim != 2 or value.shape[0] != len(self.index_to_key):
+            raise ValueError(f"vectors must have shape ({len(self.index_to_key)}, d); got {value.shape}")
+        self._vectors = value
+        self._normed = None
+
+    @property
+    def vector_size(self) -> int:
+        return int(self._vectors.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.index_to_key)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.key_to_index
+
+    def has_index_for(self, word: str) -> bool:
+        """Whether ``word`` has a row (gensim's name; the same as ``word in kv``)."""
+        return word in self.key_to_index
+
+    def __repr__(self) -> str:
+        return f"KeyedVectors({len(self)} words, {self.vector_size} dims)"
+
+    def get_index(self, word: str) -> int:
+        """The row of ``word``; :class:`UnknownWordError` (a KeyError) with suggestions if absent."""
+        try:
+            return self.key_to_index[word]
+        except (KeyError, TypeError):
+            raise UnknownWordError(word, self._suggest(word)) from None
+
+    def get_vector(self, word: str, norm: bool = False) -> np.ndarray:
+        """The (d,) vector of ``word``, unit-length when ``norm``."""
+        i = self.get_index(word)
+        return (self.get_normed_vectors() if norm else self._vectors)[i]
+
+    def __getitem__(self, key: str | Iterable[str]) -> np.ndarray:
+        """A word -> its (d,) vector; a list of words -> (n, d)."""
+        if isinstance(key, str):
+            return self.get_vector(key)
+        return self._vectors[[self.get_index(w) for w in key]]
+
+    def get_count(self, word: str) -> int | None:
+        """The corpus count of ``word``, or None when the vectors came without counts."""
+        i = self.get_index(word)
+        return None if self.counts is None else int(self.counts[i])
+
+    def get_normed_vectors(self) -> np.ndarray:
+        """(V, d) float32 unit rows, computed once and cached (recomputed if ``vectors`` is replaced)."""
+        if self._normed is None:
+            self._normed = _unit_rows(self._vectors)
+        return self._normed
+
+    def _suggest(self, word: object) -> list[str]:
+        if not isinstance(word, str) or not self.index_to_key:
+            return []
+        if self._by_length is None:
+            self._by_length = {}
+            for w in self.index_to_key[:_SUGGEST_POOL]:
+                self._by_length.setdefault(len(w), []).append(w)
+        lengths = range(max(0, len(word) - 2), len(word) + 3)  # similar lengths only: stays fast
+        candidates = [w for n in lengths for w in self._by_length.get(n, ())]
+        found = difflib.get_close_matches(word, candidates, n=3)
+        for variant in (word.lower(), word.capitalize(), word.upper()):  # case slips come first
+            if variant != word and variant in self.key_to_index and variant not in found:
+                found.insert(0, variant)
+        return found[:3]
+
+    # -- queries --------------------------------------------------------------------------------------
+    def _limit(self, restrict_vocab: int | None) -> int:
+        if restrict_vocab is None:
+            return len(self)
+        if restrict_vocab < 1:
+            raise ValueError(f"'restrict_vocab' must be None or >= 1; got {restrict_vocab}")
+        return min(int(restrict_vocab), len(self))
+
+    def _top(self, scores: np.ndarray, topn: int, exclude: Iterable[int]) -> list[tuple[str, float]]:
+        """The ``topn`` best (word, score) of ``scores`` (over the first rows), skipping ``exclude``."""
+        exclude = {i for i in exclude if i < len(scores)}
+        k = min(len(scores), topn + len(exclude))
+        if k <= 0:
+            return []
+        best = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(self.index_to_key[i], float(scores[i])) for i in best if i not in exclude][:topn]
+
+    def _terms(self, items, weight: float) -> tuple[list[np.ndarray], list[int]]:
+        if items is None:
+            return [], []
+        if isinstance(items, (str, np.ndarray)):
+            items = [items]
+        vecs, used = [], []
+        for item in items:
+            w = weight
+            if isinstance(item, tuple) and len(item) == 2 and not isinstance(item, str):
+                item, w = item[0], weight * float(item[1])
+            if isinstance(item, str):
+                i = self.get_index(item)
+                used.append(i)
+                vecs.append(w * self.get_normed_vectors()[i])
+            else:
+                vec = np.asarray(item, dtype=np.float32)
+                if vec.shape != (self.vector_size,):
+                    raise ValueError(f"a query vector must have shape ({self.vector_size},); got {vec.shape}")
+                vecs.append(w * vec)
+        return vecs, used
+
+    def most_similar(self, positive: Key | Sequence | None = None, negative: Key | Sequence | None = None,
+                     topn: int | None = 10, restrict_vocab: int | None = None):
+        """The words nearest by cosine to the mean of the positive minus the negative unit vectors.
+
+        ``positive``/``negative``: a word, a vector, or a list of words, vectors or (word, weight) pairs.
+        Words given are excluded from the results.  Only the first ``restrict_vocab`` (most frequent) rows
+        are searched.  Returns a list of (word, cosine), best first; with ``topn=None`` the (n,) array of
+        cosines of every searched row instead (as gensim).
+        """
+        pos, used_pos = self._terms(positive, 1.0)
+        neg, used_neg = self._terms(negative, -1.0)
+        if not pos and not neg:
+            raise ValueError("most_similar needs at least one positive or negative word or vector")
+        limit = self._limit(restrict_vocab)
+        query = _unit_rows(np.mean(pos + neg, axis=0))                   # (d,)
+        scores = self.get_normed_vectors()[:limit] @ query               # (limit,)
+        if topn is None:
+            return scores
+        return self._top(scores, int(topn), used_pos + used_neg)
+
+    def similar_by_word(self, word: str, topn: int | None = 10, restrict_vocab: int | None = None):
+        """The ``topn`` words nearest to ``word`` (itself excluded)."""
+        return self.most_similar(positive=[word], topn=topn, restrict_vocab=restrict_vocab)
+
+    def similar_by_vector(self, vector: np.ndarray, topn: int | None = 10, restrict_vocab: int | None = None):
+        """The ``topn`` words nearest by cosine to a (d,) vector."""
+        return self.most_similar(positive=[np.asarray(vector)], topn=topn, restrict_vocab=restrict_vocab)
+
+    def similarity(self, w1: str, w2: str) -> float:
+        """Cosine similarity of two words."""
+        normed = self.get_normed_vectors()
+        return float(normed[self.get_index(w1)] @ normed[self.get_index(w2)])
+
+    def distance(self, w1: str, w2: str) -> float:
+        """Cosine distance, ``1 - similarity``."""
+        return 1.0 - self.similarity(w1, w2)
+
+    def n_similarity(self, ws1: Sequence[str], ws2: Sequence[str]) -> float:
+        """Cosine between the means of two word sets' vectors (gensim's definition)."""
+        if not len(ws1) or not len(ws2):
+            raise ValueError("n_similarity needs at least one word in each list")
+        m1 = _unit_rows(self[list(ws1)].mean(axis=0))
+        m2 = _unit_rows(self[list(ws2)].mean(axis=0))
+        return float(m1 @ m2)
+
+    def doesnt_match(self, words: Sequence[str]) -> str:
+        """The word of ``words`` furthest from their mean unit vector (unknown words are an error)."""
+        words = list(words)
+        if not words:
+            raise ValueError("doesnt_match needs at least one word")
+        vecs = self.get_normed_vectors()[[self.get_index(w) for w in words]]  # (n, d)
+        mean = _unit_rows(vecs.mean(axis=0))
+        return words[int(np.argmin(vecs @ mean))]
+
+    def rank(self, w1: str, w2: str) -> int:
+        """1 + the number of words closer to ``w1`` than ``w2`` is (``w1`` itself not counted)."""
+        normed = self.get_normed_vectors()
+        i1, i2 = self.get_index(w1), self.get_index(w2)
+        sims = normed @ normed[i1]
+        closer = sims > sims[i2]
+        closer[i1] = False
+        return int(closer.sum()) + 1
+
+    def analogy(self, a: str, b: str, c: str, topn: int = 10, method: str = "3cosadd",
+                restrict_vocab: int | None = None) -> list[tuple[str, float]]:
+        """"``a`` is to ``b`` as ``c`` is to ?": the ``topn`` best answers with their scores.
+
+        3CosAdd (Mikolov 2013a): cosine with ``b - a + c`` (unit vectors; the same as
+        ``most_similar(positive=[b, c], negative=[a])``).  3CosMul (Levy & Goldberg 2014):
+        ``cos'(x,b) * cos'(x,c) / (cos'(x,a) + 1e-3)`` with cosines shifted to [0, 1]:
+        ``cos' = (1 + cos) / 2``.  The three input words are never answers.
+        """
+        _check_method(method)
+        ia, ib, ic = self.get_index(a), self.get_index(b), self.get_index(c)
+        limit = self._limit(restrict_vocab)
+        normed = self.get_normed_vectors()
+        searched = normed[:limit]                                        # (limit, d)
+        if method == "3cosadd":
+            scores = searched @ _unit_rows(normed[ib] - normed[ia] + normed[ic])
+        else:
+            sa, sb, sc = ((searched @ normed[i] + 1) / 2 for i in (ia, ib, ic))
+            scores = sb * sc / (sa + _COSMUL_EPS)
+        return self._top(scores, int(topn), (ia, ib, ic))
+
+    def analogies(self, questions: Sequence[tuple[str, str, str]], method: str = "3cosadd",
+                  restrict_vocab: int | None = None) -> list[str]:
+        """The best answer to each "a is to b as c is to ?" question, computed in blocks of matrix products.
+
+        The same answers as ``analogy(a, b, c, topn=1)`` for each question, much faster for many.
+        """
+        idx = np.array([[self.get_index(w) for w in q] for q in questions], dtype=np.int64).reshape(-1, 3)
+        best = self._analogy_indices(idx, method, self._limit(restrict_vocab))
+        return [self.index_to_key[i] for i in best]
+
+    def _analogy_indices(self, idx: np.ndarray, method: str, limit: int,
+                         fold: np.ndarray | None = None) -> np.ndarray:
+        """Best answers (n,) int64 for questions ``idx`` (n, 3) of rows (a, b, c), over the first ``limit``.
+
+        ``fold``: optional (limit,) int64 id of each searched row's case-folded form; a candidate whose fold
+        equals an input's fold is excluded too (case-insensitive evaluation, as the C tool and gensim).
+        """
+        _check_method(method)
+        normed = self.get_normed_vectors()
+        searched = normed[:limit]                                        # (limit, d)
+        n = len(idx)
+        out = np.empty(n, dtype=np.int64)
+        block = int(max(1, min(4096, _BLOCK_BYTES // (4 * max(limit, 1)))))
+        shared = None
+        if method == "3cosmul":
+            # 3CosMul needs each question word's cosine with every searched row; questions share words
+            # (the Google set has ~900 distinct), so compute those rows once when they fit in memory.
+            uniq, inv = np.unique(idx, return_inverse=True)
+            if len(uniq) * limit * 4 <= 4 * _BLOCK_BYTES:
+                shared = _shifted_cosines(normed[uniq], searched), inv.reshape(idx.shape)
+        for s in range(0, n, block):
+            q = idx[s:s + block]                                         # (B, 3)
+            rows = np.arange(len(q))
+            if method == "3cosadd":
+                scores = (normed[q[:, 1]] - normed[q[:, 0]] + normed[q[:, 2]]) @ searched.T  # (B, limit)
+            else:
+                if shared is not None:
+                    shifted, inv = shared[0], shared[1][s:s + block]
+                else:
+                    uniq, inv = np.unique(q, return_inverse=True)
+                    shifted, inv = _shifted_cosines(normed[uniq], searched), inv.reshape(q.shape)
+                scores = shifted[inv[:, 1]] * shifted[inv[:, 2]]         # (B, limit)
+                scores /= shifted[inv[:, 0]] + _COSMUL_EPS
+            for j in range(3):
+                inside = q[:, j] < limit
+                scores[rows[inside], q[inside, j]] = -np.inf
+                if fold is not None and inside.any():
+                    qf = np.full(len(q), -1, dtype=np.int64)
+                    qf[inside] = fold[q[inside, j]]
+                    scores[fold[None, :] == qf[:, None]] = -np.inf
+            out[s:s + block] = scores.argmax(axis=1)
+        return out
+
+    # -- I/O ------------------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write a native vectors file (atomic): arrays "vectors" and "counts" (when known)."""
+        arrays = {"vectors": self._vectors}
+        if self.counts is not None:
+            arrays["counts"] = self.counts
+        formats.save_native(path, words=self.index_to_key, arrays=arrays,
+                            header={"kind": "vectors", "vocab_size": len(self),
+                                    "vector_size": self.vector_size})
+
+    def save_word2vec_format(self, path: str | os.PathLike, binary: bool = True) -> None:
+        """Write the word2vec C format (binary or text), readable by the C tool and gensim."""
+        formats.save_word2vec(path, self.index_to_key, self._vectors, binary=binary)
+
+    @classmethod
+    def load_word2vec_format(cls, path: str | os.PathLike, binary: bool | None = None,
+                             limit: int | None = None, *, allow_nonfinite: bool = False) -> "KeyedVectors":
+        """Read a word2vec C file (text or binary, guessed when ``binary`` is None; gz/bz2/xz too)."""
+        words, vectors, _ = formats.load_word2vec(path, binary=binary, limit=limit,
+                                                  allow_nonfinite=allow_nonfinite)
+        return cls(words, vectors)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, limit: int | None = None, mmap: bool = False) -> "KeyedVectors":
+        """Read vectors from a native model or vectors file, or a word2vec C file (guessed from its bytes).
+
+        ``mmap`` maps a native file's vectors read-only instead of reading them (native files only).
+        """
+        path = os.fspath(path)
+        with open(path, "rb") as f:
+            head = f.read(64)
+        kind = formats.sniff(head)
+        if kind == "native":
+            info = formats.native_info(path)
+            found = info["header"].get("kind")
+            if found not in ("vectors", "model") or "vectors" not in info["arrays"]:
+                raise ModelFileError(f"{path}: a native w2v file of kind {found!r} with arrays "
+                                     f"{sorted(info['arrays'])}; expected kind 'vectors' or 'model' "
+                                     f"with a 'vectors' array")
+            names = [n for n in ("vectors", "counts") if n in info["arrays"]]
+            native = formats.load_native(path, mmap=mmap, limit=limit, names=names)
+            vectors = native.arrays["vectors"]
+            if vectors.ndim != 2 or vectors.shape[0] != len(native.words):
+                raise ModelFileError(f"{path}: corrupt file: 'vectors' has shape {vectors.shape} for "
+                                     f"{len(native.words)} words")
+            return cls(native.words, vectors, native.arrays.get("counts"))
+        if kind in ("gzip", "bz2", "xz", "word2vec"):
+            if mmap:
+                log.warning("%s: mmap applies to native w2v files only; this word2vec file is read into "
+                            "memory", path)
+            return cls.load_word2vec_format(path, limit=limit)
+        raise ModelFileError(f"{path}: cannot tell the format: {formats.describe_foreign(head)}")
+
+
+def _shifted_cosines(queries: np.ndarray, searched: np.ndarray) -> np.ndarray:
+    """(U, limit) cosines of unit ``queries`` (U, d) with unit ``searched`` (limit, d), shifted to [0, 1]."""
+    out = queries @ searched.T
+    out += 1
+    out *= 0.5
+    return out
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"'method' must be one of {', '.join(map(repr, METHODS))}; got {method!r}")

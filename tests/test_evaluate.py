@@ -1,0 +1,188 @@
+"""Evaluation: analogy accuracy and word-pair correlation agree with gensim; speed of the full Google set."""
+
+from __future__ import annotations
+
+import time
+from importlib import resources
+
+import numpy as np
+import pytest
+
+from w2v.evaluate import _average_ranks, evaluate_analogies, evaluate_word_pairs, format_report
+from w2v.vectors import KeyedVectors
+
+QUESTIONS = resources.files("w2v").joinpath("data", "questions-words.txt").read_text(encoding="utf-8")
+PAIRS = resources.files("w2v").joinpath("data", "wordsim353.tsv").read_text(encoding="utf-8")
+
+
+def _sections(text=QUESTIONS):
+    out = []
+    for line in text.splitlines():
+        if line.startswith(":"):
+            out.append((line[1:].strip(), []))
+        elif line.strip():
+            out[-1][1].append(line.split())
+    return out
+
+
+def _subset(tmp_path, every=8):
+    """Every ``every``-th question of each section, as a file (keeps gensim's per-question loop short)."""
+    lines = []
+    for name, qs in _sections():
+        lines.append(f": {name}")
+        lines += [" ".join(q) for q in qs[::every]]
+    path = tmp_path / "questions.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _structured(case=str, extra=300, d=48, seed=0, variants=False):
+    """Vectors in which many analogies hold: b = a + (section offset) + noise, in a shuffled vocabulary."""
+    rng = np.random.default_rng(seed)
+    vec: dict[str, np.ndarray] = {}
+    for _, qs in _sections():
+        offset = rng.standard_normal(d)
+        for q in qs:
+            for x, y in ((case(q[0]), case(q[1])), (case(q[2]), case(q[3]))):
+                if x not in vec:
+                    vec[x] = rng.standard_normal(d)
+                if y not in vec:
+                    vec[y] = vec[x] + offset + 1.5 * rng.standard_normal(d)
+    words = list(vec) + [f"filler{i}" for i in range(extra)]
+    if variants:  # lowercase twins of some words, less frequent (later), near them
+        words += [w.lower() for w in list(vec)[::3] if w.lower() not in vec]
+    rng.shuffle(words)
+    vectors = np.array([vec[w] if w in vec else
+                        (vec[next(v for v in vec if v.lower() == w)] + 0.3 * rng.standard_normal(d)
+                         if not w.startswith("filler") else rng.standard_normal(d)) for w in words])
+    return KeyedVectors(words, vectors.astype(np.float32))
+
+
+def _gensim(kv):
+    gensim_models = pytest.importorskip("gensim.models")
+    g = gensim_models.KeyedVectors(vector_size=kv.vector_size)
+    g.add_vectors(kv.index_to_key, kv.vectors)
+    return g
+
+
+@pytest.mark.parametrize("case, variants, lowercase, restrict_vocab", [
+    (str.lower, False, None, 30000),   # lowercase vocabulary: lowercased automatically
+    (str.lower, False, None, 600),     # some questions out of the searched words
+    (str, False, None, 30000),         # cased vocabulary: exact comparison
+    (str, True, True, 30000),          # forced case-insensitive with case twins in the vocabulary
+])
+def test_analogies_agree_with_gensim(tmp_path, case, variants, lowercase, restrict_vocab):
+    kv = _structured(case, variants=variants)
+    path = _subset(tmp_path)
+    ours = evaluate_analogies(kv, path, restrict_vocab=restrict_vocab, lowercase=lowercase)
+    case_insensitive = bool(lowercase) or case is str.lower
+    assert ours["lowercased"] == case_insensitive
+    score, sections = _gensim(kv).evaluate_word_analogies(str(path), restrict_vocab=restrict_vocab,
+                                                          case_insensitive=case_insensitive)
+    total = sections[-1]
+    answered = len(total["correct"]) + len(total["incorrect"])
+    assert ours["answered"] == answered
+    assert ours["oov"] == ours["total"] - answered
+    assert 0.05 < ours["accuracy"] < 0.95  # structured: neither trivial nor hopeless
+    assert abs(ours["accuracy"] - score) <= 0.001
+    for mine, theirs in zip(ours["sections"], sections[:-1]):
+        assert mine["section"] == theirs["section"]
+        assert abs(mine["correct"] - len(theirs["correct"])) <= 1
+    if restrict_vocab == 600:
+        assert ours["oov"] > 0
+
+
+def test_analogy_result_shape(tmp_path):
+    kv = _structured(str.lower)
+    res = evaluate_analogies(kv, _subset(tmp_path), method="3cosmul")
+    assert res["method"] == "3cosmul" and res["restrict_vocab"] == 30000
+    assert res["total"] == res["answered"] + res["oov"]
+    assert res["correct"] == res["semantic"]["correct"] + res["syntactic"]["correct"]
+    assert res["syntactic"]["answered"] == sum(s["answered"] for s in res["sections"]
+                                               if s["section"].startswith("gram"))
+    assert len(res["sections"]) == 14
+    report = format_report([res, evaluate_word_pairs(kv)])
+    assert "capital-common-countries" in report and "syntactic" in report and "Spearman" in report
+
+
+def test_analogy_answers_match_the_query_method():
+    kv = _structured(str.lower, d=32)
+    sections = _sections()
+    questions = [tuple(w.lower() for w in q[:3]) for _, qs in sections for q in qs[::97]]
+    batched = kv.analogies(questions, restrict_vocab=500)
+    assert batched == [kv.analogy(*q, topn=1, restrict_vocab=500)[0][0] for q in questions]
+
+
+@pytest.mark.parametrize("case, lowercase", [(str.lower, None), (str, None), (str.title, True)])
+def test_word_pairs_agree_with_gensim(case, lowercase):
+    rng = np.random.default_rng(1)
+    pair_words = sorted({w for line in PAIRS.splitlines() if line and not line.startswith("#")
+                         for w in line.split("\t")[:2]})
+    words = [case(w) for w in pair_words[::7]] + [case(w) for i, w in enumerate(pair_words) if i % 7 and i % 5]
+    words = list(dict.fromkeys(words))  # some words left out: OOV pairs
+    kv = KeyedVectors(words, rng.standard_normal((len(words), 20)).astype(np.float32))
+    ours = evaluate_word_pairs(kv, lowercase=lowercase)
+    case_insensitive = ours["lowercased"]
+    assert case_insensitive == (case is not str)
+    g = _gensim(kv)
+    path = str(resources.files("w2v").joinpath("data", "wordsim353.tsv"))
+    pearson, spearman, oov_ratio = g.evaluate_word_pairs(path, case_insensitive=case_insensitive)
+    assert ours["oov"] > 0
+    assert ours["oov"] / (ours["oov"] + ours["pairs"]) * 100 == pytest.approx(oov_ratio)
+    assert ours["spearman"] == pytest.approx(spearman.statistic, abs=1e-6)
+    assert ours["pearson"] == pytest.approx(pearson.statistic, abs=1e-6)
+
+
+def test_average_ranks_and_spearman_with_ties(tmp_path):
+    stats = pytest.importorskip("scipy.stats")
+    x = np.array([3.0, 1.0, 3.0, 2.0, 1.0, 3.0, 5.0])
+    np.testing.assert_allclose(_average_ranks(x), stats.rankdata(x))
+    kv = KeyedVectors(["a", "b", "c", "d"], np.array([[1, 0], [1, 1], [0, 1], [-1, 1]], np.float32))
+    path = tmp_path / "pairs.tsv"
+    path.write_text("# comment\na\tb\t5\na\tc\t2\nb\tc\t5\nb\td\t1\nc\td\t7\na\tzz\t3\n")
+    res = evaluate_word_pairs(kv, path)
+    sims = [kv.similarity(*p) for p in [("a", "b"), ("a", "c"), ("b", "c"), ("b", "d"), ("c", "d")]]
+    human = [5, 2, 5, 1, 7]
+    assert res["pairs"] == 5 and res["oov"] == 1
+    assert res["spearman"] == pytest.approx(stats.spearmanr(human, sims).statistic)
+    assert res["pearson"] == pytest.approx(stats.pearsonr(human, sims).statistic)
+
+
+def test_nothing_answered(tmp_path):
+    kv = KeyedVectors(["a", "b"], np.eye(2, dtype=np.float32))
+    res = evaluate_analogies(kv)
+    assert res["answered"] == 0 and res["oov"] == res["total"] == 19544 and res["accuracy"] is None
+    pairs = evaluate_word_pairs(kv)
+    assert pairs["pairs"] == 0 and pairs["spearman"] is None
+    assert "-" in format_report([res, pairs])
+
+
+def test_bad_data_files(tmp_path):
+    kv = KeyedVectors(["a", "b"], np.eye(2, dtype=np.float32))
+    path = tmp_path / "q.txt"
+    path.write_text(": s\na b a\n")
+    with pytest.raises(ValueError, match="line 2: expected four words"):
+        evaluate_analogies(kv, path)
+    path.write_text("a b a b\n")
+    with pytest.raises(ValueError, match="before the first ': section'"):
+        evaluate_analogies(kv, path)
+    path.write_text("a\tb\tlots\n")
+    with pytest.raises(ValueError, match="not a number"):
+        evaluate_word_pairs(kv, path)
+
+
+def test_full_google_set_speed():
+    """The whole bundled set on random 30000 x 100 vectors whose vocabulary holds every analogy word."""
+    rng = np.random.default_rng(0)
+    analogy_words = sorted({w for _, qs in _sections() for q in qs for w in q})
+    words = analogy_words + [f"w{i}" for i in range(30000 - len(analogy_words))]
+    rng.shuffle(words)
+    kv = KeyedVectors(words, rng.standard_normal((30000, 100)).astype(np.float32))
+    kv.get_normed_vectors()
+    start = time.perf_counter()
+    res = evaluate_analogies(kv)
+    elapsed = time.perf_counter() - start
+    print(f"\nfull Google analogy set, V=30000, d=100, 3cosadd: {elapsed:.2f} s "
+          f"({res['answered']} questions answered)")
+    assert res["answered"] == 19544 and res["oov"] == 0 and not res["lowercased"]
+    assert elapsed < 30

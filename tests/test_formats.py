@@ -1,0 +1,377 @@
+"""Formats: native model file and word2vec C text/binary round trips, gensim interchange, corrupt files."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import logging
+import lzma
+import os
+import struct
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from w2v import formats
+from w2v.errors import ModelFileError
+from w2v.formats import atomic_write, load_native, load_word2vec, save_native, save_word2vec
+
+WORDS = ["the", "of", "Ünïcödé", "日本", "x" * 60, "a-b", "end."]
+
+
+def _vectors(n=len(WORDS), d=5, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+
+
+def _native(tmp_path, **kw):
+    path = tmp_path / "m.w2v"
+    arrays = kw.pop("arrays", {"vectors": _vectors(), "counts": np.arange(7, 0, -1, dtype=np.int64)})
+    save_native(path, words=kw.pop("words", WORDS), arrays=arrays, header=kw.pop("header", {"kind": "vectors"}))
+    return path
+
+
+# -- atomic writes -------------------------------------------------------------------------------------
+
+def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"old")
+    with atomic_write(path) as f:
+        f.write(b"new")
+    assert path.read_bytes() == b"new"
+    assert os.listdir(tmp_path) == ["f.bin"]
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_write(path) as f:
+            f.write(b"partial")
+            raise RuntimeError("interrupted")
+    assert path.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["f.bin"]
+
+
+def test_failed_save_leaves_old_model(tmp_path):
+    path = _native(tmp_path)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="newline"):
+        save_native(path, words=["a\nb"], arrays={}, header={})
+    with pytest.raises(TypeError):  # not JSON-serialisable: fails while writing
+        save_native(path, words=["a"], arrays={}, header={"x": object()})
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.w2v"]
+
+
+# -- native file ---------------------------------------------------------------------------------------
+
+def test_native_round_trip_exact(tmp_path):
+    arrays = {"vectors": _vectors(), "output": _vectors(seed=1).astype(np.float64),
+              "counts": np.arange(7, dtype=np.int64), "flags": np.array([True, False]),
+              "empty": np.zeros((0, 3), np.float32), "scalar": np.array(3.5, np.float32),
+              "big_endian": np.arange(4, dtype=">i4")}
+    header = {"kind": "model", "config": {"dim": 5, "alpha": 0.025, "model": "sg", "max_vocab": None},
+              "stats": {"loss": [1.5, 0.75]}, "n": np.int64(7)}
+    path = _native(tmp_path, arrays=arrays, header=header)
+    nf = load_native(path)
+    assert nf.words == WORDS
+    assert nf.header == {**header, "n": 7}
+    assert nf.w2v_version
+    assert list(nf.arrays) == list(arrays)
+    for name, a in arrays.items():
+        assert nf.arrays[name].dtype == a.dtype.newbyteorder("<")
+        np.testing.assert_array_equal(nf.arrays[name], a)
+    raw = path.read_bytes()
+    meta = json.loads(raw[24:24 + struct.unpack_from("<Q", raw, 16)[0]])
+    assert all(spec["offset"] % 64 == 0 for spec in meta["arrays"].values())
+
+
+def test_native_empty_vocabulary_and_empty_word(tmp_path):
+    nf = load_native(_native(tmp_path, words=[], arrays={"vectors": np.zeros((0, 4), np.float32)}))
+    assert nf.words == [] and nf.arrays["vectors"].shape == (0, 4)
+    nf = load_native(_native(tmp_path, words=[""], arrays={}))
+    assert nf.words == [""]
+
+
+def test_native_mmap_names_limit(tmp_path):
+    path = _native(tmp_path)
+    nf = load_native(path, mmap=True)
+    assert isinstance(nf.arrays["vectors"], np.memmap)
+    assert not nf.arrays["vectors"].flags.writeable
+    np.testing.assert_array_equal(nf.arrays["vectors"], _vectors())
+    nf = load_native(path, names=["counts"], limit=3)
+    assert list(nf.arrays) == ["counts"] and nf.words == WORDS[:3]
+    np.testing.assert_array_equal(nf.arrays["counts"], [7, 6, 5])
+    nf = load_native(path, mmap=True, limit=2)
+    assert nf.arrays["vectors"].shape == (2, 5)
+    with pytest.raises(ModelFileError, match="no array named 'output'"):
+        load_native(path, names=["output"])
+
+
+def test_native_readable_with_numpy_alone(tmp_path):
+    path = _native(tmp_path)
+    raw = open(path, "rb").read()  # the recipe of the module docstring
+    json_len = int(np.frombuffer(raw, "<u8", 1, 16)[0])
+    meta = json.loads(raw[24:24 + json_len])
+    v = meta["vocab"]
+    words = raw[v["offset"]:v["offset"] + v["nbytes"]].decode().split("\n")
+    a = meta["arrays"]["vectors"]
+    vectors = np.frombuffer(raw, a["dtype"], int(np.prod(a["shape"])), a["offset"]).reshape(a["shape"])
+    assert words == WORDS
+    np.testing.assert_array_equal(vectors, _vectors())
+
+
+def test_native_truncated(tmp_path):
+    path = _native(tmp_path)
+    raw = path.read_bytes()
+    for cut in (10, 30, len(raw) - 1, len(raw) - 40):
+        path.write_bytes(raw[:cut])
+        with pytest.raises(ModelFileError, match="truncated"):
+            load_native(path)
+    path.write_bytes(raw[:len(raw) - 1])
+    with pytest.raises(ModelFileError, match=f"describes {len(raw)} bytes, the file has {len(raw) - 1}"):
+        load_native(path)
+
+
+def test_native_wrong_magic(tmp_path):
+    path = tmp_path / "vec.txt"
+    path.write_bytes(b"2 3\na 1 2 3\nb 4 5 6\n")
+    with pytest.raises(ModelFileError, match="word2vec C-format.*KeyedVectors.load"):
+        load_native(path)
+    path.write_bytes(b"\x80\x04\x95 some pickle")
+    with pytest.raises(ModelFileError, match="pickle"):
+        load_native(path)
+    path.write_bytes(gzip.compress(b"2 3\n"))
+    with pytest.raises(ModelFileError, match="gzip"):
+        load_native(path)
+    path.write_bytes(b"hello world")
+    with pytest.raises(ModelFileError, match="not a w2v model"):
+        load_native(path)
+
+
+def test_native_newer_version_refused(tmp_path):
+    path = _native(tmp_path)
+    raw = bytearray(path.read_bytes())
+    struct.pack_into("<I", raw, 8, 2)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ModelFileError, match=r"newer w2v \(format 2\).*reads format 1: upgrade"):
+        load_native(path)
+
+
+def test_native_malformed_json(tmp_path):
+    path = _native(tmp_path)
+    raw = bytearray(path.read_bytes())
+    raw[24] = ord("[")  # "{" -> "["
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ModelFileError, match="malformed"):
+        load_native(path)
+
+
+def test_native_huge_array_claim_refused_without_allocating(tmp_path):
+    path = _native(tmp_path)
+    raw = path.read_bytes()
+    json_len = struct.unpack_from("<Q", raw, 16)[0]
+    meta = json.loads(raw[24:24 + json_len])
+    meta["arrays"]["vectors"]["shape"] = [10**12, 300]
+    meta["arrays"]["vectors"]["nbytes"] = 4 * 300 * 10**12
+    text = json.dumps(meta).encode()
+    path.write_bytes(raw[:16] + struct.pack("<Q", len(text)) + text + raw[24 + json_len:])
+    with pytest.raises(ModelFileError, match="truncated"):
+        load_native(path)
+    meta["arrays"]["vectors"]["dtype"] = "|O"
+    text = json.dumps(meta).encode()
+    path.write_bytes(raw[:16] + struct.pack("<Q", len(text)) + text + raw[24 + json_len:])
+    with pytest.raises(ModelFileError, match="numeric dtype"):
+        load_native(path)
+
+
+def test_native_refuses_object_arrays(tmp_path):
+    with pytest.raises(ValueError, match="numeric"):
+        save_native(tmp_path / "m", words=[], arrays={"x": np.array([object()])}, header={})
+
+
+# -- word2vec C formats ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_word2vec_round_trip(tmp_path, binary):
+    scale = 10.0 ** np.random.default_rng(1).integers(-9, 9, (7, 7))
+    vectors = (_vectors(d=7) * scale).astype(np.float32)  # (7, 7), magnitudes 1e-9..1e9
+    path = tmp_path / "v.bin"
+    save_word2vec(path, WORDS, vectors, binary=binary)
+    for guess in (binary, None):
+        words, got, info = load_word2vec(path, binary=guess)
+        assert words == WORDS and info["binary"] == binary
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, vectors)  # text too: float32 reads back exactly
+    words, got, _ = load_word2vec(path, limit=3)
+    assert words == WORDS[:3] and got.shape == (3, 7)
+
+
+def test_word2vec_binary_bytes_are_the_c_tools(tmp_path):
+    path = tmp_path / "v.bin"
+    vec = np.array([[1.0, -2.5]], np.float32)
+    save_word2vec(path, ["hé"], vec, binary=True)
+    assert path.read_bytes() == b"1 2\nh\xc3\xa9 " + vec.astype("<f4").tobytes() + b"\n"
+    save_word2vec(path, ["hé"], vec, binary=False)
+    assert path.read_bytes() == "1 2\nhé 1.0 -2.5\n".encode()
+
+
+def test_word2vec_refuses_unstorable_words(tmp_path):
+    for bad in ("a b", "", "a\nb"):
+        with pytest.raises(ValueError, match="word2vec format cannot store"):
+            save_word2vec(tmp_path / "v", [bad], np.zeros((1, 2)))
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_gensim_interchange(tmp_path, binary):
+    gensim_models = pytest.importorskip("gensim.models")
+    words = [f"w{i}" for i in range(50)] + ["Ünïcödé", "日本"]
+    vectors = _vectors(len(words), 16, seed=3)
+    gkv = gensim_models.KeyedVectors(vector_size=16)
+    gkv.add_vectors(words, vectors)
+    theirs = tmp_path / "gensim.bin"
+    gkv.save_word2vec_format(str(theirs), binary=binary)
+    got_words, got, info = load_word2vec(theirs)
+    assert got_words == words and info["binary"] == binary
+    np.testing.assert_array_equal(got, vectors)
+
+    ours = tmp_path / "ours.bin"
+    save_word2vec(ours, words, vectors, binary=binary)
+    back = gensim_models.KeyedVectors.load_word2vec_format(str(ours), binary=binary)
+    assert back.index_to_key == words
+    np.testing.assert_array_equal(back.vectors, vectors)
+    if not binary:  # the text is byte for byte what gensim writes
+        assert ours.read_bytes() == theirs.read_bytes()
+
+
+def test_binary_without_trailing_newlines(tmp_path):
+    vec = _vectors(3, 4)
+    body = b"".join(w.encode() + b" " + v.astype("<f4").tobytes() for w, v in zip(["a", "bb", "c"], vec))
+    path = tmp_path / "v.bin"
+    path.write_bytes(b"3 4\n" + body)
+    words, got, info = load_word2vec(path)
+    assert words == ["a", "bb", "c"] and info["binary"]
+    np.testing.assert_array_equal(got, vec)
+
+
+def test_invalid_utf8_words_are_replaced_and_counted(tmp_path, caplog):
+    vec = _vectors(3, 2)
+    raw_words = [b"ok", b"caf\xc3", b"\xff\xfe"]  # the C tool can cut "café" mid-character
+    path = tmp_path / "v.bin"
+    path.write_bytes(b"3 2\n" + b"".join(w + b" " + v.tobytes() + b"\n" for w, v in zip(raw_words, vec)))
+    with caplog.at_level(logging.WARNING, logger="w2v.formats"):
+        words, got, info = load_word2vec(path)
+    assert words == ["ok", "caf\ufffd", "\ufffd\ufffd"]
+    assert info["invalid_utf8"] == 2
+    assert "2 word(s) were not valid UTF-8" in caplog.text
+    np.testing.assert_array_equal(got, vec)
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+@pytest.mark.parametrize("binary", [True, False])
+def test_compressed(tmp_path, compress, binary):
+    plain = tmp_path / "v"
+    save_word2vec(plain, WORDS, _vectors(), binary=binary)
+    packed = tmp_path / "v.any-name"
+    packed.write_bytes(compress(plain.read_bytes()))
+    words, got, info = load_word2vec(packed)
+    assert words == WORDS and info["binary"] == binary and info["compression"]
+    np.testing.assert_array_equal(got, _vectors())
+    assert load_word2vec(packed, limit=2)[0] == WORDS[:2]
+
+
+def test_many_rows_cross_buffer_chunks(tmp_path):
+    words = [f"word{i}" for i in range(3000)]
+    vectors = _vectors(3000, 100, seed=5)  # 1.2 MB: spans read chunks
+    for binary in (True, False):
+        path = tmp_path / f"v{binary}"
+        save_word2vec(path, words, vectors, binary=binary)
+        path.write_bytes(gzip.compress(path.read_bytes(), compresslevel=1))
+        got_words, got, _ = load_word2vec(path)
+        assert got_words == words
+        np.testing.assert_array_equal(got, vectors)
+
+
+def test_huge_header_refused_quickly(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_bytes(b"1000000000000 300\na " + b"0.5 " * 300 + b"\n")
+    start = time.perf_counter()
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match="header claims: 1000000000000 vectors"):
+            load_word2vec(path)
+        path.write_bytes(gzip.compress(path.read_bytes()))  # compressed: grows with the data, then truncated
+        with pytest.raises(ModelFileError, match="truncated"):
+            load_word2vec(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 << 20  # NumPy reports its allocations to tracemalloc
+    assert time.perf_counter() - start < 1.0
+
+
+def test_duplicates_made_by_utf8_replacement_are_dropped(tmp_path, caplog):
+    vec = _vectors(3, 2)
+    raw_words = [b"caf\xc3", b"ok", b"caf\xe2\x82"]  # both decode to "caf\ufffd"
+    path = tmp_path / "v.bin"
+    path.write_bytes(b"3 2\n" + b"".join(w + b" " + v.tobytes() + b"\n" for w, v in zip(raw_words, vec)))
+    with caplog.at_level(logging.WARNING, logger="w2v.formats"):
+        words, got, info = load_word2vec(path)
+    assert words == ["caf\ufffd", "ok"] and info["dropped_duplicates"] == 1
+    np.testing.assert_array_equal(got, vec[:2])
+    assert "were dropped" in caplog.text
+
+
+@pytest.mark.parametrize("content, match", [
+    (b"2 3\na 1.0 2.0 3.0\nb 4.0 5.0\n", "line 3: expected a word and 3 values, found 2"),
+    (b"2 3\na 1.0 2.0 3.0\nb 4.0 5.0 6.0 7.0\n", "line 3: expected a word and 3 values, found 4"),
+    (b"2 3\na 1 2 3\nb 4 5\n", "cannot hold what its header claims"),
+    (b"2 3\na 1 2 3\na 4 5 6\n", "duplicate word 'a' at line 3"),
+    (b"2 3\na 1 2 3\nb 4 nan 6\n", "NaN or infinite values, the first for 'b'"),
+    (b"2 3\na 1 2 3\nb inf 5 6\n", "NaN or infinite"),
+    (b"3 3\na 1 2 3\nb 4 5 6\n", "cannot hold what its header claims"),
+    (b"3 3\na 1.0 2.0 3.0\nb 4.0 5.0 6.0\n", "truncated file: the header announces 3 vectors, the file ends "
+                                           "after 2"),
+    (b"2 3\na 1 2 3\nb 4 x 6\n", "line 3"),
+    (b"two three\na 1 2 3\n", "first line should be 'vocab_size dims'"),
+    (b"", "first line"),
+])
+def test_word2vec_text_errors(tmp_path, content, match):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(content)
+    with pytest.raises(ModelFileError, match=match) as err:
+        load_word2vec(path, binary=False)
+    assert "bad.txt" in str(err.value)
+
+
+def test_word2vec_binary_errors(tmp_path):
+    vec = _vectors(2, 3)
+    good = b"2 3\n" + b"".join(w + b" " + v.tobytes() + b"\n" for w, v in zip([b"a", b"b"], vec))
+    path = tmp_path / "bad.bin"
+    path.write_bytes(good[:-5])
+    with pytest.raises(ModelFileError, match="truncated"):
+        load_word2vec(path, binary=True)
+    path.write_bytes(gzip.compress(good[:-5]))
+    with pytest.raises(ModelFileError, match="truncated.*record 2"):
+        load_word2vec(path, binary=True)
+    path.write_bytes(good.replace(b"\nb ", b"\na "))
+    with pytest.raises(ModelFileError, match="duplicate word 'a' at record 2"):
+        load_word2vec(path, binary=True)
+    nan = vec.copy()
+    nan[1, 1] = np.nan
+    path.write_bytes(b"2 3\n" + b"".join(w + b" " + v.tobytes() + b"\n" for w, v in zip([b"a", b"b"], nan)))
+    with pytest.raises(ModelFileError, match="NaN"):
+        load_word2vec(path)
+    words, got, _ = load_word2vec(path, allow_nonfinite=True)
+    assert np.isnan(got[1, 1])
+
+
+def test_sniff():
+    assert formats.sniff(b"W2VMODEL\x01") == "native"
+    assert formats.sniff(gzip.compress(b"x")) == "gzip"
+    assert formats.sniff(b"10 300\n") == "word2vec"
+    assert formats.sniff(b"") == "empty"
+    assert formats.sniff(b"hello") == "unknown"
