@@ -159,11 +159,11 @@ class Word2Vec:
                 self.training_log = []
             self._wv = None
             train_seconds = self._train_encoded(enc, n_epochs, progress, callbacks)
+            n_tokens, raw = int(enc.n_tokens), int(enc.raw_tokens)
         total_seconds = time.perf_counter() - t_start
-        raw = int(enc.raw_tokens)
         self.stats = {
             "raw_tokens": raw,
-            "tokens": int(enc.n_tokens),
+            "tokens": n_tokens,
             "vocab_size": len(self.vocab),
             "epochs": n_epochs,
             "threads": cfg.n_threads,

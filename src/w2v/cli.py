@@ -1,0 +1,396 @@
+"""The command line: ``w2v train / similar / analogy / evaluate / export / demo``.
+
+Every ``train`` option is derived from :class:`w2v.config.Config` (name, type, help, default, choices), and
+only the options the user gives are passed on, so each default lives in one place.  Errors a user can fix
+(any :class:`w2v.errors.W2VError`, a missing or unreadable path, a bad flag) end the command with exit
+code 2 and one line on stderr, ``w2v: error: <message>``; Ctrl-C ends it with exit code 130.
+
+Only ``train`` and ``demo`` import the trainer (and so Numba): ``--help`` and the query commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import re
+import sys
+import time
+import typing
+from importlib import resources
+from typing import Any, Sequence
+
+from ._version import __version__
+from .config import Config
+from .errors import ConfigError, W2VError
+
+PROG = "w2v"
+DEMO_CORPUS = "kjv.txt.gz"
+# The demo: skip-gram on the King James Bible (see w2v/data/PROVENANCE.md); words whose neighbours read well
+DEMO_SETTINGS = dict(model="sg", dim=100, window=5, min_count=5, epochs=5, threads=0, normalize=True,
+                     lowercase=True)
+DEMO_WORDS = ("god", "jesus", "king", "egypt", "sword", "wine")
+DEMO_ANALOGY = ("man", "woman", "king")  # man is to woman as king is to ? (queen)
+EXPORT_FORMATS = ("word2vec-binary", "word2vec-text")
+
+# Bool settings whose default is True are exposed as a flag that turns them off.
+_NEGATED_FLAGS = {"cbow_mean": ("--cbow-sum", "cbow: sum the context vectors instead of averaging them")}
+
+
+class UsageError(Exception):
+    """A command-line mistake found by argparse (or by a check of ours before any work starts)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake raises :class:`UsageError` (one line, no usage block) instead of exiting."""
+
+    def error(self, message: str) -> typing.NoReturn:  # noqa: D102
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def demo_corpus_path() -> Any:
+    """The bundled demo corpus (the King James Bible, one verse a line), as an importlib resource.
+
+    Use it with ``importlib.resources.as_file`` to get a real path whatever the installation.
+    """
+    return resources.files("w2v").joinpath("data", DEMO_CORPUS)
+
+
+# -- the parser ---------------------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value
+
+
+def _field_type(tp: Any) -> type:
+    """The scalar type of a Config annotation (``int | None`` -> ``int``)."""
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    return args[0] if args else tp
+
+
+def flag_name(name: str) -> str:
+    """The command-line flag of a Config field: ``min_count`` -> ``--min-count``."""
+    return "--" + name.replace("_", "-")
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per Config field; absent options stay absent from the namespace (``SUPPRESS``)."""
+    hints = typing.get_type_hints(Config)
+    group = parser.add_argument_group("training settings (defaults from w2v.Config)")
+    for f in dataclasses.fields(Config):
+        help_text = f.metadata.get("help", "").replace("%", "%%")
+        tp = _field_type(hints[f.name])
+        if tp is bool:
+            if f.default:
+                flag, negated_help = _NEGATED_FLAGS.get(
+                    f.name, ("--no-" + f.name.replace("_", "-"), f"turn off: {help_text}"))
+                group.add_argument(flag, dest=f.name, action="store_false", default=argparse.SUPPRESS,
+                                   help=negated_help)
+            else:
+                group.add_argument(flag_name(f.name), dest=f.name, action="store_true",
+                                   default=argparse.SUPPRESS, help=help_text)
+            continue
+        if "default" not in help_text.lower():
+            help_text += " (default: none)" if f.default is None else f" (default: {f.default})"
+        choices = f.metadata.get("choices")
+        metavar = None if choices else ("N" if tp is int else "X")
+        group.add_argument(flag_name(f.name), dest=f.name, type=tp, choices=choices, metavar=metavar,
+                           default=argparse.SUPPRESS, help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="word2vec: learn word vectors (skip-gram or CBOW with negative "
+                                            "sampling) and query them.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("train", help="learn vectors from text files and save the model",
+                       description="Learn word vectors from text files (plain, .gz, .bz2, .xz; a line is a "
+                                   "sentence) and save the model in w2v's native format.")
+    p.add_argument("corpus", nargs="+", metavar="CORPUS", help="text files or directories of text files")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL",
+                   help="the model file to write (native format; written only once training succeeded)")
+    p.add_argument("--vectors", metavar="OUT", help="also export the vectors in the word2vec C format: "
+                   "binary, or text when OUT ends with .txt")
+    p.add_argument("--cache-dir", metavar="DIR", help="where the encoded corpus is written while training "
+                   "(default: the system's temp directory)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress, no log, no summary")
+    _add_config_options(p)
+
+    p = sub.add_parser("similar", help="nearest neighbours of words",
+                       description="The nearest neighbours (cosine similarity) of each WORD, one list per word.")
+    p.add_argument("model", metavar="MODEL", help="a model or vectors file (native, word2vec binary/text, "
+                   "compressed)")
+    p.add_argument("words", nargs="+", metavar="WORD")
+    p.add_argument("-n", "--topn", type=_positive_int, default=10, metavar="N", help="neighbours to show "
+                   "(default: 10)")
+
+    p = sub.add_parser("analogy", help="A is to B as C is to ?",
+                       description="Answer 'A is to B as C is to ?' (the three words are never answers).")
+    p.add_argument("model", metavar="MODEL", help="a model or vectors file")
+    p.add_argument("a", metavar="A")
+    p.add_argument("b", metavar="B")
+    p.add_argument("c", metavar="C")
+    p.add_argument("-n", "--topn", type=_positive_int, default=10, metavar="N", help="answers to show "
+                   "(default: 10)")
+    p.add_argument("--method", choices=("3cosadd", "3cosmul"), default="3cosadd",
+                   help="3cosadd (Mikolov 2013) or 3cosmul (Levy & Goldberg 2014) (default: 3cosadd)")
+
+    p = sub.add_parser("evaluate", help="analogy accuracy and word-pair correlation",
+                       description="Analogy accuracy and word-similarity correlation.  Without files, the "
+                                   "bundled Google analogies and WordSim-353 are used.")
+    p.add_argument("model", metavar="MODEL", help="a model or vectors file")
+    p.add_argument("--analogies", metavar="FILE", help="analogy questions ('a b c d' lines in ': section' "
+                   "blocks; default: the bundled Google set)")
+    p.add_argument("--similarity", nargs="+", action="extend", metavar="FILE",
+                   help="word-pair files ('word1<TAB>word2<TAB>score'; default: the bundled WordSim-353)")
+    p.add_argument("--restrict-vocab", type=_positive_int, metavar="N",
+                   help="analogies: search only the N most frequent words, and count questions with a word "
+                        "outside them as out of vocabulary (default: 30000, as the C tool and gensim)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+    p = sub.add_parser("export", help="write the vectors in the word2vec C format",
+                       description="Write the vectors of a model or vectors file in the word2vec C format "
+                                   "(readable by the C tool, gensim, fastText).")
+    p.add_argument("model", metavar="MODEL", help="a model or vectors file")
+    p.add_argument("out", metavar="OUT", help="the file to write (atomically)")
+    p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+
+    p = sub.add_parser("demo", help="train on the bundled King James Bible and show neighbours",
+                       description="Train skip-gram on the bundled King James Bible (790,000 words) with every "
+                                   "core, then show nearest neighbours and an analogy.  About a minute or less.")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress and no log")
+    return parser
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+def _setup_logging(quiet: bool) -> tuple[logging.Logger, logging.Handler, tuple[int, bool]]:
+    logger = logging.getLogger("w2v")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("w2v: %(message)s"))
+    saved = (logger.level, logger.propagate)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
+    logger.addHandler(handler)
+    return logger, handler, saved
+
+
+def _config_error_for_cli(err: ConfigError) -> ConfigError:
+    """The same error with setting names written as the flags the user typed ('dim' -> --dim)."""
+    names = {f.name for f in dataclasses.fields(Config)}
+
+    def flag(m: re.Match) -> str:
+        name = m.group(1)
+        if name not in names:
+            return m.group(0)
+        return _NEGATED_FLAGS[name][0] if name in _NEGATED_FLAGS else flag_name(name)
+
+    return ConfigError(re.sub(r"'(\w+)'", flag, str(err)))
+
+
+def _check_output(path: str, what: str) -> None:
+    """Fail before any work when ``path`` cannot be written (a directory, or in a missing one)."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{what} {path!r} is a directory; give a file name")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot write {what} {path!r}: the directory {directory!r} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise PermissionError(f"cannot write {what} {path!r}: the directory {directory!r} is not writable")
+
+
+def _size(path: str) -> str:
+    n = float(os.path.getsize(path))
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return ""  # unreachable
+
+
+def _loss_table(log: Sequence[dict[str, Any]]) -> list[str]:
+    lines = [f"{'epoch':>5}  {'loss':>7}  {'words/s':>10}  {'seconds':>7}  {'learning rate':>17}"]
+    for e in log:
+        lines.append(f"{e['epoch']:>5}  {e['loss']:>7.4f}  {e['words_per_sec']:>10,.0f}  {e['seconds']:>7.1f}  "
+                     f"{e['alpha_start']:>8.5f}->{e['alpha_end']:.5f}")
+    return lines
+
+
+def _summary(model: Any) -> list[str]:
+    st = model.stats
+    # in-vocabulary tokens; the vocabulary's total when stats lacks them (train.py read them after closing
+    # the encoded corpus, which gave 0)
+    tokens = st.get("tokens") or int(model.vocab.total)
+    lines = [f"vocabulary: {st['vocab_size']:,} words; corpus: {st['raw_tokens']:,} words, "
+             f"{tokens:,} of them in the vocabulary; {st['threads']} thread{'s' if st['threads'] != 1 else ''}"]
+    lines += _loss_table(model.training_log)
+    lines.append(f"training: {st['train_seconds']:.1f} s, {st['words_per_sec_train']:,.0f} words/s; "
+                 f"end to end: {st['total_seconds']:.1f} s, {st['words_per_sec_total']:,.0f} words/s "
+                 "(raw corpus words per wall second)")
+    return lines
+
+
+def _neighbours(kv: Any, word: str, topn: int) -> list[str]:
+    return [f"  {w:<20} {s:.4f}" for w, s in kv.most_similar(word, topn=topn)]
+
+
+def _load_vectors(path: str) -> Any:
+    from .vectors import KeyedVectors
+    return KeyedVectors.load(path)
+
+
+# -- commands -----------------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if hasattr(args, f.name)}
+    try:
+        config = Config(**settings)
+    except ConfigError as err:
+        raise _config_error_for_cli(err) from None
+    _check_output(args.output, "model file")
+    if args.vectors:
+        _check_output(args.vectors, "vectors file")
+        if os.path.abspath(args.vectors) == os.path.abspath(args.output):
+            raise UsageError("--vectors and -o/--output name the same file")
+    if args.cache_dir is not None and not os.path.isdir(args.cache_dir):
+        raise FileNotFoundError(f"--cache-dir {args.cache_dir!r} is not an existing directory")
+
+    from .train import Word2Vec  # the trainer (and Numba) only now
+
+    model = Word2Vec(config).train(args.corpus, progress=not args.quiet, cache_dir=args.cache_dir)
+    model.save(args.output)  # atomic: nothing was written before this point
+    if args.vectors:
+        model.wv.save_word2vec_format(args.vectors, binary=not args.vectors.endswith(".txt"))
+    if not args.quiet:
+        out = _summary(model)
+        out.append(f"model: {args.output} ({_size(args.output)})")
+        if args.vectors:
+            out.append(f"vectors: {args.vectors} ({_size(args.vectors)})")
+        print("\n".join(out), flush=True)
+    return 0
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    kv = _load_vectors(args.model)
+    for word in args.words:  # every word checked before anything is printed
+        kv.get_index(word)
+    blocks = [f"{word}:\n" + "\n".join(_neighbours(kv, word, args.topn)) for word in args.words]
+    print("\n\n".join(blocks))
+    return 0
+
+
+def cmd_analogy(args: argparse.Namespace) -> int:
+    kv = _load_vectors(args.model)
+    answers = kv.analogy(args.a, args.b, args.c, topn=args.topn, method=args.method)
+    print(f"{args.a} is to {args.b} as {args.c} is to ?  ({args.method})")
+    print("\n".join(f"  {w:<20} {s:.4f}" for w, s in answers))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    kv = _load_vectors(args.model)
+    from . import evaluate
+
+    options = {} if args.restrict_vocab is None else {"restrict_vocab": args.restrict_vocab}
+    # a malformed evaluation file raises DataFileError, naming the file and the line
+    results = [evaluate.evaluate_analogies(kv, args.analogies, **options)]
+    results += [evaluate.evaluate_word_pairs(kv, path) for path in (args.similarity or [None])]
+    if args.json:
+        print(json.dumps({"model": args.model, "analogies": results[0], "word_pairs": results[1:]}, indent=2))
+    else:
+        print(evaluate.format_report(results))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    kv = _load_vectors(args.model)
+    _check_output(args.out, "output file")
+    kv.save_word2vec_format(args.out, binary=args.format == "word2vec-binary")
+    print(f"{args.out}: {len(kv):,} vectors of {kv.vector_size} dimensions, {args.format} ({_size(args.out)})")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .train import Word2Vec
+
+    t0 = time.perf_counter()
+    with resources.as_file(demo_corpus_path()) as corpus:
+        if not os.path.isfile(corpus):
+            raise FileNotFoundError(f"the demo corpus {DEMO_CORPUS} is not installed with w2v ({corpus})")
+        settings = ", ".join(f"{k}={v}" for k, v in DEMO_SETTINGS.items())
+        print(f"w2v demo: skip-gram on the King James Bible ({settings})", flush=True)
+        model = Word2Vec(**DEMO_SETTINGS).train(str(corpus), progress=not args.quiet)
+    kv = model.wv
+    out = [""] + _summary(model) + [""]
+    for word in DEMO_WORDS:
+        out += [f"nearest to {word!r}:"] + _neighbours(kv, word, 5)
+    a, b, c = DEMO_ANALOGY
+    best = kv.analogy(a, b, c, topn=3)
+    out += ["", f"{a} is to {b} as {c} is to ?  " + ", ".join(f"{w} ({s:.2f})" for w, s in best)]
+    out += ["", f"done in {time.perf_counter() - t0:.1f} s.  Next: `w2v train --help`, `w2v similar MODEL WORD`, "
+                "`w2v evaluate MODEL`."]
+    print("\n".join(out), flush=True)
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "similar": cmd_similar, "analogy": cmd_analogy, "evaluate": cmd_evaluate,
+            "export": cmd_export, "demo": cmd_demo}
+
+
+def _fail(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+
+
+def _os_message(err: OSError) -> str:
+    """One line for an OS error on a user path: the path and the reason, without '[Errno n]'."""
+    if isinstance(err, W2VError) and len(err.args) == 1:
+        # str() of an OSError whose .filename was set after construction reads "[Errno None] None: ..."
+        return str(err.args[0])
+    if isinstance(err, W2VError) or not err.strerror:
+        return str(err)
+    if err.filename is not None:
+        return f"{err.filename}: {err.strerror}"
+    return err.strerror
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 success, 2 a user error, 130 interrupted)."""
+    logger = handler = saved = None
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as done:  # --help and --version
+            return int(done.code or 0)
+        logger, handler, saved = _setup_logging(getattr(args, "quiet", False))
+        return COMMANDS[args.command](args)
+    except (W2VError, UsageError) as err:
+        _fail(_os_message(err) if isinstance(err, OSError) else str(err))
+        return 2
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as err:
+        _fail(_os_message(err))
+        return 2
+    except KeyboardInterrupt:
+        fresh_line = "\n" if getattr(sys.stderr, "isatty", lambda: False)() else ""  # below a progress bar
+        print(f"{fresh_line}{PROG}: interrupted; no file was written or changed", file=sys.stderr, flush=True)
+        return 130
+    except BrokenPipeError:  # e.g. `w2v similar ... | head`: not an error
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    finally:
+        if logger is not None:
+            logger.removeHandler(handler)
+            logger.setLevel(saved[0])
+            logger.propagate = saved[1]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
