@@ -29,8 +29,10 @@ test: install-test
 test-all: install-test
 	$(PY) -m pytest -q -m "slow or not slow"
 
+# The benchmark makes its own environment (benchmarks/.venv); e.g. make bench BENCH_ARGS="--tokens 2000000 --repeats 1"
+BENCH_ARGS ?=
 bench: install-test
-	$(PY) benchmarks/compare.py
+	$(PY) benchmarks/compare.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

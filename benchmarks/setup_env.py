@@ -1,0 +1,117 @@
+"""The benchmark's own environment: a virtual environment with the Python peers, and the fastText CLI.
+
+The peers are pinned here, not in the project's dependencies, so a benchmark never changes what the
+package needs.  Every tool's training runs in a subprocess of ``benchmarks/.venv/bin/python`` (w2v is
+installed there in editable mode, so it is the working tree that is measured).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH_REQUIREMENTS = ("gensim==4.4.0", "matplotlib>=3.7")  # w2v itself is added as `-e <repo>`
+FASTTEXT_PIP_FALLBACKS = ("fasttext-wheel", "fasttext")  # Python bindings, when the Debian CLI cannot be had
+
+
+@dataclass(frozen=True)
+class FastTextTool:
+    """How fastText is run: ``kind`` is 'cli' (a ``fasttext`` executable at ``path``), 'python' (the pip
+    bindings in the bench venv) or 'missing' (``reason`` says why)."""
+
+    kind: str
+    path: str = ""
+    how: str = ""
+    reason: str = ""
+
+
+def _run(cmd: list[str], log, env: dict | None = None) -> bool:
+    """Run an installation step, its output into the log only on failure; True when it succeeded."""
+    log("setup: " + " ".join(cmd))
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    if proc.returncode != 0:
+        log(f"setup: failed (exit {proc.returncode}):\n" + proc.stdout[-3000:])
+    return proc.returncode == 0
+
+
+def _stamp(repo: Path) -> str:
+    """What the installed environment depends on: the pins and the project's pyproject.toml."""
+    digest = hashlib.sha256("\n".join(BENCH_REQUIREMENTS).encode())
+    digest.update((repo / "pyproject.toml").read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_venv(repo: Path, venv: Path, log=print, install: bool = True) -> Path:
+    """Create ``venv`` with gensim, matplotlib and w2v (editable) if it is absent or stale; return its python.
+
+    Raises RuntimeError with the failing step when the environment cannot be made.
+    """
+    python = venv / "bin" / "python"
+    marker = venv / ".installed"
+    stamp = _stamp(repo)
+    if python.exists() and marker.exists() and marker.read_text() == stamp:
+        return python
+    if not install:
+        raise RuntimeError(f"{venv} is missing or stale and --no-install was given")
+    if not python.exists():
+        # `-m venv` from inside another venv still bases the new one on the base interpreter.
+        if not _run([sys.executable, "-m", "venv", str(venv)], log):
+            raise RuntimeError(f"could not create the benchmark environment {venv}")
+    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    steps = [pip + ["--upgrade", "pip"], pip + list(BENCH_REQUIREMENTS), pip + ["-e", str(repo)]]
+    for step in steps:
+        if not _run(step, log):
+            raise RuntimeError("could not install the benchmark environment: " + " ".join(step))
+    marker.write_text(stamp)
+    return python
+
+
+def _package_version(package: str) -> str:
+    """``Debian package <package> <version>`` when dpkg knows it, else ``<package> (version unknown)``."""
+    if shutil.which("dpkg-query"):
+        proc = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True)
+        if proc.returncode == 0 and proc.stdout:
+            return f"Debian package {package} {proc.stdout}"
+    return f"{package} (version unknown)"
+
+
+def _python_has_fasttext(python: Path) -> bool:
+    """True when the bench venv can import the fastText Python bindings."""
+    return subprocess.run([str(python), "-c", "import fasttext"], capture_output=True).returncode == 0
+
+
+def ensure_fasttext(python: Path, log=print, install: bool = True) -> FastTextTool:
+    """Find or install fastText: the Debian ``fasttext`` CLI first, else the pip bindings in the bench venv.
+
+    Never raises: when nothing works the tool is reported as missing with the reason, and the benchmark
+    goes on without it.
+    """
+    found = shutil.which("fasttext")
+    if found:
+        return FastTextTool("cli", found, how=f"{_package_version('fasttext')}, already installed")
+    if _python_has_fasttext(python):
+        return FastTextTool("python", how="Python bindings already in the bench venv")
+    if not install:
+        return FastTextTool("missing", reason="no fasttext CLI or bindings, and --no-install was given")
+
+    apt = shutil.which("apt-get")
+    if apt and os.geteuid() == 0:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        if _run([apt, "update", "-q"], log, env) and _run([apt, "install", "-y", "-q", "fasttext"], log, env):
+            found = shutil.which("fasttext")
+            if found:
+                return FastTextTool("cli", found, how=f"{_package_version('fasttext')}, installed now with apt-get")
+    else:
+        log("setup: apt-get unavailable or not root; trying the pip bindings for fastText")
+
+    for package in FASTTEXT_PIP_FALLBACKS:
+        pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", package]
+        if _run(pip, log) and _python_has_fasttext(python):
+            return FastTextTool("python", how=f"pip install {package} in the bench venv")
+    return FastTextTool("missing", reason="apt-get install fasttext and pip " + "/".join(FASTTEXT_PIP_FALLBACKS)
+                        + " all failed (see the log)")
