@@ -1,0 +1,168 @@
+"""The trainer end to end: determinism, every word trained every epoch, persistence, quality on real text."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from w2v import Config, ConfigError, CorpusError, Word2Vec
+from w2v.train import CHUNK_WORDS
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ENWIKI = DATA / "enwiki-100m.txt.gz"
+
+
+def synthetic_tokens(n=60_000, vocab=300, seed=0):
+    """Zipf-like tokens with some structure: word i tends to follow word i-1."""
+    rng = np.random.default_rng(seed)
+    ranks = np.minimum(rng.zipf(1.2, n), vocab) - 1
+    shift = np.where(rng.random(n) < 0.3, np.roll(ranks, 1) + 1, ranks) % vocab
+    return [f"w{i}" for i in shift]
+
+
+@pytest.fixture(scope="module")
+def token_files(tmp_path_factory):
+    """The same tokens as one line and as many lines of 100 words."""
+    tokens = synthetic_tokens()
+    d = tmp_path_factory.mktemp("corpus")
+    one = d / "one-line.txt"
+    one.write_text(" ".join(tokens) + "\n")
+    many = d / "many-lines.txt.gz"
+    with gzip.open(many, "wt") as f:
+        for i in range(0, len(tokens), 100):
+            f.write(" ".join(tokens[i:i + 100]) + "\n")
+    return tokens, one, many
+
+
+SMALL = dict(dim=8, window=3, negative=3, min_count=2, epochs=3)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("which", ["one-line", "many-lines"])
+@pytest.mark.parametrize("model", ["sg", "cbow"])
+def test_every_epoch_visits_every_in_vocabulary_token(token_files, threads, which, model):
+    """Both peers have failed here (gensim's corpus_file mode on one-line files; the C tool after one
+    epoch in a thread that reached the end of the file)."""
+    tokens, one, many = token_files
+    m = Word2Vec(model=model, threads=threads, **SMALL).train(one if which == "one-line" else many,
+                                                               progress=False)
+    assert len(m.training_log) == SMALL["epochs"]
+    total = int(m.vocab.counts.sum())
+    assert total == sum(1 for t in tokens if t in m.vocab.index)
+    for entry in m.training_log:
+        assert entry["words"] == total
+        assert 0 < entry["kept_words"] <= total
+        assert entry["examples"] > 0 and np.isfinite(entry["loss"])
+    # a one-line file is cut into sentences: more than one chunk, so two threads really share the work
+    assert len(tokens) > 2 * CHUNK_WORDS
+    assert m.stats["raw_tokens"] == len(tokens)
+
+
+@pytest.mark.parametrize("model,hogbatch", [("sg", False), ("sg", True), ("cbow", False)])
+def test_one_thread_with_a_seed_is_bit_reproducible(token_files, model, hogbatch):
+    _, one, _ = token_files
+    runs = [Word2Vec(model=model, hogbatch=hogbatch, threads=1, seed=s, **SMALL).train(one, progress=False)
+            for s in (7, 7, 8)]
+    np.testing.assert_array_equal(runs[0].weights[0], runs[1].weights[0])
+    np.testing.assert_array_equal(runs[0].weights[1], runs[1].weights[1])
+    assert [e["loss"] for e in runs[0].training_log] == [e["loss"] for e in runs[1].training_log]
+    assert not np.array_equal(runs[0].weights[0], runs[2].weights[0])
+
+
+def test_two_threads_train_as_well_as_one(token_files):
+    """Hogwild: not bit-reproducible, but the same loss within noise."""
+    _, one, _ = token_files
+    losses = [Word2Vec(threads=t, **SMALL).train(one, progress=False).training_log[-1]["loss"] for t in (1, 2)]
+    assert losses[1] == pytest.approx(losses[0], rel=0.05)
+
+
+def test_loss_falls_over_training(token_files):
+    _, one, _ = token_files
+    log = Word2Vec(threads=1, **dict(SMALL, epochs=4)).train(one, progress=False).training_log
+    assert log[-1]["loss"] < log[0]["loss"]
+    assert log[0]["alpha_start"] == pytest.approx(0.025)
+    assert log[-1]["alpha_end"] == pytest.approx(1e-4)
+
+
+def test_token_lists_train_like_the_file(token_files):
+    tokens, one, _ = token_files
+    sentences = [tokens[i:i + 100] for i in range(0, len(tokens), 100)]
+    a = Word2Vec(threads=1, **SMALL).train(sentences, progress=False)
+    assert a.vocab.words[:20] == Word2Vec(threads=1, **SMALL).train(one, progress=False).vocab.words[:20]
+    with pytest.raises(CorpusError, match="twice"):
+        Word2Vec(**SMALL).train(s for s in sentences)
+
+
+def test_save_load_round_trip_and_continue(token_files, tmp_path):
+    _, one, _ = token_files
+    m = Word2Vec(threads=1, **SMALL).train(one, progress=False)
+    path = tmp_path / "m.w2v"
+    m.save(path)
+    back = Word2Vec.load(path)
+    assert back.config == m.config
+    assert back.vocab.words == m.vocab.words
+    np.testing.assert_array_equal(back.vocab.counts, m.vocab.counts)
+    np.testing.assert_array_equal(back.weights[0], m.weights[0])
+    np.testing.assert_array_equal(back.weights[1], m.weights[1])
+    assert back.training_log == m.training_log
+    assert back.wv.most_similar("w1", topn=3) == m.wv.most_similar("w1", topn=3)
+    # continuing trains the same rows further (not a reset): the epochs add to the log
+    back.train(one, epochs=1, progress=False)
+    assert len(back.training_log) == len(m.training_log) + 1
+    assert not np.array_equal(back.weights[0], m.weights[0])
+    assert np.corrcoef(back.weights[0].ravel(), m.weights[0].ravel())[0, 1] > 0.8
+
+
+def test_settings_are_validated_when_stored():
+    with pytest.raises(ConfigError, match="'dim' must be an int"):
+        Word2Vec(dim=0)
+    with pytest.raises(ConfigError, match="either a Config"):
+        Word2Vec(Config(), dim=5)
+    m = Word2Vec(dim=5)
+    with pytest.raises(RuntimeError, match="not trained"):
+        m.wv
+
+
+def test_every_word_under_min_count_is_a_clear_error(tmp_path):
+    p = tmp_path / "c.txt"
+    p.write_text("a b c d e f\n")
+    with pytest.raises(CorpusError, match="min_count"):
+        Word2Vec(min_count=5).train(p, progress=False)
+
+
+# -- quality on real text -------------------------------------------------------------------------------
+def test_demo_corpus_neighbours_make_sense():
+    """KJV (790k tokens, bundled), skip-gram, 5 epochs: words of one family are each other's neighbours.
+    Each pair below ranked in the top 5 in every one of the runs seen (seeds 1-3, threads 2), so the top 10
+    leaves room for Hogwild noise while a broken trainer (random vectors) fails it."""
+    from w2v.cli import demo_corpus_path
+
+    m = Word2Vec(dim=50, min_count=5, epochs=5, normalize=True, lowercase=True, seed=3).train(
+        demo_corpus_path(), progress=False)
+    expect = {"jesus": "christ", "egypt": "egyptians", "wine": "milk", "sword": "pestilence",
+              "gold": "silver", "father": "mother"}
+    for word, neighbour in expect.items():
+        top = [w for w, _ in m.wv.most_similar(word, topn=10)]
+        assert neighbour in top, (word, top)
+    assert m.training_log[-1]["loss"] < m.training_log[0]["loss"]
+
+
+@pytest.mark.skipif(not ENWIKI.exists(), reason=f"benchmark corpus absent: {ENWIKI}")
+def test_enwiki_2m_tokens_wordsim_floor(tmp_path):
+    """The first 2M tokens of the benchmark corpus, skip-gram, 5 epochs: WS-353 Spearman >= 0.36
+    (measured 0.405 and 0.407 with seeds 1 and 2; gensim 4.4 gives 0.426 on the same file and settings;
+    untrained vectors give about 0; 54 of the 353 pairs are out of this slice's vocabulary)."""
+    from w2v.evaluate import evaluate_word_pairs
+
+    path = tmp_path / "slice.txt"
+    with gzip.open(ENWIKI, "rt") as f:
+        words = f.read(14_000_000).split()[:2_000_000]
+    path.write_text(" ".join(words) + "\n")
+    m = Word2Vec(min_count=5, epochs=5, seed=1).train(path, progress=False)
+    ws = evaluate_word_pairs(m.wv)
+    assert ws["spearman"] >= 0.36, ws
+    assert m.stats["raw_tokens"] == 2_000_000
