@@ -12,6 +12,7 @@ runs it or when: with one thread and a seed, training is bit-reproducible.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -23,6 +24,7 @@ import numpy as np
 from . import sampling
 from .config import Config
 from .errors import ConfigError
+from .checkpoint import Position
 from .progress import Progress
 
 log = logging.getLogger("w2v")
@@ -68,6 +70,118 @@ def init_weights(vocab_size: int, dim: int, seed: int) -> tuple[np.ndarray, np.n
     return np.ascontiguousarray(w_in), np.zeros((vocab_size, dim), dtype=np.float32)
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped by Ctrl-C after the chunks in flight; the message says where the checkpoint is."""
+
+
+def _check_checkpointing(checkpoint, checkpoint_every) -> None:
+    if checkpoint_every is not None:
+        if checkpoint is None:
+            raise ConfigError("'checkpoint_every' needs a 'checkpoint' path to write to")
+        if not isinstance(checkpoint_every, (int, float)) or isinstance(checkpoint_every, bool) \
+                or not checkpoint_every > 0:
+            raise ConfigError(f"'checkpoint_every' must be a number of seconds in (0, inf); "
+                              f"got {checkpoint_every!r}")
+
+
+def _check_memory(vocab_size: int, dim: int) -> None:
+    """Stop before allocating weights that cannot fit in the memory available."""
+    try:
+        from .memory import check_memory
+    except ImportError:  # pragma: no cover
+        return
+    check_memory(vocab_size, dim)
+
+
+class _Pass:
+    """One pass over the chunks by worker threads sharing the weights (Hogwild).
+
+    Chunks are claimed in order under a condition variable, so that pausing (for a checkpoint) or stopping
+    (Ctrl-C) waits for the chunks in flight and leaves exactly the chunks ``< next`` trained.
+    """
+
+    def __init__(self, run_chunk, epoch: int, epoch_no: int, first: int, n_chunks: int, sums):
+        self.run_chunk, self.epoch, self.epoch_no = run_chunk, epoch, epoch_no
+        self.next, self.n_chunks = first, n_chunks
+        self.sums = np.asarray(sums, dtype=np.float64).copy()  # loss, examples, seen, kept
+        self.lr = 0.0
+        self.in_flight = 0
+        self.halted = False   # paused or stopping: no new chunk is claimed
+        self.stopping = False
+        self.failure: list[BaseException] = []
+        self.cond = threading.Condition()
+        self.threads: list[threading.Thread] = []
+
+    def start(self, n_threads: int) -> None:
+        self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(n_threads)]
+        for t in self.threads:
+            t.start()
+
+    def _work(self) -> None:
+        try:
+            while True:
+                with self.cond:
+                    while self.halted and not self.stopping:
+                        self.cond.wait()
+                    if self.stopping or self.failure or self.next >= self.n_chunks:
+                        return
+                    c = self.next
+                    self.next += 1
+                    self.in_flight += 1
+                res = None
+                try:
+                    res, lr = self.run_chunk(c, self.epoch, self.epoch_no)  # the GIL is released in here
+                finally:
+                    with self.cond:  # sums and in_flight change together: a pause sees both or neither
+                        if res is not None:
+                            self.sums += res
+                            self.lr = lr
+                        self.in_flight -= 1
+                        self.cond.notify_all()
+        except BaseException as exc:  # surfaced in the main thread
+            with self.cond:
+                self.failure.append(exc)
+                self.cond.notify_all()
+
+    def running(self, tick: float = 0.25) -> bool:
+        """Wait up to ``tick`` seconds; True while any worker is still at work."""
+        self.threads[0].join(tick)
+        return any(t.is_alive() for t in self.threads)
+
+    def _quiesce(self) -> tuple[int, list[float]]:
+        while self.in_flight:
+            self.cond.wait()
+        return self.next, self.sums.tolist()
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Hold the workers between chunks; yields (chunks done, sums) while nothing is in flight."""
+        with self.cond:
+            self.halted = True
+            state = self._quiesce()
+        try:
+            yield state
+        finally:
+            with self.cond:
+                self.halted = False
+                self.cond.notify_all()
+
+    def stop(self) -> tuple[int, list[float]]:
+        with self.cond:
+            self.halted = self.stopping = True
+            state = self._quiesce()
+            self.cond.notify_all()
+        for t in self.threads:
+            t.join()
+        return state
+
+    def raise_failure(self) -> None:
+        for t in self.threads:
+            t.join()
+        if self.failure:
+            raise self.failure[0]
+
+
 class Word2Vec:
     """Skip-gram or CBOW word vectors trained with negative sampling and subsampling of frequent words.
 
@@ -105,7 +219,9 @@ class Word2Vec:
     # -- training ------------------------------------------------------------------------------------
     def train(self, corpus: Any, *, epochs: int | None = None, progress: bool = True,
               cache_dir: str | os.PathLike | None = None,
-              callbacks: Iterable[Callable[[dict[str, Any]], None]] = ()) -> "Word2Vec":
+              callbacks: Iterable[Callable[[dict[str, Any]], None]] = (),
+              checkpoint: str | os.PathLike | None = None, checkpoint_every: float | None = None,
+              update_vocab: bool = False) -> "Word2Vec":
         """Learn vectors from ``corpus``; returns ``self``.
 
         Parameters
@@ -121,52 +237,136 @@ class Word2Vec:
             Where the encoded corpus is written (default: the system's temp directory).
         callbacks : callables
             Each is called with the epoch's log entry after every epoch.
+        checkpoint : path, optional
+            Where checkpoints are written (atomically): every ``checkpoint_every`` seconds, and when
+            training is interrupted (Ctrl-C), after the chunks in flight finish.  Continue with
+            :meth:`resume`.
+        checkpoint_every : float, optional
+            Seconds between checkpoints (needs ``checkpoint``); None: only on interruption.
+        update_vocab : bool
+            For a model already trained (or loaded): add the words of the new text that reach
+            ``min_count`` in it to the vocabulary (new input rows drawn like at initialisation, output
+            rows zero).  Every count becomes the sum over all the text trained on, so subsampling and the
+            noise distribution follow the whole history; the vocabulary is sorted again by these counts.
 
-        A model that is already trained (or loaded) continues training with its vocabulary and weights;
-        words of the new text that are not in the vocabulary are skipped.
+        A model that is already trained (or loaded) continues with its vocabulary and weights; words of the
+        new text that are not in the vocabulary are skipped unless ``update_vocab``.
+
+        Raises
+        ------
+        TrainingInterrupted
+            On Ctrl-C (a ``KeyboardInterrupt``): the model holds the weights of every finished chunk, and
+            the checkpoint, when one was asked for, is written.
         """
-        from .corpus import Corpus, encode_corpus, finalize
+        from .corpus import encode_corpus, finalize
         from .vocab import build_vocab
 
         cfg = self.config
         n_epochs = cfg.epochs if epochs is None else epochs
         if not isinstance(n_epochs, int) or isinstance(n_epochs, bool) or n_epochs < 1:
             raise ConfigError(f"'epochs' must be an int in [1, inf); got {n_epochs!r}")
+        _check_checkpointing(checkpoint, checkpoint_every)
         t_start = time.perf_counter()
-        source = corpus if isinstance(corpus, Corpus) else Corpus(
-            corpus, lowercase=cfg.lowercase, normalize=cfg.normalize,
-            max_sentence_length=cfg.max_sentence_length)
+        source = self._corpus(corpus)
         fresh = self.vocab is None
-        if fresh:
-            vocab = build_vocab(source, min_count=cfg.min_count, max_vocab=cfg.max_vocab,
+        if fresh or update_vocab:
+            found = build_vocab(source, min_count=cfg.min_count, max_vocab=cfg.max_vocab,
                                 max_final_vocab=cfg.max_final_vocab)
-            log.info("vocabulary: %d words (of %d distinct), %d tokens", len(vocab), vocab.distinct_words,
-                     vocab.total)
-        else:
-            vocab = self.vocab
+            log.info("vocabulary: %d words (of %d distinct), %d tokens", len(found), found.distinct_words,
+                     found.total)
         t_vocab = time.perf_counter()
-        with encode_corpus(source, vocab, directory=cache_dir) as enc:
-            if fresh:
+        if fresh:
+            _check_memory(len(found), cfg.dim)
+            with encode_corpus(source, found, directory=cache_dir) as enc:
                 # exact counts, re-sorted, when max_vocab pruning made pass 1's counts lower bounds
-                vocab = finalize(enc, vocab)
-            t_encoded = time.perf_counter()
-            if enc.n_tokens == 0:
-                from .errors import CorpusError
-                raise CorpusError(f"no word of {source.describe()} is in the model's vocabulary")
-            if fresh:
-                self.vocab = vocab
-                self.weights = init_weights(len(vocab), cfg.dim, cfg.seed)
+                self.vocab = finalize(enc, found)
+                self.weights = init_weights(len(self.vocab), cfg.dim, cfg.seed)
                 self.training_log = []
-            self._wv = None
-            train_seconds = self._train_encoded(enc, n_epochs, progress, callbacks)
-            n_tokens, raw = int(enc.n_tokens), int(enc.raw_tokens)
+                self._wv = None
+                t_encoded = time.perf_counter()
+                train_seconds = self._run(enc, Position(n_epochs), progress, callbacks, checkpoint,
+                                          checkpoint_every)
+        else:
+            if update_vocab:
+                self._grow_vocab(found)
+            with encode_corpus(source, self.vocab, directory=cache_dir) as enc:
+                t_encoded = time.perf_counter()
+                train_seconds = self._run(enc, Position(n_epochs), progress, callbacks, checkpoint,
+                                          checkpoint_every)
+        self._record_stats(enc, n_epochs, t_start, t_vocab, t_encoded, train_seconds)
+        return self
+
+    @classmethod
+    def resume(cls, checkpoint: str | os.PathLike, corpus: Any, *, progress: bool = True,
+               cache_dir: str | os.PathLike | None = None,
+               callbacks: Iterable[Callable[[dict[str, Any]], None]] = (),
+               checkpoint_every: float | None = None) -> "Word2Vec":
+        """Continue a training from its checkpoint, on the same corpus, to the same final schedule.
+
+        The corpus is read once (pass 2 only: the vocabulary comes from the checkpoint) and checked against
+        the checkpoint's fingerprint; a different corpus is refused.  New checkpoints go to the same path.
+        With ``threads=1`` the result is bit-identical to a training that was never interrupted.
+        """
+        from .checkpoint import check_fingerprint, load_checkpoint
+        from .corpus import encode_corpus
+
+        model, position, saved = load_checkpoint(checkpoint)
+        _check_checkpointing(checkpoint, checkpoint_every)
+        t_start = time.perf_counter()
+        source = model._corpus(corpus)
+        with encode_corpus(source, model.vocab, directory=cache_dir) as enc:
+            check_fingerprint(saved, enc, checkpoint)
+            t_encoded = time.perf_counter()
+            log.info("resuming at pass %d of %d, chunk %d", position.epoch + 1, position.epochs,
+                     position.chunk)
+            train_seconds = model._run(enc, position, progress, callbacks, checkpoint, checkpoint_every)
+        model._record_stats(enc, position.epochs, t_start, t_start, t_encoded, train_seconds)
+        return model
+
+    def _corpus(self, corpus: Any):
+        from .corpus import Corpus
+
+        if isinstance(corpus, Corpus):
+            return corpus
+        cfg = self.config
+        return Corpus(corpus, lowercase=cfg.lowercase, normalize=cfg.normalize,
+                      max_sentence_length=cfg.max_sentence_length)
+
+    def _grow_vocab(self, found) -> None:
+        """Merge a new text's vocabulary into the model's (see ``update_vocab`` in :meth:`train`)."""
+        from .vocab import Vocab
+
+        old = self.vocab
+        counts = old.counts.astype(np.int64).copy()
+        added, added_counts = [], []
+        for word, count in zip(found.words, found.counts):
+            i = old.index.get(word)
+            if i is None:
+                added.append(word)
+                added_counts.append(int(count))
+            else:
+                counts[i] += int(count)
+        merged = Vocab(list(old.words) + added, np.concatenate([counts, np.asarray(added_counts, np.int64)]))
+        _check_memory(len(merged), self.config.dim)
+        new_in, _ = init_weights(len(added), self.config.dim, self.config.seed + len(old))
+        w_in = np.concatenate([self.weights[0], new_in])
+        w_out = np.concatenate([self.weights[1], np.zeros_like(new_in)])
+        self.vocab, perm = merged.with_counts(merged.counts)  # perm: old id -> new id
+        order = np.argsort(perm)                                # new id -> old id
+        self.weights = (np.ascontiguousarray(w_in[order]), np.ascontiguousarray(w_out[order]))
+        self._wv = None
+        log.info("vocabulary grown by %d words to %d", len(added), len(self.vocab))
+
+    def _record_stats(self, enc, n_epochs: int, t_start: float, t_vocab: float, t_encoded: float,
+                      train_seconds: float) -> None:
         total_seconds = time.perf_counter() - t_start
+        raw = int(enc.raw_tokens)
         self.stats = {
             "raw_tokens": raw,
-            "tokens": n_tokens,
+            "tokens": int(len(enc.ids)),
             "vocab_size": len(self.vocab),
             "epochs": n_epochs,
-            "threads": cfg.n_threads,
+            "threads": self.config.n_threads,
             "vocab_seconds": t_vocab - t_start,
             "encode_seconds": t_encoded - t_vocab,
             "train_seconds": train_seconds,
@@ -177,7 +377,6 @@ class Word2Vec:
         }
         log.info("trained %d epochs in %.1f s (%.1f s end to end): %.0f raw words/s", n_epochs,
                  train_seconds, total_seconds, self.stats["words_per_sec_train"])
-        return self
 
     def _tables(self) -> tuple[np.ndarray, np.ndarray]:
         counts = self.vocab.counts
@@ -185,76 +384,70 @@ class Word2Vec:
         noise = sampling.alias_table(sampling.noise_distribution(counts, self.config.ns_exponent))
         return keep, noise
 
-    def _train_encoded(self, enc, n_epochs: int, show_progress: bool, callbacks) -> float:
-        """Run the epochs over an encoded corpus; returns the training wall seconds (kernels only)."""
+    def _run(self, enc, pos: "Position", show_progress: bool, callbacks, checkpoint, checkpoint_every) -> float:
+        """Train the passes of ``pos`` from where it stands; returns the training wall seconds."""
         from . import kernels
+        from .checkpoint import fingerprint, save_checkpoint
 
         cfg = self.config
         kernel = kernels.KERNELS[(cfg.model, cfg.hogbatch)]
         tables = self._tables()
         params = (np.int64(cfg.window), np.int64(cfg.negative), np.int64(cfg.cbow_mean))
         bounds = plan_chunks(enc.sentence_ends)
-        n_chunks = len(bounds) - 1
         ends = np.asarray(enc.sentence_ends)
         chunk_start = np.concatenate([[0], ends[bounds[1:-1] - 1]]).astype(np.int64)  # token offsets
-        n_tokens = int(enc.n_tokens)
-        total = n_tokens * n_epochs
+        n_tokens = int(len(enc.ids))
+        total = n_tokens * pos.epochs
         alpha, min_alpha = cfg.start_alpha, cfg.min_alpha
+        print_ = fingerprint(enc) if checkpoint is not None else None
         # compile (first use on this machine only; cached after) before the clock and the threads start
         kernel(self.weights, tables, enc.ids, enc.sentence_ends, bounds[0], bounds[0], params, alpha,
                np.uint64(0))
 
-        n_threads = max(1, min(cfg.n_threads, n_chunks))
+        def run_chunk(c: int, e: int, epoch_no: int) -> tuple:
+            lr = learning_rate(alpha, min_alpha, (e * n_tokens + chunk_start[c]) / total)
+            return kernel(self.weights, tables, enc.ids, enc.sentence_ends, bounds[c], bounds[c + 1], params,
+                          lr, np.uint64(chunk_seed(cfg.seed, epoch_no, c))), lr
+
+        def save(snapshot: "Position") -> None:
+            save_checkpoint(checkpoint, self, snapshot, print_)
+            log.info("checkpoint written: %s (pass %d, chunk %d)", os.fspath(checkpoint),
+                     snapshot.epoch + 1, snapshot.chunk)
+
         bar = Progress(total, enabled=show_progress)
+        tick = 0.25 if checkpoint_every is None else min(0.25, checkpoint_every)  # progress/checkpoint checks
         train_seconds = 0.0
+        last_save = time.monotonic()
         try:
-            for e in range(n_epochs):
+            while pos.epoch < pos.epochs:
+                e = pos.epoch
                 epoch_no = len(self.training_log) + 1
-                done = np.zeros(n_threads, dtype=np.int64)  # words visited, one slot per thread
-                sums = np.zeros((n_threads, 4), dtype=np.float64)  # loss, examples, seen, kept
-                lr_now = [alpha]
-                failure: list[BaseException] = []
-                counter = iter(range(n_chunks))
-                claim = threading.Lock()
-
-                def worker(tid: int, e=e, done=done, sums=sums, lr_now=lr_now, failure=failure,
-                           counter=counter, claim=claim) -> None:
-                    try:
-                        while not failure:
-                            with claim:
-                                c = next(counter, None)
-                            if c is None:
-                                return
-                            progress = (e * n_tokens + chunk_start[c]) / total
-                            lr = learning_rate(alpha, min_alpha, progress)
-                            lr_now[0] = lr
-                            res = kernel(self.weights, tables, enc.ids, enc.sentence_ends, bounds[c],
-                                         bounds[c + 1], params, lr, np.uint64(chunk_seed(cfg.seed, epoch_no, c)))
-                            sums[tid] += res
-                            done[tid] += res[2]
-                    except BaseException as exc:  # surfaced in the main thread
-                        failure.append(exc)
-
+                work = _Pass(run_chunk, e, epoch_no, pos.chunk, len(bounds) - 1, pos.sums)
                 t0 = time.perf_counter()
-                threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(n_threads)]
-                for t in threads:
-                    t.start()
+                work.start(max(1, min(cfg.n_threads, len(bounds) - 1 - pos.chunk)))
                 try:
-                    while any(t.is_alive() for t in threads):
-                        threads[0].join(0.25)
-                        s = sums.sum(axis=0)
-                        bar.update(e * n_tokens + int(done.sum()), epoch_no, len(self.training_log) + 1
-                                   + n_epochs - e - 1, lr_now[0], s[0] / max(s[1], 1.0))
+                    while work.running(tick):
+                        s = work.sums
+                        bar.update(e * n_tokens + int(s[2]), epoch_no, epoch_no + pos.epochs - e - 1,
+                                   work.lr, s[0] / max(s[1], 1.0))
+                        if checkpoint_every is not None and time.monotonic() - last_save >= checkpoint_every:
+                            with work.paused() as (chunk, sums):
+                                save(Position(pos.epochs, e, chunk, sums,
+                                              pos.seconds + time.perf_counter() - t0))
+                            last_save = time.monotonic()
                 except KeyboardInterrupt:
-                    failure.append(KeyboardInterrupt())
-                    for t in threads:
-                        t.join()
-                    raise
-                seconds = time.perf_counter() - t0
-                train_seconds += seconds
-                if failure:
-                    raise failure[0]
-                loss, examples, seen, kept = sums.sum(axis=0)
+                    chunk, sums = work.stop()
+                    train_seconds += time.perf_counter() - t0
+                    where = ""
+                    if checkpoint is not None:
+                        save(Position(pos.epochs, e, chunk, sums, pos.seconds + time.perf_counter() - t0))
+                        where = f"; checkpoint written to {os.fspath(checkpoint)}: continue with --resume"
+                    raise TrainingInterrupted(f"training interrupted at pass {e + 1} of {pos.epochs}, "
+                                              f"chunk {chunk} of {len(bounds) - 1}{where}") from None
+                work.raise_failure()
+                seconds = pos.seconds + time.perf_counter() - t0
+                train_seconds += time.perf_counter() - t0
+                loss, examples, seen, kept = work.sums
                 entry = {
                     "epoch": epoch_no,
                     "loss": float(loss / max(examples, 1.0)),  # mean loss per training example
@@ -263,10 +456,11 @@ class Word2Vec:
                     "kept_words": int(kept),  # after subsampling
                     "seconds": seconds,
                     "words_per_sec": float(enc.raw_tokens) / max(seconds, 1e-9),
-                    "alpha_start": learning_rate(alpha, min_alpha, e / n_epochs),
-                    "alpha_end": learning_rate(alpha, min_alpha, (e + 1) / n_epochs),
+                    "alpha_start": learning_rate(alpha, min_alpha, e / pos.epochs),
+                    "alpha_end": learning_rate(alpha, min_alpha, (e + 1) / pos.epochs),
                 }
                 self.training_log.append(entry)
+                pos.epoch, pos.chunk, pos.sums, pos.seconds = e + 1, 0, [0.0, 0.0, 0.0, 0.0], 0.0
                 bar.epoch_done(entry)
                 for callback in callbacks:
                     callback(entry)

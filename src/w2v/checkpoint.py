@@ -1,0 +1,89 @@
+"""Checkpoints: everything needed to continue an interrupted training to the same final schedule.
+
+A checkpoint is a native w2v file (``formats.save_native``) of kind ``"checkpoint"``: the config, the
+vocabulary and counts, both weight matrices, the training log of the finished epochs, the position (pass of
+this call, chunks of that pass already trained, the pass's partial sums) and a fingerprint of the encoded
+corpus.  The random stream and learning rate of every chunk are functions of (seed, epoch, chunk) only
+(:func:`w2v.train.chunk_seed`, :func:`w2v.train.learning_rate`), so nothing else is needed: with one thread
+a resumed training ends bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import CorpusError, ModelFileError
+
+FINGERPRINT_SAMPLES = 1 << 20  # ids checksummed (strided over the whole corpus): fast for any size
+
+
+@dataclass
+class Position:
+    """Where one ``train()`` call stands: all chunks ``< chunk`` of pass ``epoch`` (0-based) are done."""
+
+    epochs: int                 # passes of this call
+    epoch: int = 0              # passes of this call already finished
+    chunk: int = 0              # chunks of the current pass already trained
+    sums: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # loss, examples, seen, kept
+    seconds: float = 0.0        # training seconds of the current pass so far
+
+
+def fingerprint(enc) -> dict[str, int]:
+    """A cheap identity of an encoded corpus: its sizes and a CRC of a strided sample of ids and ends."""
+    ids = np.asarray(enc.ids)
+    ends = np.asarray(enc.sentence_ends)
+    step_ids = max(1, len(ids) // FINGERPRINT_SAMPLES)
+    step_ends = max(1, len(ends) // FINGERPRINT_SAMPLES)
+    crc = zlib.crc32(np.ascontiguousarray(ids[::step_ids]).tobytes())
+    crc = zlib.crc32(np.ascontiguousarray(ends[::step_ends]).tobytes(), crc)
+    return {"raw_tokens": int(enc.raw_tokens), "tokens": int(len(ids)), "sentences": int(len(ends)),
+            "crc32": int(crc)}
+
+
+def check_fingerprint(saved: dict[str, Any], enc, path: str | os.PathLike) -> None:
+    """Refuse to resume on a different corpus (or the same one read with other settings)."""
+    now = fingerprint(enc)
+    if now != saved:
+        diffs = ", ".join(f"{k} {saved.get(k)} then, {v} now" for k, v in now.items() if saved.get(k) != v)
+        raise CorpusError(f"{os.fspath(path)}: this checkpoint was made on a different corpus ({diffs}); "
+                          "resume with the same files in the same order")
+
+
+def save_checkpoint(path: str | os.PathLike, model, position: Position, print_: dict[str, int]) -> None:
+    """Write a checkpoint atomically (an interrupted write leaves the previous checkpoint intact)."""
+    from .formats import save_native
+
+    header = {"kind": "checkpoint", "config": model.config.to_dict(), "training_log": model.training_log,
+              "position": asdict(position), "fingerprint": print_}
+    arrays = {"vectors": model.weights[0], "output": model.weights[1], "counts": model.vocab.counts}
+    save_native(path, words=list(model.vocab.words), arrays=arrays, header=header)
+
+
+def load_checkpoint(path: str | os.PathLike):
+    """Read a checkpoint; returns ``(model, position, fingerprint)`` with ``model`` a ``Word2Vec``."""
+    from .config import Config
+    from .formats import load_native
+    from .train import Word2Vec
+    from .vocab import Vocab
+
+    native = load_native(path)
+    header = native.header
+    if header.get("kind") != "checkpoint":
+        raise ModelFileError(f"{os.fspath(path)}: not a checkpoint (a {header.get('kind', 'w2v')} file); "
+                             "checkpoints are written by `w2v train --checkpoint-every`")
+    try:
+        model = Word2Vec(Config.from_dict(header["config"]))
+        position = Position(**header["position"])
+        print_ = dict(header["fingerprint"])
+        model.training_log = list(header["training_log"])
+    except (KeyError, TypeError) as e:
+        raise ModelFileError(f"{os.fspath(path)}: checkpoint header incomplete ({e})") from None
+    model.vocab = Vocab(words=list(native.words), counts=np.asarray(native.arrays["counts"], dtype=np.int64))
+    model.weights = (np.array(native.arrays["vectors"], dtype=np.float32, order="C", copy=True),
+                     np.array(native.arrays["output"], dtype=np.float32, order="C", copy=True))
+    return model, position, print_

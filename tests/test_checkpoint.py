@@ -1,0 +1,148 @@
+"""Checkpoints and resumption: killed or interrupted trainings continue to the same result."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from w2v import ConfigError, CorpusError, ModelFileError, Word2Vec
+from w2v.checkpoint import load_checkpoint
+from w2v.formats import load_native
+
+SETTINGS = dict(dim=16, window=3, negative=3, min_count=2, epochs=3, threads=1, seed=5)
+
+
+def write_corpus(path, n=60_000, seed=0, vocab=400):
+    rng = np.random.default_rng(seed)
+    words = np.minimum(rng.zipf(1.2, n), vocab)
+    lines = [" ".join(f"w{w}" for w in words[i:i + 50]) for i in range(0, n, 50)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_resume_from_any_checkpoint_is_bit_identical(tmp_path):
+    """A checkpoint at every main-loop tick; resuming from the last one ends where an uninterrupted run ends."""
+    corpus = write_corpus(tmp_path / "c.txt", n=200_000)
+    ckpt = tmp_path / "m.ckpt"
+    reference = Word2Vec(**SETTINGS).train(corpus, progress=False)
+    kept = []
+
+    def keep_a_copy(entry):  # after each epoch, the newest checkpoint is from somewhere in that epoch
+        copy = tmp_path / f"after-epoch-{entry['epoch']}.ckpt"
+        copy.write_bytes(ckpt.read_bytes())
+        kept.append(copy)
+
+    Word2Vec(**SETTINGS).train(corpus, progress=False, checkpoint=ckpt, checkpoint_every=1e-9,
+                               callbacks=[keep_a_copy])
+    positions = [load_checkpoint(p)[1] for p in kept]
+    assert any(p.chunk > 0 for p in positions), positions  # some were taken mid-pass
+    for copy, position in zip(kept, positions):
+        resumed = Word2Vec.resume(copy, corpus, progress=False)
+        np.testing.assert_array_equal(resumed.weights[0], reference.weights[0])
+        np.testing.assert_array_equal(resumed.weights[1], reference.weights[1])
+        assert [e["loss"] for e in resumed.training_log] == [e["loss"] for e in reference.training_log]
+        assert position.epochs == SETTINGS["epochs"]
+
+
+def test_resume_refuses_another_corpus(tmp_path):
+    corpus = write_corpus(tmp_path / "c.txt", n=200_000)
+    other = write_corpus(tmp_path / "d.txt", n=200_000, seed=1)
+    ckpt = tmp_path / "m.ckpt"
+    Word2Vec(**SETTINGS).train(corpus, progress=False, checkpoint=ckpt, checkpoint_every=1e-9)
+    with pytest.raises(CorpusError, match="different corpus"):
+        Word2Vec.resume(ckpt, other, progress=False)
+
+
+def test_checkpoint_settings_are_checked(tmp_path):
+    corpus = write_corpus(tmp_path / "c.txt", n=5_000)
+    with pytest.raises(ConfigError, match="checkpoint"):
+        Word2Vec(**SETTINGS).train(corpus, checkpoint_every=10)
+    with pytest.raises(ConfigError, match="checkpoint_every"):
+        Word2Vec(**SETTINGS).train(corpus, checkpoint=tmp_path / "x", checkpoint_every=-1)
+    model = Word2Vec(**SETTINGS).train(corpus, progress=False)
+    model.save(tmp_path / "m.w2v")
+    with pytest.raises(ModelFileError, match="not a checkpoint"):
+        Word2Vec.resume(tmp_path / "m.w2v", corpus)
+
+
+# -- the command line, killed for real --------------------------------------------------------------------
+def w2v(*args):
+    return [sys.executable, "-m", "w2v", *map(str, args)]
+
+
+def train_args(corpus, out):
+    return ["train", corpus, "-o", out, "--dim", 32, "--window", 3, "--negative", 3, "--min-count", 2,
+            "--epochs", 4, "--threads", 1, "--seed", 5, "--sample", 0, "--quiet"]
+
+
+def wait_for(path, proc, timeout=60.0):
+    start = time.monotonic()
+    while not os.path.exists(path):
+        assert proc.poll() is None, "training ended before a checkpoint was seen: make the corpus larger"
+        assert time.monotonic() - start < timeout
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def big_corpus(tmp_path_factory):
+    return write_corpus(tmp_path_factory.mktemp("big") / "c.txt", n=1_000_000, vocab=5000)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(big_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "ref.w2v"
+    subprocess.run(w2v(*train_args(big_corpus, out)), check=True)
+    return load_native(out)
+
+
+def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(big_corpus, uninterrupted, tmp_path):
+    out = tmp_path / "m.w2v"
+    out.write_bytes(b"previous model")  # an existing output must survive the kill
+    ckpt = tmp_path / "m.w2v.ckpt"
+    proc = subprocess.Popen(w2v(*train_args(big_corpus, out), "--checkpoint-every", 0.3))
+    wait_for(ckpt, proc)
+    time.sleep(0.4)  # a later checkpoint may be mid-write now: the kill must not break the previous one
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert out.read_bytes() == b"previous model"
+    _, position, _ = load_checkpoint(ckpt)  # intact
+    assert (position.epoch, position.chunk) != (0, 0)
+    assert not [p for p in os.listdir(tmp_path) if p not in {"m.w2v", "m.w2v.ckpt"}], "temp files left"
+    done = subprocess.run(w2v("train", big_corpus, "-o", out, "--resume", ckpt, "--quiet"),
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    resumed = load_native(out)
+    np.testing.assert_array_equal(resumed.arrays["vectors"], uninterrupted.arrays["vectors"])
+    np.testing.assert_array_equal(resumed.arrays["output"], uninterrupted.arrays["output"])
+    assert not ckpt.exists()  # removed once the model was saved
+
+
+def test_ctrl_c_stops_after_the_chunk_and_says_where_the_checkpoint_is(big_corpus, uninterrupted, tmp_path):
+    out = tmp_path / "m.w2v"
+    ckpt = tmp_path / "m.w2v.ckpt"
+    proc = subprocess.Popen(w2v(*train_args(big_corpus, out), "--checkpoint-every", 0.5),
+                            stderr=subprocess.PIPE, text=True)
+    wait_for(ckpt, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and str(ckpt) in lines[0] and "--resume" in lines[0], err
+    assert not out.exists()
+    done = subprocess.run(w2v("train", big_corpus, "-o", out, "--resume", ckpt, "--quiet"),
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_array_equal(load_native(out).arrays["vectors"], uninterrupted.arrays["vectors"])
+
+
+def test_resume_with_changed_settings_is_refused(big_corpus, tmp_path):
+    r = subprocess.run(w2v("train", big_corpus, "-o", tmp_path / "m.w2v", "--resume", tmp_path / "x.ckpt",
+                           "--dim", 50), capture_output=True, text=True)
+    assert r.returncode == 2 and "--dim" in r.stderr and "resum" in r.stderr
