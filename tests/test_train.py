@@ -166,3 +166,58 @@ def test_enwiki_2m_tokens_wordsim_floor(tmp_path):
     ws = evaluate_word_pairs(m.wv)
     assert ws["spearman"] >= 0.36, ws
     assert m.stats["raw_tokens"] == 2_000_000
+
+
+# -- continued training with a growing vocabulary ------------------------------------------------------
+def topic_sentences(n_words, n_sentences, seed):
+    """Sentences drawn from one of two topics ('a' words or 'b' words), so topics are learnable."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n_sentences):
+        prefix = "a" if i % 2 else "b"
+        out.append([f"{prefix}{w}" for w in rng.integers(0, n_words, 12)])
+    return out
+
+
+def topic_separation(kv, words_a, words_b):
+    a = np.array([kv.get_vector(w, norm=True) for w in words_a])
+    b = np.array([kv.get_vector(w, norm=True) for w in words_b])
+    return float((a @ a.T).mean() + (b @ b.T).mean() - 2 * (a @ b.T).mean())
+
+
+def test_update_vocab_adds_words_and_keeps_training_the_old_ones(tmp_path):
+    settings = dict(dim=16, window=3, negative=5, min_count=3, epochs=3, threads=1, seed=2, sample=0.0)
+    first = topic_sentences(30, 3000, seed=0)     # words a0..a29, b0..b29
+    second = topic_sentences(50, 3000, seed=1)    # adds a30..a49, b30..b49
+    m = Word2Vec(**settings).train(first, progress=False)
+    old_a, old_b = [f"a{i}" for i in range(30)], [f"b{i}" for i in range(30)]
+    before = topic_separation(m.wv, old_a, old_b)
+    old_rows = {w: m.wv.get_vector(w).copy() for w in old_a[:5]}
+    old_counts = {w: m.vocab.counts[m.vocab.index[w]] for w in old_a}
+    m.save(tmp_path / "m.w2v")
+
+    m = Word2Vec.load(tmp_path / "m.w2v")
+    m.train(second, epochs=3, update_vocab=True, progress=False)
+    assert len(m.vocab) == 100 and "a49" in m.wv and "b30" in m.wv
+    # counts are summed over all the text trained on, and the vocabulary is sorted again by them
+    for w in old_a:
+        assert m.vocab.counts[m.vocab.index[w]] > old_counts[w]
+    assert (np.diff(m.vocab.counts) <= 0).all()
+    # old words were trained further, not reset: their vectors moved, yet stay close to where they were
+    for w, row in old_rows.items():
+        now = m.wv.get_vector(w)
+        assert not np.array_equal(now, row)
+        assert now @ row / np.linalg.norm(now) / np.linalg.norm(row) > 0.5
+    after = topic_separation(m.wv, old_a, old_b)
+    assert after >= before * 0.9 and after > 0.5, (before, after)
+    # the new words learned their topic
+    new_a, new_b = [f"a{i}" for i in range(30, 50)], [f"b{i}" for i in range(30, 50)]
+    assert topic_separation(m.wv, new_a, new_b) > 0.5
+    assert m.wv.similarity("a40", "a3") > m.wv.similarity("a40", "b3")
+
+
+def test_without_update_vocab_new_words_are_skipped(tmp_path):
+    settings = dict(dim=8, min_count=3, epochs=1, threads=1, sample=0.0)
+    m = Word2Vec(**settings).train(topic_sentences(30, 500, seed=0), progress=False)
+    m.train(topic_sentences(50, 500, seed=1), progress=False)
+    assert len(m.vocab) == 60 and "a40" not in m.wv
