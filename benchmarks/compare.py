@@ -21,7 +21,7 @@ from pathlib import Path
 
 from corpus_slice import CorpusSlice, prepare_slice
 from report import TOOL_LABELS, markdown, scaling_rows, speed_ratios, summarize
-from runners import TOOLS, Job, Runner, RunResult, Settings, tool_available
+from runners import SG_ONLY, TOOLS, Job, Runner, RunResult, Settings, tool_available
 from setup_env import ensure_fasttext, ensure_venv
 
 HERE = Path(__file__).resolve().parent
@@ -87,7 +87,8 @@ def schedule(tools: list[str], models: list[str], threads: list[int], repeats: i
         order = tools[rep % len(tools):] + tools[:rep % len(tools)]
         for n_threads in threads:
             for model in models:
-                jobs += [Job(tool, model, n_threads, rep, corpus, settings) for tool in order]
+                jobs += [Job(tool, model, n_threads, rep, corpus, settings) for tool in order
+                         if model == "sg" or tool not in SG_ONLY]
     return jobs
 
 
@@ -128,7 +129,7 @@ def warm_up(runner: Runner, tools: list[str], models: list[str], corpus: CorpusS
     """Train each tool once on a tiny slice (not measured): loads Numba's cache and catches broken tools,
     which are added to ``unavailable`` with the reason."""
     for tool in (t for t in tools if t not in unavailable):
-        for model in models:
+        for model in (m for m in models if m == "sg" or tool not in SG_ONLY):
             run = runner.train(Job(tool, model, 1, -1, corpus, settings, evaluate=False))
             if run.error:
                 log(f"warm-up: {tool} {model} failed, leaving it out: {run.error}")
@@ -237,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                        in_vocab_tokens=corpus.in_vocab_tokens[key], vocab_size=corpus.vocab_size[key])
     meta = {"date": date, "machine": machine(), "python": platform.python_version(), "repeats": args.repeats,
             "settings": vars(settings), "corpus": corpus_info, "notes": notes(runner, unavailable, args.tools)}
-    rows, ratios = summarize(runs), speed_ratios(runs)
+    rows = summarize(runs)
+    ratios = speed_ratios(runs, "w2v") + speed_ratios(runs, "w2v-hogbatch")
     scaling = scaling_rows(scaling_runs) if scaling_runs else None
     text = markdown(meta, rows, ratios, scaling)
     results = dict(meta, argv=sys.argv[1:], tool_labels=TOOL_LABELS, fasttext=vars(runner.fasttext),

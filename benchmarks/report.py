@@ -8,7 +8,7 @@ from typing import Iterable
 
 from runners import TOOLS, TRAINED_WORDS_FLAG, RunResult
 
-TOOL_LABELS = {"w2v": "w2v", "gensim": "gensim (iterable)", "gensim-corpus-file": "gensim (corpus_file)",
+TOOL_LABELS = {"w2v": "w2v", "w2v-hogbatch": "w2v --hogbatch", "gensim": "gensim (iterable)", "gensim-corpus-file": "gensim (corpus_file)",
                "fasttext": "fastText (no subwords)"}
 METRICS = ("words_per_second_train", "words_per_second_end_to_end", "train_seconds", "peak_rss_mb",
            "trained_percent", "analogy", "ws353")
@@ -76,7 +76,7 @@ def speed_ratios(runs: list[RunResult], baseline: str = "w2v") -> list[dict]:
     rows = []
     configs = sorted({key[1:4] for key in speed}, key=lambda c: (c[2], c[0] != "sg", c[1]))
     for model, threads, tokens in configs:
-        for peer in (tool for tool in TOOLS if tool != baseline):
+        for peer in (tool for tool in TOOLS if not tool.startswith("w2v")):
             pairs = [((baseline, model, threads, tokens, rep), (peer, model, threads, tokens, rep))
                      for rep in repeats]
             spread = Spread.of(speed[mine] / speed[theirs] for mine, theirs in pairs
@@ -143,9 +143,10 @@ def results_table(rows: list[dict]) -> str:
 
 def ratio_table(ratios: list[dict]) -> str:
     """Speed ratios w2v / peer (training words per second), mean (min-max) over paired repeats."""
-    lines = ["| model | threads | w2v / peer | speed ratio (train) | pairs |", "| --- | ---: | --- | ---: | ---: |"]
+    lines = ["| model | threads | w2v variant / peer | speed ratio (train) | pairs |", "| --- | ---: | --- | ---: | ---: |"]
     for r in ratios:
-        lines.append(f"| {r['model']} | {r['threads']} | w2v / {TOOL_LABELS.get(r['peer'], r['peer'])} | "
+        mine = TOOL_LABELS.get(r["baseline"], r["baseline"])
+        lines.append(f"| {r['model']} | {r['threads']} | {mine} / {TOOL_LABELS.get(r['peer'], r['peer'])} | "
                      f"{_fmt(r['ratio'], 2)} | {r['ratio']['n']} |")
     return "\n".join(lines)
 

@@ -24,7 +24,8 @@ from corpus_slice import CorpusSlice
 from setup_env import FastTextTool
 
 HERE = Path(__file__).resolve().parent
-TOOLS = ("w2v", "gensim", "gensim-corpus-file", "fasttext")
+TOOLS = ("w2v", "w2v-hogbatch", "gensim", "gensim-corpus-file", "fasttext")
+SG_ONLY = {"w2v-hogbatch"}  # HogBatch shares negatives across a skip-gram window: no CBOW variant
 TRAINED_WORDS_FLAG = 99.0  # a tool that trained less than this % of the words it should have is flagged
 FASTTEXT_TRAIN_START = re.compile(rb"Number of labels:[^\n]*\n")
 FASTTEXT_TRAIN_END = re.compile(rb"Progress: 100\.0%[^\r\n]*\n")  # the final report ends in a newline
@@ -284,6 +285,6 @@ def tool_available(python: Path, tool: str, fasttext: FastTextTool) -> str | Non
     """None when ``tool`` can run in the bench venv, else the reason it cannot."""
     if tool == "fasttext":
         return None if fasttext.kind != "missing" else fasttext.reason
-    module = "w2v.train" if tool == "w2v" else "gensim.models.word2vec"
+    module = "w2v.train" if tool.startswith("w2v") else "gensim.models.word2vec"
     proc = subprocess.run([str(python), "-c", f"import {module}"], capture_output=True, text=True)
     return None if proc.returncode == 0 else f"cannot import {module}: {_last_line(proc.stderr)}"

@@ -20,14 +20,14 @@ import logging
 import time
 
 
-def train_w2v(args) -> dict:
+def train_w2v(args, hogbatch: bool = False) -> dict:
     """w2v through its Python API; its own stats separate the vocabulary pass from training."""
     import w2v
     from w2v import Word2Vec
 
     model = Word2Vec(model=args.model, dim=args.dim, window=args.window, negative=args.negative,
                      sample=args.sample, min_count=args.min_count, epochs=args.epochs, threads=args.threads,
-                     alpha=args.alpha, seed=1)
+                     alpha=args.alpha, hogbatch=hogbatch, seed=1)
     model.train(args.corpus)
     stats, log = model.stats, model.training_log
     t0 = time.perf_counter()
@@ -89,6 +89,7 @@ def train_fasttext_python(args) -> dict:
 
 TRAINERS = {
     "w2v": train_w2v,
+    "w2v-hogbatch": lambda args: train_w2v(args, hogbatch=True),
     "gensim": lambda args: train_gensim(args, corpus_file=False),
     "gensim-corpus-file": lambda args: train_gensim(args, corpus_file=True),
     "fasttext-python": train_fasttext_python,
