@@ -66,24 +66,18 @@ def save_checkpoint(path: str | os.PathLike, model, position: Position, print_: 
 
 def load_checkpoint(path: str | os.PathLike):
     """Read a checkpoint; returns ``(model, position, fingerprint)`` with ``model`` a ``Word2Vec``."""
-    from .config import Config
     from .formats import load_native
     from .train import Word2Vec
-    from .vocab import Vocab
 
     native = load_native(path)
     header = native.header
     if header.get("kind") != "checkpoint":
         raise ModelFileError(f"{os.fspath(path)}: not a checkpoint (a {header.get('kind', 'w2v')} file); "
-                             "checkpoints are written by `w2v train --checkpoint-every`")
+                             "checkpoints are written by `w2v train`, on Ctrl-C or --checkpoint-every")
+    model = Word2Vec._from_native(native, path)
     try:
-        model = Word2Vec(Config.from_dict(header["config"]))
         position = Position(**header["position"])
         print_ = dict(header["fingerprint"])
-        model.training_log = list(header["training_log"])
-    except (KeyError, TypeError) as e:
+    except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{os.fspath(path)}: checkpoint header incomplete ({e})") from None
-    model.vocab = Vocab(words=list(native.words), counts=np.asarray(native.arrays["counts"], dtype=np.int64))
-    model.weights = (np.array(native.arrays["vectors"], dtype=np.float32, order="C", copy=True),
-                     np.array(native.arrays["output"], dtype=np.float32, order="C", copy=True))
     return model, position, print_

@@ -55,6 +55,9 @@ class Config:
                                   "('LORD,' and 'LORD' are one word); implies nothing about case")
     max_sentence_length: int = _opt(10_000, "longer lines are cut into sentences of at most this many words "
                                             "(no word is lost; windows do not cross a cut)")
+    allow_truncated: bool = _opt(False, "train on what can be read of a compressed corpus file (.gz, .bz2, .xz) "
+                                        "that is truncated or corrupt (a warning says how much was read); "
+                                        "by default such a file is an error")
 
     def __post_init__(self) -> None:
         validate(self)
@@ -108,7 +111,7 @@ _RULES: dict[str, tuple[type, float, float, bool, bool, bool]] = {
     "seed": (int, 0, 2**63 - 1, True, True, False),
     "max_sentence_length": (int, 1, _INF, True, False, False),
 }
-_BOOLS = ("cbow_mean", "hogbatch", "lowercase", "normalize")
+_BOOLS = ("cbow_mean", "hogbatch", "lowercase", "normalize", "allow_truncated")
 
 
 def _range_text(low: float, high: float, lo_inc: bool, hi_inc: bool) -> str:

@@ -10,6 +10,11 @@ A line is a sentence (``\\n``, ``\\r\\n`` and a lone ``\\r`` all end one); token
 (``str.split`` semantics).  A line longer than ``max_sentence_length`` tokens is cut into consecutive
 sentences of at most that many tokens, counted from the line's start, so the cut does not depend on the
 block size and no token is lost.
+
+A compressed file that is truncated or corrupt is an error naming the file and how far reading got; with
+``allow_truncated`` what could be read is used and a warning says how much.  A file that changes between
+the passes (its size or modification time, or the tokens read) is an error: the vocabulary counted in
+pass 1 would not match the text encoded in pass 2.
 """
 
 from __future__ import annotations
@@ -55,7 +60,8 @@ PUNCTUATION = ("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
                "\u2026\u00a1\u00bf\u00b7\u2022\u2032\u2033")  # ellipsis, inverted marks, dots, primes
 
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
-_OPENERS = {"gzip": gzip.open, "bzip2": bz2.open, "xz": lzma.open, None: open}
+_READERS = {"gzip": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"), "bzip2": bz2.BZ2File,
+            "xz": lzma.LZMAFile, None: lambda raw: raw}  # each wraps an open binary file
 _READ_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)
 
 # Decoding errors are counted by a codec error handler (called in the decoding thread, only on bad bytes).
@@ -114,11 +120,31 @@ def _expand_paths(paths: Sequence[str | os.PathLike]) -> list[str]:
     return files
 
 
+def _read_block(f: IO[bytes], size: int) -> tuple[bytes, BaseException | None]:
+    """Up to ``size`` bytes, and the read error that stopped it short, if any.
+
+    Built from ``read1`` calls so that the bytes decompressed before a truncation or corruption are kept
+    (``read(size)`` of a buffered reader drops them when it raises).
+    """
+    parts: list[bytes] = []
+    got = 0
+    try:
+        while got < size:
+            chunk = f.read1(size - got)
+            if not chunk:
+                break
+            parts.append(chunk)
+            got += len(chunk)
+    except _READ_ERRORS as e:
+        return b"".join(parts), e
+    return b"".join(parts), None
+
+
 class _Stats:
-    __slots__ = ("decode_errors", "nul_bytes", "split_tokens", "tokens")
+    __slots__ = ("decode_errors", "nul_bytes", "split_tokens", "tokens", "bytes")
 
     def __init__(self) -> None:
-        self.decode_errors = self.nul_bytes = self.split_tokens = self.tokens = 0
+        self.decode_errors = self.nul_bytes = self.split_tokens = self.tokens = self.bytes = 0
 
 
 class Corpus:
@@ -137,6 +163,15 @@ class Corpus:
         only of punctuation disappears.  Case is left alone.
     max_sentence_length : int
         Longer lines (or sentences) are cut into consecutive sentences of at most this many tokens.
+    allow_truncated : bool
+        A compressed file that is truncated or corrupt is read up to the damage (a warning says how far)
+        instead of raising :class:`CorpusError`.
+
+    Raises (while iterating)
+    ------------------------
+    CorpusError
+        A compressed file is truncated or corrupt (without ``allow_truncated``); a file changed since an
+        earlier pass of this Corpus read it (size, modification time or token count).
 
     Attributes
     ----------
@@ -148,19 +183,22 @@ class Corpus:
     """
 
     def __init__(self, source: Any, *, lowercase: bool = False, normalize: bool = False,
-                 max_sentence_length: int = 10_000) -> None:
+                 max_sentence_length: int = 10_000, allow_truncated: bool = False) -> None:
         if not isinstance(max_sentence_length, int) or isinstance(max_sentence_length, bool) \
                 or max_sentence_length < 1:
             raise ConfigError(f"'max_sentence_length' must be an int in [1, inf); got {max_sentence_length!r}")
         self.lowercase = bool(lowercase)
         self.normalize = bool(normalize)
         self.max_sentence_length = max_sentence_length
+        self.allow_truncated = bool(allow_truncated)
+        # path -> ((size, mtime_ns), tokens) of its first complete read: later passes must find the same
+        self._seen: dict[str, tuple[tuple[int, int], int]] = {}
         self.files: list[str] | None = None
         self.source: Any = None
         self.decode_errors = 0
         self.nul_bytes = 0
         self.raw_tokens = 0
-        self._warned: set[str] = set()
+        self._warned: set[Any] = set()
         if isinstance(source, (str, bytes, os.PathLike)):
             self.files = _expand_paths([source])
         elif isinstance(source, (list, tuple)) and source and all(
@@ -197,7 +235,7 @@ class Corpus:
 
     def __repr__(self) -> str:
         return (f"Corpus({self.describe()}, lowercase={self.lowercase}, normalize={self.normalize}, "
-                f"max_sentence_length={self.max_sentence_length})")
+                f"max_sentence_length={self.max_sentence_length}, allow_truncated={self.allow_truncated})")
 
     # -- iteration --------------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[list[str]]:
@@ -263,27 +301,66 @@ class Corpus:
             stats.tokens += len(sentence)
             yield from self._cut(sentence)
 
-    def _iter_file(self, path: str, stats: _Stats) -> Iterator[list[str]]:
-        """Stream one file's sentences; the block loop is below, the splitting in :meth:`_split`."""
+    def _changed(self, path: str, what: str) -> CorpusError:
+        return CorpusError(f"corpus file {path!r} changed during training: {what}; the vocabulary counted in "
+                           "the first pass no longer matches the text, so nothing was trained on it. Train "
+                           "again once the file is complete (with a new Corpus)")
+
+    def _open(self, path: str) -> tuple[IO[bytes], IO[bytes], str | None, tuple[int, int]]:
+        """(raw file, decompressing reader, compression, (size, mtime_ns)); checks the file did not change."""
         try:
-            kind = compression_of(path)
-            f = _OPENERS[kind](path, "rb")
+            raw = open(path, "rb")
         except OSError as e:
+            if path in self._seen:
+                raise self._changed(path, f"it cannot be opened any more ({e.strerror or e})") from None
             err = CorpusNotFoundError(f"corpus file cannot be read: {path!r} ({e.strerror or e})")
             err.filename = path
             raise err from None
+        try:
+            st = os.fstat(raw.fileno())
+            stamp = (st.st_size, st.st_mtime_ns)
+            seen = self._seen.get(path)
+            if seen is not None and seen[0] != stamp:
+                raise self._changed(path, f"it held {seen[0][0]:,} bytes when first read, now {stamp[0]:,}"
+                                    if seen[0][0] != stamp[0] else "its modification time differs from the "
+                                    "first pass")
+            head = raw.read(6)
+            raw.seek(0)
+            kind = next((k for magic, k in _MAGIC if head.startswith(magic)), None)
+            reader = _READERS[kind](raw)
+        except BaseException:
+            raw.close()
+            raise
+        return raw, reader, kind, stamp
+
+    def _read_failed(self, path: str, kind: str | None, e: BaseException, stats: _Stats) -> None:
+        """A read error at ``stats.bytes``: raise, or (allow_truncated, compressed) warn and let it end."""
+        where = f"after {stats.bytes:,} {'decompressed ' if kind else ''}bytes ({stats.tokens:,} tokens)"
+        if kind is None:
+            raise CorpusError(f"corpus file {path!r} cannot be read: {e} ({where})") from None
+        what = "truncated" if isinstance(e, EOFError) else "corrupt"
+        if not self.allow_truncated:
+            raise CorpusError(f"corpus file {path!r} ({kind}) is {what}: {e}; reading stopped {where}. "
+                              "What was read of it is not used: pass allow_truncated=True "
+                              "(--allow-truncated) to train on it anyway") from None
+        if ("truncated", path) not in self._warned:
+            self._warned.add(("truncated", path))
+            logger.warning("corpus file %r (%s) is %s (%s): training on what was read of it, %s decompressed "
+                           "bytes (%s tokens); the rest is lost (allow_truncated)", path, kind, what, e,
+                           f"{stats.bytes:,}", f"{stats.tokens:,}")
+
+    def _iter_file(self, path: str, stats: _Stats) -> Iterator[list[str]]:
+        """Stream one file's sentences; the block loop is below, the splitting in :meth:`_split`."""
+        raw, f, kind, stamp = self._open(path)
         block_size = BLOCK_SIZE
         decoder = codecs.getincrementaldecoder("utf-8-sig")(errors=_ERRORS)  # -sig: drop a leading BOM
         line: list[str] = []  # tokens of the current, unfinished line not yet yielded
         carry = ""  # text held back for the next block: a partial token or a '\r' that may start a CRLF
-        with f:
+        with raw, f:
             while True:
-                try:
-                    data = f.read(block_size)
-                except _READ_ERRORS as e:
-                    raise CorpusError(f"corpus file {path!r} is corrupt or truncated"
-                                      f"{' (' + kind + ')' if kind else ''}: {e}") from None
-                final = not data
+                data, error = _read_block(f, block_size)
+                final = not data or error is not None  # a read error ends the file after what was read
+                stats.bytes += len(data)
                 if b"\x00" in data:
                     stats.nul_bytes += data.count(b"\x00")
                     data = data.replace(b"\x00", b" ")  # 0x00 is never part of a multi-byte UTF-8 sequence
@@ -305,7 +382,18 @@ class Corpus:
                             stats.split_tokens += 1
                 yield from self._split(text, line, final, stats)
                 if final:
-                    return
+                    if error is not None:
+                        self._read_failed(path, kind, error, stats)  # raises unless allow_truncated
+                    break
+            st = os.fstat(raw.fileno())
+        if (st.st_size, st.st_mtime_ns) != stamp:
+            raise self._changed(path, f"it was modified while being read ({stamp[0]:,} bytes when opened, "
+                                      f"{st.st_size:,} at the end)")
+        seen = self._seen.get(path)
+        if seen is None:
+            self._seen[path] = (stamp, stats.tokens)
+        elif seen[1] != stats.tokens:
+            raise self._changed(path, f"this pass read {stats.tokens:,} tokens, the first {seen[1]:,}")
 
     def _split(self, text: str, line: list[str], final: bool, stats: _Stats) -> Iterator[list[str]]:
         """Sentences of ``text`` (which ends at a token boundary); ``line`` holds the unfinished line."""

@@ -32,6 +32,17 @@ class ModelFileError(W2VError, ValueError):
     """A model or vector file that is corrupt, truncated, foreign, or of a newer format version."""
 
 
+class ModelFileNotFoundError(W2VError, FileNotFoundError):
+    """A model or vector file path that does not exist, is a directory, or cannot be read."""
+
+    def __str__(self) -> str:  # as CorpusNotFoundError: the message alone, not "[Errno None] None: ..."
+        return str(self.args[0]) if self.args else "model file not found"
+
+
+class ResourceError(W2VError, MemoryError):
+    """Training would need more memory than the machine has available; the message says what would fit."""
+
+
 class DataFileError(W2VError, ValueError):
     """An evaluation data set (analogies, word pairs) that cannot be parsed; names the file and line."""
 

@@ -51,12 +51,13 @@ import os
 import re
 import secrets
 import struct
+import zlib
 from typing import IO, Any, BinaryIO, Iterator, Sequence
 
 import numpy as np
 
 from ._version import __version__
-from .errors import ModelFileError
+from .errors import ModelFileError, ModelFileNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +66,33 @@ FORMAT_VERSION = 1
 _PREFIX = struct.Struct("<8sIIQ")  # magic, format version, reserved, JSON length: 24 bytes
 _ALIGN = 64                        # array offsets are multiples of 64: aligned for SIMD and memmap
 _NUMERIC_KINDS = "biufc"           # bool, int, uint, float, complex: never object/str/void
+# the dtype strings a native file may name: little-endian (or byte-order free) numeric types only
+_DTYPES = {d.str: d for d in (np.dtype(c).newbyteorder("<") for c in "?bBhHiIlLqQefdFD")}
 
 _COMPRESSION_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"))
 _OPENERS = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
 _W2V_HEADER = re.compile(rb"[ \t]*(\d+)[ \t]+(\d+)[ \t]*\r?\n")
+MAX_DIM = 1 << 20     # a word2vec header with more dimensions is refused as implausible (no real model has)
+_MAX_NDIM = 32        # a native array with more dimensions is refused (NumPy's own limit is 64)
+_MAX_EXTENT = 1 << 62  # and so is one extent beyond this (NumPy cannot index it)
+
+
+def open_file(path: str | os.PathLike) -> BinaryIO:
+    """``open(path, "rb")``; a missing path, a directory or an unreadable file is a
+    :class:`ModelFileNotFoundError` (a ``FileNotFoundError``) whose message names the path."""
+    path = os.fspath(path)
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        if isinstance(e, FileNotFoundError):
+            message = f"model file not found: {path!r}"
+        elif isinstance(e, IsADirectoryError):
+            message = f"{path!r} is a directory, not a model file"
+        else:
+            message = f"model file {path!r} cannot be read ({e.strerror or e})"
+        err = ModelFileNotFoundError(message)
+        err.filename = path
+        raise err from None
 
 
 # -- atomic writes -----------------------------------------------------------------------------------
@@ -242,8 +266,9 @@ def _bad(path: str, what: str) -> ModelFileError:
 def _parse_meta(path: str, raw: bytes, size: int) -> dict:
     try:
         meta = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _bad(path, f"corrupt native model file: its JSON header is malformed ({e})") from None
+    except (ValueError, RecursionError) as e:  # bad UTF-8 or JSON, an int of > 4300 digits, deep nesting
+        raise _bad(path, f"corrupt native model file: its JSON header is malformed "
+                         f"({type(e).__name__}: {str(e)[:200]})") from None
 
     def need(cond: bool, what: str) -> None:
         if not cond:
@@ -263,14 +288,13 @@ def _parse_meta(path: str, raw: bytes, size: int) -> dict:
     ends = [vocab["offset"] + vocab["nbytes"]]
     for name, spec in arrays.items():
         need(isinstance(spec, dict), f"array {name!r} is not described by an object")
-        try:
-            dtype = np.dtype(spec.get("dtype"))
-        except (TypeError, ValueError):
-            dtype = None
-        need(dtype is not None and dtype.kind in _NUMERIC_KINDS and dtype.byteorder != ">",
+        # looked up, never parsed: np.dtype() of an arbitrary string runs a small parser (ast.literal_eval)
+        dtype = _DTYPES.get(spec.get("dtype")) if isinstance(spec.get("dtype"), str) else None
+        need(dtype is not None,
              f"array {name!r} has dtype {spec.get('dtype')!r}; expected a little-endian numeric dtype")
         shape = spec.get("shape")
-        need(isinstance(shape, list) and all(is_count(s) for s in shape), f"array {name!r} has a bad shape")
+        need(isinstance(shape, list) and len(shape) <= _MAX_NDIM
+             and all(is_count(s) and s < _MAX_EXTENT for s in shape), f"array {name!r} has a bad shape")
         need(is_count(spec.get("offset")) and is_count(spec.get("nbytes")),
              f"array {name!r} needs non-negative integers 'offset' and 'nbytes'")
         need(spec["nbytes"] == math.prod(shape) * dtype.itemsize,
@@ -310,8 +334,8 @@ def native_info(path: str | os.PathLike) -> dict:
     "arrays": {name: {"dtype": str, "shape": tuple}}}.  Raises ModelFileError as :func:`load_native`.
     """
     path = os.fspath(path)
-    with open(path, "rb") as f:
-        meta = _read_meta(f, path, os.path.getsize(path))
+    with open_file(path) as f:
+        meta = _read_meta(f, path, os.fstat(f.fileno()).st_size)
     return {"header": meta.get("header", {}), "w2v_version": str(meta.get("w2v_version", "")),
             "vocab_size": meta["vocab"]["count"],
             "arrays": {name: {"dtype": spec["dtype"].str, "shape": tuple(spec["shape"])}
@@ -337,8 +361,8 @@ def load_native(path: str | os.PathLike, *, mmap: bool = False, names: Sequence[
     path = os.fspath(path)
     if limit is not None and limit < 0:
         raise ValueError(f"'limit' must be None or >= 0; got {limit}")
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
+    with open_file(path) as f:
+        size = os.fstat(f.fileno()).st_size
         meta = _read_meta(f, path, size)
         vocab = meta["vocab"]
         f.seek(vocab["offset"])
@@ -384,6 +408,27 @@ def load_native(path: str | os.PathLike, *, mmap: bool = False, names: Sequence[
             arrays[name] = arr
     return NativeFile(header=meta.get("header", {}), words=words, arrays=arrays,
                       w2v_version=str(meta.get("w2v_version", "")))
+
+
+def check_finite(path: str, words: Sequence[str], vectors: np.ndarray) -> None:
+    """Raise :class:`ModelFileError` naming the first word whose vector holds NaN or an infinity.
+
+    Scanned in blocks of rows, so a memory-mapped file is read once without a full-size temporary.
+    """
+    if vectors.ndim != 2 or not vectors.size:
+        return
+    step = max(1, (16 << 20) // max(1, vectors.shape[1] * vectors.itemsize))
+    bad = 0
+    first = -1
+    for start in range(0, vectors.shape[0], step):
+        rows = np.flatnonzero(~np.isfinite(vectors[start:start + step]).all(axis=1))
+        if rows.size and first < 0:
+            first = start + int(rows[0])
+        bad += rows.size
+    if bad:
+        raise _bad(path, f"{bad} vector(s) hold NaN or infinite values, the first for {words[first]!r} "
+                         f"(vector {first + 1}); pass allow_nonfinite=True (--allow-nonfinite) to load "
+                         "them anyway")
 
 
 # -- word2vec C formats: writing ----------------------------------------------------------------------
@@ -432,8 +477,11 @@ class _Buffer:
 
     CHUNK = 1 << 20
 
-    def __init__(self, stream: BinaryIO):
+    def __init__(self, stream: BinaryIO, path: str = "", compression: str | None = None):
         self.stream = stream
+        self.path = path
+        self.compression = compression
+        self.read_bytes = 0  # (decompressed) bytes read so far
         self.data = b""
         self.pos = 0
         self.eof = False
@@ -442,7 +490,14 @@ class _Buffer:
         """Read another chunk; False at end of file."""
         if self.eof:
             return False
-        chunk = self.stream.read(self.CHUNK)
+        try:
+            chunk = self.stream.read(self.CHUNK)
+        except (OSError, EOFError, zlib.error, lzma.LZMAError) as e:
+            what = "truncated" if isinstance(e, EOFError) else "corrupt"
+            kind = f"{self.compression}-compressed " if self.compression else ""
+            raise _bad(self.path, f"{what} {kind}file: {e} (after {self.read_bytes} "
+                                  f"{'decompressed ' if kind else ''}bytes)") from None
+        self.read_bytes += len(chunk)
         if not chunk:
             self.eof = True
             return False
@@ -474,12 +529,12 @@ class _Buffer:
 
 
 def _open_stream(path: str) -> tuple[BinaryIO, str | None]:
-    with open(path, "rb") as f:
+    with open_file(path) as f:
         head = f.read(8)
     kind = sniff(head)
     if kind in _OPENERS:
         return _OPENERS[kind](path, "rb"), kind
-    return open(path, "rb"), None
+    return open_file(path), None
 
 
 _TEXT_BYTES = frozenset(b"0123456789+-.eEinfatyINFATY \t\r")
@@ -549,7 +604,7 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
         raise ValueError(f"'limit' must be None or >= 0; got {limit}")
     stream, compression = _open_stream(path)
     with stream:
-        buf = _Buffer(stream)
+        buf = _Buffer(stream, path, compression)
         end = buf.find(b"\n", 1024)
         header = buf.data[buf.pos:end] if end >= 0 else buf.data[buf.pos:buf.pos + 64]
         m = _W2V_HEADER.match(header + b"\n")
@@ -559,8 +614,8 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
         header_len = end + 1
         buf.pos = header_len
         n_header, d = int(m.group(1)), int(m.group(2))
-        if d < 1:
-            raise _bad(path, f"bad word2vec header {header!r}: the dimension must be at least 1")
+        if d < 1 or d > MAX_DIM:
+            raise _bad(path, f"bad word2vec header {header!r}: the dimension must be in [1, {MAX_DIM}]")
         n = n_header if limit is None else min(n_header, limit)
 
         if binary is None:
@@ -587,12 +642,8 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
     if skipped:
         log.warning("%s: %d word(s) that became duplicates after that replacement were dropped "
                     "(the first occurrence kept)", path, skipped)
-    if not allow_nonfinite and vectors.size:
-        bad_rows = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
-        if bad_rows.size:
-            i = int(bad_rows[0])
-            raise _bad(path, f"{bad_rows.size} vector(s) hold NaN or infinite values, the first for "
-                             f"{words[i]!r} (vector {i + 1}); pass allow_nonfinite=True to load them anyway")
+    if not allow_nonfinite:
+        check_finite(path, words, vectors)
     info = {"binary": binary, "compression": compression, "header_count": n_header, "vector_size": d,
             "invalid_utf8": invalid, "dropped_duplicates": skipped}
     return words, vectors, info
@@ -700,7 +751,8 @@ def _read_text(path: str, buf: _Buffer, rows: _Rows, n: int, d: int) -> tuple[li
         where = f"line {line_no}"
         if words.add(fields[0], where):
             try:
-                rows.slot()[:] = np.array(fields[1:], dtype=np.float32)
+                with np.errstate(over="ignore"):  # beyond float32 becomes inf: refused as non-finite below
+                    rows.slot()[:] = np.array(fields[1:], dtype=np.float32)
             except ValueError as e:
                 raise _bad(path, f"line {line_no}: {e}") from None
         r += 1

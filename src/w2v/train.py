@@ -330,7 +330,7 @@ class Word2Vec:
             return corpus
         cfg = self.config
         return Corpus(corpus, lowercase=cfg.lowercase, normalize=cfg.normalize,
-                      max_sentence_length=cfg.max_sentence_length)
+                      max_sentence_length=cfg.max_sentence_length, allow_truncated=cfg.allow_truncated)
 
     def _grow_vocab(self, found) -> None:
         """Merge a new text's vocabulary into the model's (see ``update_vocab`` in :meth:`train`)."""
@@ -486,18 +486,41 @@ class Word2Vec:
         """Read a model written by :meth:`save`; it can be queried (``.wv``) or trained further."""
         from .errors import ModelFileError
         from .formats import load_native
-        from .vocab import Vocab
 
         native = load_native(path)
-        header = native.header
-        if header.get("kind") != "model" or "output" not in native.arrays:
+        if native.header.get("kind") != "model" or "output" not in native.arrays:
             raise ModelFileError(f"{os.fspath(path)}: holds vectors only, not a trainable model; load it "
                                  "with w2v.KeyedVectors.load")
-        model = cls(Config.from_dict(header["config"]))
-        counts = np.asarray(native.arrays["counts"], dtype=np.int64)
-        model.vocab = Vocab(words=list(native.words), counts=counts)
-        model.weights = (np.array(native.arrays["vectors"], dtype=np.float32, order="C", copy=True),
-                         np.array(native.arrays["output"], dtype=np.float32, order="C", copy=True))
-        model.training_log = list(header.get("training_log", []))
-        model.stats = dict(header.get("stats", {}))
+        model = cls._from_native(native, path)
+        model.stats = dict(native.header.get("stats") or {})
+        return model
+
+    @classmethod
+    def _from_native(cls, native, path: str | os.PathLike) -> "Word2Vec":
+        """A model from a native model or checkpoint file, every part checked against the others."""
+        from .errors import ModelFileError
+        from .vocab import Vocab
+
+        where, n = os.fspath(path), len(native.words)
+        header, arrays = native.header, native.arrays
+        config, counts = header.get("config"), arrays.get("counts")
+        vectors, output = arrays.get("vectors"), arrays.get("output")
+        log_ = header.get("training_log", [])
+        if (not isinstance(config, dict) or counts is None or vectors is None or output is None
+                or counts.shape != (n,) or counts.dtype.kind not in "iu" or vectors.ndim != 2
+                or vectors.shape[0] != n or output.shape != vectors.shape
+                or vectors.dtype.kind != "f" or output.dtype.kind != "f" or not isinstance(log_, list)):
+            raise ModelFileError(f"{where}: corrupt model file: its config, counts, weights or training log "
+                                 f"do not match its {n} words")
+        try:
+            model = cls(Config.from_dict(config))
+            model.vocab = Vocab(words=list(native.words), counts=np.asarray(counts, dtype=np.int64))
+        except (TypeError, ValueError) as e:
+            raise ModelFileError(f"{where}: corrupt model file: {e}") from None
+        if vectors.shape[1] != model.config.dim:
+            raise ModelFileError(f"{where}: corrupt model file: vectors of {vectors.shape[1]} dimensions for "
+                                 f"a config of dim {model.config.dim}")
+        model.weights = (np.array(vectors, dtype=np.float32, order="C", copy=True),
+                         np.array(output, dtype=np.float32, order="C", copy=True))
+        model.training_log = list(log_)
         return model

@@ -26,10 +26,18 @@ _BLOCK_BYTES = 64 << 20  # a (questions x vocabulary) score block is at most thi
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero), float32."""
+    """Rows scaled to unit length (zero rows stay zero), float32.
+
+    A row holding NaN or an infinity (loaded with ``allow_nonfinite``) becomes zero: similar to nothing,
+    rather than NaN scores that would sort first.
+    """
     x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.maximum(norms, np.finfo(np.float32).tiny)
+    with np.errstate(invalid="ignore", over="ignore"):
+        norms = np.linalg.norm(x, axis=-1, keepdims=True)
+        out = x / np.maximum(norms, np.finfo(np.float32).tiny)
+    if not np.isfinite(norms).all():
+        out[~np.isfinite(out).all(axis=-1)] = 0
+    return out
 
 
 class KeyedVectors:
@@ -341,13 +349,17 @@ class KeyedVectors:
         return cls(words, vectors)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, *, limit: int | None = None, mmap: bool = False) -> "KeyedVectors":
+    def load(cls, path: str | os.PathLike, *, limit: int | None = None, mmap: bool = False,
+             allow_nonfinite: bool = False) -> "KeyedVectors":
         """Read vectors from a native model or vectors file, or a word2vec C file (guessed from its bytes).
 
         ``mmap`` maps a native file's vectors read-only instead of reading them (native files only).
+        ``allow_nonfinite`` accepts vectors holding NaN or infinities (a :class:`ModelFileError` otherwise).
+        Any damaged, truncated or foreign file raises a :class:`ModelFileError` (a missing one
+        :class:`w2v.errors.ModelFileNotFoundError`), never another exception.
         """
         path = os.fspath(path)
-        with open(path, "rb") as f:
+        with formats.open_file(path) as f:
             head = f.read(64)
         kind = formats.sniff(head)
         if kind == "native":
@@ -360,15 +372,24 @@ class KeyedVectors:
             names = [n for n in ("vectors", "counts") if n in info["arrays"]]
             native = formats.load_native(path, mmap=mmap, limit=limit, names=names)
             vectors = native.arrays["vectors"]
-            if vectors.ndim != 2 or vectors.shape[0] != len(native.words):
-                raise ModelFileError(f"{path}: corrupt file: 'vectors' has shape {vectors.shape} for "
-                                     f"{len(native.words)} words")
-            return cls(native.words, vectors, native.arrays.get("counts"))
+            if vectors.ndim != 2 or vectors.shape[0] != len(native.words) or vectors.dtype.kind != "f":
+                raise ModelFileError(f"{path}: corrupt file: 'vectors' has shape {vectors.shape} and dtype "
+                                     f"{vectors.dtype} for {len(native.words)} words (expected floats)")
+            counts = native.arrays.get("counts")
+            if counts is not None and counts.dtype.kind not in "iu":
+                raise ModelFileError(f"{path}: corrupt file: 'counts' has dtype {counts.dtype}; expected "
+                                     "integers")
+            if not allow_nonfinite:
+                formats.check_finite(path, native.words, vectors)
+            try:
+                return cls(native.words, vectors, counts)
+            except (ValueError, TypeError) as e:  # duplicate words, counts of the wrong shape
+                raise ModelFileError(f"{path}: corrupt file: {e}") from None
         if kind in ("gzip", "bz2", "xz", "word2vec"):
             if mmap:
                 log.warning("%s: mmap applies to native w2v files only; this word2vec file is read into "
                             "memory", path)
-            return cls.load_word2vec_format(path, limit=limit)
+            return cls.load_word2vec_format(path, limit=limit, allow_nonfinite=allow_nonfinite)
         raise ModelFileError(f"{path}: cannot tell the format: {formats.describe_foreign(head)}")
 
 
