@@ -1,4 +1,4 @@
-"""The command line: ``w2v train / similar / analogy / evaluate / export / demo``.
+"""The command line: ``w2v train / similar / analogy / evaluate / export / import / plot / plot-loss / demo``.
 
 Every ``train`` option is derived from :class:`w2v.config.Config` (name, type, help, default, choices), and
 only the options the user gives are passed on, so each default lives in one place.  Errors a user can fix
@@ -70,6 +70,21 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0; got {value}")
+    return value
+
+
+def _add_nonfinite_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-nonfinite", action="store_true", help="load vectors holding NaN or infinite "
+                        "values (by default they are an error)")
+
+
 def _field_type(tp: Any) -> type:
     """The scalar type of a Config annotation (``int | None`` -> ``int``)."""
     args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -123,12 +138,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", metavar="DIR", help="where the encoded corpus is written while training "
                    "(default: the system's temp directory)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress, no log, no summary")
+    p.add_argument("--checkpoint", metavar="PATH", help="where checkpoints are written (default: MODEL.ckpt); "
+                   "one is always written on Ctrl-C, and removed once the model is saved")
+    p.add_argument("--checkpoint-every", type=float, metavar="SECONDS",
+                   help="also write a checkpoint every SECONDS of training")
+    p.add_argument("--resume", metavar="CHECKPOINT", help="continue an interrupted training from its "
+                   "checkpoint, on the same corpus; the checkpoint's settings are used")
+    p.add_argument("--plot-loss", metavar="IMAGE", help="also draw the loss per epoch to IMAGE (.png, .svg, "
+                   ".pdf; needs matplotlib: pip install 'w2v[plot]')")
     _add_config_options(p)
 
     p = sub.add_parser("similar", help="nearest neighbours of words",
                        description="The nearest neighbours (cosine similarity) of each WORD, one list per word.")
     p.add_argument("model", metavar="MODEL", help="a model or vectors file (native, word2vec binary/text, "
                    "compressed)")
+    _add_nonfinite_flag(p)
     p.add_argument("words", nargs="+", metavar="WORD")
     p.add_argument("-n", "--topn", type=_positive_int, default=10, metavar="N", help="neighbours to show "
                    "(default: 10)")
@@ -136,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analogy", help="A is to B as C is to ?",
                        description="Answer 'A is to B as C is to ?' (the three words are never answers).")
     p.add_argument("model", metavar="MODEL", help="a model or vectors file")
+    _add_nonfinite_flag(p)
     p.add_argument("a", metavar="A")
     p.add_argument("b", metavar="B")
     p.add_argument("c", metavar="C")
@@ -148,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Analogy accuracy and word-similarity correlation.  Without files, the "
                                    "bundled Google analogies and WordSim-353 are used.")
     p.add_argument("model", metavar="MODEL", help="a model or vectors file")
+    _add_nonfinite_flag(p)
     p.add_argument("--analogies", metavar="FILE", help="analogy questions ('a b c d' lines in ': section' "
                    "blocks; default: the bundled Google set)")
     p.add_argument("--similarity", nargs="+", action="extend", metavar="FILE",
@@ -162,7 +188,46 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(readable by the C tool, gensim, fastText).")
     p.add_argument("model", metavar="MODEL", help="a model or vectors file")
     p.add_argument("out", metavar="OUT", help="the file to write (atomically)")
+    _add_nonfinite_flag(p)
     p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    p.add_argument("--limit", type=_positive_int, metavar="N", help="only the N most frequent words")
+
+    p = sub.add_parser("import", help="convert word2vec C vectors to a native w2v vectors file",
+                       description="Read vectors in the word2vec C format (text or binary, plain or "
+                                   "gzip/bz2/xz; the format is guessed unless forced) and write a native w2v "
+                                   "vectors file, which loads fast and can be memory-mapped.")
+    p.add_argument("input", metavar="IN", help="a word2vec C-format file (from the C tool, gensim, fastText)")
+    p.add_argument("out", metavar="OUT", help="the native vectors file to write (atomically)")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--binary", dest="binary", action="store_const", const=True, default=None,
+                      help="the input is the binary format (default: guessed from its bytes)")
+    kind.add_argument("--text", dest="binary", action="store_const", const=False,
+                      help="the input is the text format (default: guessed from its bytes)")
+    p.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N vectors (in a file "
+                   "sorted by frequency, the N most frequent words)")
+    _add_nonfinite_flag(p)
+
+    p = sub.add_parser("plot", help="draw words and their nearest neighbours in 2-D",
+                       description="Draw each WORD and its nearest neighbours in 2-D (one colour per word and "
+                                   "its neighbours).  Without WORDS, eight frequent content words are picked.  "
+                                   "Needs matplotlib: pip install 'w2v[plot]'.")
+    p.add_argument("model", metavar="MODEL", help="a model or vectors file")
+    p.add_argument("words", nargs="*", metavar="WORD")
+    p.add_argument("-o", "--output", required=True, metavar="IMAGE", help="the picture to write (.png, .svg, "
+                   ".pdf; atomically)")
+    p.add_argument("-n", "--neighbours", type=_count, default=5, metavar="N", help="nearest neighbours drawn "
+                   "with each word (default: 5)")
+    p.add_argument("--method", choices=("pca", "tsne"), default="pca", help="pca: the first two principal "
+                   "components of the unit vectors; tsne: t-SNE, needs scikit-learn (default: pca)")
+    p.add_argument("--title", help="the picture's title (default: says what is drawn)")
+
+    p = sub.add_parser("plot-loss", help="draw the training loss per epoch of a model",
+                       description="Draw the loss per epoch (and the learning rate) stored in a model file "
+                                   "written by 'w2v train'.  Needs matplotlib: pip install 'w2v[plot]'.")
+    p.add_argument("model", metavar="MODEL", help="a native model file written by 'w2v train'")
+    p.add_argument("-o", "--output", required=True, metavar="IMAGE", help="the picture to write (.png, .svg, "
+                   ".pdf; atomically)")
+    p.add_argument("--title", help="the picture's title (default: the model's file name)")
 
     p = sub.add_parser("demo", help="train on the bundled King James Bible and show neighbours",
                        description="Train skip-gram on the bundled King James Bible (790,000 words) with every "
@@ -242,18 +307,28 @@ def _neighbours(kv: Any, word: str, topn: int) -> list[str]:
     return [f"  {w:<20} {s:.4f}" for w, s in kv.most_similar(word, topn=topn)]
 
 
-def _load_vectors(path: str) -> Any:
+def _load_vectors(path: str, limit: int | None = None, allow_nonfinite: bool = False) -> Any:
     from .vectors import KeyedVectors
-    return KeyedVectors.load(path)
+    return KeyedVectors.load(path, limit=limit, allow_nonfinite=allow_nonfinite)
 
 
 # -- commands -----------------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
     settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if hasattr(args, f.name)}
+    if args.resume and settings:
+        flags = ", ".join("--" + name.replace("_", "-") for name in settings)
+        raise UsageError(f"{flags}: settings cannot change when resuming; the checkpoint's are used")
     try:
         config = Config(**settings)
     except ConfigError as err:
         raise _config_error_for_cli(err) from None
+    if args.checkpoint_every is not None and not args.checkpoint_every > 0:
+        raise UsageError(f"--checkpoint-every must be a number of seconds in (0, inf); got "
+                         f"{args.checkpoint_every!r}")
+    checkpoint = args.checkpoint or args.resume or args.output + ".ckpt"
+    if args.resume and not os.path.isfile(args.resume):
+        raise FileNotFoundError(f"--resume {args.resume!r}: no such checkpoint file")
+    _check_output(checkpoint, "checkpoint")
     _check_output(args.output, "model file")
     if args.vectors:
         _check_output(args.vectors, "vectors file")
@@ -261,24 +336,42 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UsageError("--vectors and -o/--output name the same file")
     if args.cache_dir is not None and not os.path.isdir(args.cache_dir):
         raise FileNotFoundError(f"--cache-dir {args.cache_dir!r} is not an existing directory")
+    if args.plot_loss:
+        from . import plot
+
+        plot.image_format(args.plot_loss)  # matplotlib installed and a known extension: before training
+        _check_output(args.plot_loss, "loss picture")
+        if os.path.abspath(args.plot_loss) in {os.path.abspath(p) for p in (args.output, args.vectors) if p}:
+            raise UsageError("--plot-loss names the same file as -o/--output or --vectors")
 
     from .train import Word2Vec  # the trainer (and Numba) only now
 
-    model = Word2Vec(config).train(args.corpus, progress=not args.quiet, cache_dir=args.cache_dir)
+    if args.resume:
+        model = Word2Vec.resume(args.resume, args.corpus, progress=not args.quiet, cache_dir=args.cache_dir,
+                                checkpoint_every=args.checkpoint_every)
+    else:
+        model = Word2Vec(config).train(args.corpus, progress=not args.quiet, cache_dir=args.cache_dir,
+                                       checkpoint=checkpoint, checkpoint_every=args.checkpoint_every)
     model.save(args.output)  # atomic: nothing was written before this point
+    if os.path.exists(checkpoint):  # the model now holds everything the checkpoint did
+        os.remove(checkpoint)
     if args.vectors:
         model.wv.save_word2vec_format(args.vectors, binary=not args.vectors.endswith(".txt"))
+    if args.plot_loss:
+        plot.plot_loss(model.training_log, args.plot_loss, title=_loss_title(args.output))
     if not args.quiet:
         out = _summary(model)
         out.append(f"model: {args.output} ({_size(args.output)})")
         if args.vectors:
             out.append(f"vectors: {args.vectors} ({_size(args.vectors)})")
+        if args.plot_loss:
+            out.append(f"loss picture: {args.plot_loss} ({_size(args.plot_loss)})")
         print("\n".join(out), flush=True)
     return 0
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    kv = _load_vectors(args.model)
+    kv = _load_vectors(args.model, allow_nonfinite=args.allow_nonfinite)
     for word in args.words:  # every word checked before anything is printed
         kv.get_index(word)
     blocks = [f"{word}:\n" + "\n".join(_neighbours(kv, word, args.topn)) for word in args.words]
@@ -287,7 +380,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def cmd_analogy(args: argparse.Namespace) -> int:
-    kv = _load_vectors(args.model)
+    kv = _load_vectors(args.model, allow_nonfinite=args.allow_nonfinite)
     answers = kv.analogy(args.a, args.b, args.c, topn=args.topn, method=args.method)
     print(f"{args.a} is to {args.b} as {args.c} is to ?  ({args.method})")
     print("\n".join(f"  {w:<20} {s:.4f}" for w, s in answers))
@@ -295,7 +388,7 @@ def cmd_analogy(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    kv = _load_vectors(args.model)
+    kv = _load_vectors(args.model, allow_nonfinite=args.allow_nonfinite)
     from . import evaluate
 
     options = {} if args.restrict_vocab is None else {"restrict_vocab": args.restrict_vocab}
@@ -310,11 +403,66 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    kv = _load_vectors(args.model)
+    kv = _load_vectors(args.model, limit=args.limit, allow_nonfinite=args.allow_nonfinite)
     _check_output(args.out, "output file")
     kv.save_word2vec_format(args.out, binary=args.format == "word2vec-binary")
     print(f"{args.out}: {len(kv):,} vectors of {kv.vector_size} dimensions, {args.format} ({_size(args.out)})")
     return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from . import formats
+    from .errors import ModelFileError
+    from .vectors import KeyedVectors
+
+    with formats.open_file(args.input) as f:
+        head = f.read(64)
+    if formats.sniff(head) == "native":
+        raise ModelFileError(f"{args.input}: already a native w2v file; nothing to import (use it as it is, "
+                             f"or 'w2v export' it to the word2vec format)")
+    _check_output(args.out, "output file")
+    words, vectors, info = formats.load_word2vec(args.input, binary=args.binary, limit=args.limit,
+                                                 allow_nonfinite=args.allow_nonfinite)
+    if not words:
+        raise ModelFileError(f"{args.input}: holds no vectors (its header announces "
+                             f"{info['header_count']}); nothing to import")
+    kv = KeyedVectors(words, vectors)
+    kv.save(args.out)
+    kind = "word2vec " + ("binary" if info["binary"] else "text")
+    if info["compression"]:
+        kind += f", {info['compression']}"
+    print(f"{args.out}: {len(kv):,} vectors of {kv.vector_size} dimensions from {args.input} ({kind}; "
+          f"{_size(args.out)})")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from . import plot
+
+    plot.image_format(args.output)  # matplotlib installed and the extension known, before loading
+    _check_output(args.output, "picture")
+    kv = _load_vectors(args.model)
+    words = args.words or plot.default_words(kv)
+    plotted = plot.plot_words(kv, words, args.output, neighbours=args.neighbours, method=args.method,
+                              title=args.title)
+    print(f"{args.output}: {len(words)} word{'s' if len(words) != 1 else ''} and {len(plotted) - len(words)} "
+          f"neighbours ({', '.join(words)}; {args.method}; {_size(args.output)})")
+    return 0
+
+
+def cmd_plot_loss(args: argparse.Namespace) -> int:
+    from . import plot
+
+    plot.image_format(args.output)
+    _check_output(args.output, "picture")
+    log = plot.load_training_log(args.model)
+    plot.plot_loss(log, args.output, title=args.title or _loss_title(args.model))
+    print(f"{args.output}: loss of {len(log)} epoch{'s' if len(log) != 1 else ''} ({_size(args.output)})")
+    return 0
+
+
+def _loss_title(model_path: str) -> str:
+    return f"Training loss per epoch: {os.path.basename(model_path)}"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -341,7 +489,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "similar": cmd_similar, "analogy": cmd_analogy, "evaluate": cmd_evaluate,
-            "export": cmd_export, "demo": cmd_demo}
+            "export": cmd_export, "demo": cmd_demo, "import": cmd_import, "plot": cmd_plot,
+            "plot-loss": cmd_plot_loss}
 
 
 def _fail(message: str) -> None:
@@ -376,9 +525,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as err:
         _fail(_os_message(err))
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         fresh_line = "\n" if getattr(sys.stderr, "isatty", lambda: False)() else ""  # below a progress bar
-        print(f"{fresh_line}{PROG}: interrupted; no file was written or changed", file=sys.stderr, flush=True)
+        what = str(err) if str(err) else "interrupted"
+        print(f"{fresh_line}{PROG}: {what}; the model file was not written or changed", file=sys.stderr,
+              flush=True)
         return 130
     except BrokenPipeError:  # e.g. `w2v similar ... | head`: not an error
         with contextlib.suppress(OSError):

@@ -1,0 +1,199 @@
+"""The command line's conversion and picture commands: ``import``, ``export --limit``, ``plot``,
+``plot-loss`` and ``train --plot-loss``; each mistake is one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import pytest
+
+from w2v import cli, formats
+from w2v.vectors import KeyedVectors
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TRAIN_FAST = ["--dim", "10", "--epochs", "2", "--min-count", "1", "--threads", "1", "--quiet"]
+
+
+def assert_one_line_error(capsys, rc: int, *fragments: str) -> str:
+    stderr = capsys.readouterr().err
+    assert rc == 2, stderr
+    lines = stderr.strip("\n").splitlines()
+    assert len(lines) == 1 and lines[0].startswith("w2v: error: "), stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+def assert_png(path) -> None:
+    with open(path, "rb") as f:
+        assert f.read(8) == PNG_SIGNATURE
+    assert os.path.getsize(path) > 1000
+
+
+@pytest.fixture(scope="module")
+def gensim_files(tmp_path_factory):
+    """The same 50 random vectors written by gensim as word2vec binary, text and gzipped binary."""
+    gensim_models = pytest.importorskip("gensim.models")
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(49)] + ["été"]  # one non-ASCII word
+    vectors = rng.normal(size=(50, 12)).astype(np.float32)
+    kv = gensim_models.KeyedVectors(vector_size=12)
+    kv.add_vectors(words, vectors)
+    d = tmp_path_factory.mktemp("gensim")
+    paths = {"binary": d / "v.bin", "text": d / "v.txt", "gzip": d / "v.bin.gz"}
+    kv.save_word2vec_format(str(paths["binary"]), binary=True)
+    kv.save_word2vec_format(str(paths["text"]), binary=False)
+    kv.save_word2vec_format(str(paths["gzip"]), binary=True)
+    return words, vectors, paths
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> str:
+    """A trained native model (60 words in 6 groups that co-occur), with a training log of 2 epochs."""
+    rng = random.Random(0)
+    groups = [[f"{g}{i}" for i in range(10)] for g in "abcdef"]
+    d = tmp_path_factory.mktemp("model")
+    with open(d / "small.txt", "w", encoding="utf-8") as f:
+        for _ in range(600):
+            f.write(" ".join(rng.choice(rng.choice(groups)) for _ in range(10)) + "\n")
+    out = d / "small.w2v"
+    assert cli.main(["train", str(d / "small.txt"), "-o", str(out), *TRAIN_FAST]) == 0
+    return str(out)
+
+
+# -- import -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["binary", "text", "gzip"])
+def test_import_round_trip_from_gensim(gensim_files, kind, tmp_path, capsys):
+    words, vectors, paths = gensim_files
+    out = tmp_path / "v.w2v"
+    assert cli.main(["import", str(paths[kind]), str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "50 vectors of 12 dimensions" in stdout
+    assert ("word2vec text" if kind == "text" else "word2vec binary") in stdout
+    with open(out, "rb") as f:
+        assert formats.sniff(f.read(64)) == "native"
+    kv = KeyedVectors.load(out)
+    assert kv.index_to_key == words
+    np.testing.assert_array_equal(kv.vectors, vectors)  # gensim's text format keeps every float32 digit
+    assert kv.counts is None
+
+
+def test_import_forced_format_and_limit(gensim_files, tmp_path):
+    words, vectors, paths = gensim_files
+    out = tmp_path / "v.w2v"
+    assert cli.main(["import", str(paths["text"]), str(out), "--text", "--limit", "7"]) == 0
+    kv = KeyedVectors.load(out)
+    assert kv.index_to_key == words[:7]
+    np.testing.assert_array_equal(kv.vectors, vectors[:7])
+    assert cli.main(["import", str(paths["binary"]), str(out), "--binary"]) == 0
+    assert len(KeyedVectors.load(out)) == 50
+
+
+def test_import_nonfinite_needs_the_flag(tmp_path, capsys):
+    src = tmp_path / "nan.txt"
+    src.write_text("2 3\na 1 2 3\nb nan 0 1\n", encoding="utf-8")
+    out = tmp_path / "v.w2v"
+    rc = cli.main(["import", str(src), str(out)])
+    assert_one_line_error(capsys, rc, "NaN or infinite", "'b'")
+    assert not out.exists()
+    assert cli.main(["import", str(src), str(out), "--allow-nonfinite"]) == 0
+    assert np.isnan(KeyedVectors.load(out, allow_nonfinite=True).vectors[1, 0])
+
+
+@pytest.mark.parametrize("content, fragment", [(b"hello world\n", "not a word2vec file"),
+                                               (b"", "not a word2vec file"),
+                                               (b"3 2\na 1 2\n", "")])
+def test_import_bad_input_is_one_line(tmp_path, capsys, content, fragment):
+    src = tmp_path / "bad.txt"
+    src.write_bytes(content)
+    out = tmp_path / "v.w2v"
+    assert_one_line_error(capsys, cli.main(["import", str(src), str(out)]), str(src), fragment)
+    assert not out.exists()
+
+
+def test_import_refuses_native_missing_and_conflicting_flags(model, gensim_files, tmp_path, capsys):
+    out = str(tmp_path / "v.w2v")
+    assert_one_line_error(capsys, cli.main(["import", model, out]), "already a native w2v file")
+    assert_one_line_error(capsys, cli.main(["import", str(tmp_path / "nope.bin"), out]), "nope.bin")
+    txt = str(gensim_files[2]["text"])
+    assert_one_line_error(capsys, cli.main(["import", txt, out, "--binary", "--text"]), "not allowed with")
+    assert_one_line_error(capsys, cli.main(["import", txt, str(tmp_path / "no" / "v.w2v")]), "does not exist")
+    assert not os.path.exists(out)
+
+
+def test_export_limit(model, tmp_path):
+    out = tmp_path / "v.txt"
+    assert cli.main(["export", model, str(out), "--format", "word2vec-text", "--limit", "5"]) == 0
+    kv, full = KeyedVectors.load(out), KeyedVectors.load(model)
+    assert kv.index_to_key == full.index_to_key[:5]
+    np.testing.assert_allclose(kv.vectors, full.vectors[:5], rtol=1e-6)
+
+
+# -- pictures ---------------------------------------------------------------------------------------
+def test_plot_words_and_default_words(model, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "words.png"
+    assert cli.main(["plot", model, "a0", "b0", "-o", str(out), "--neighbours", "3"]) == 0
+    assert_png(out)
+    assert "2 words and 6 neighbours" in capsys.readouterr().out
+    out2 = tmp_path / "default.png"
+    assert cli.main(["plot", model, "-o", str(out2)]) == 0
+    assert_png(out2)
+
+
+def test_plot_unknown_word_suggests(model, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "words.png"
+    rc = cli.main(["plot", model, "a0", "a0x", "-o", str(out)])
+    assert_one_line_error(capsys, rc, "'a0x' is not in the vocabulary", "did you mean", "'a0'")
+    assert not out.exists()
+
+
+def test_plot_bad_extension_and_tsne_without_sklearn(model, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    assert_one_line_error(capsys, cli.main(["plot", model, "a0", "-o", str(tmp_path / "w.bmp")]), ".png")
+    monkeypatch.setitem(__import__("sys").modules, "sklearn", None)
+    rc = cli.main(["plot", model, "a0", "--method", "tsne", "-o", str(tmp_path / "w.png")])
+    assert_one_line_error(capsys, rc, "scikit-learn")
+    assert os.listdir(tmp_path) == []
+
+
+def test_plot_loss_from_a_model_file(model, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "loss.png"
+    assert cli.main(["plot-loss", model, "-o", str(out)]) == 0
+    assert_png(out)
+    assert "loss of 2 epochs" in capsys.readouterr().out
+
+
+def test_plot_loss_of_a_word2vec_file_has_no_log(model, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    vectors = tmp_path / "v.bin"
+    assert cli.main(["export", model, str(vectors), "--format", "word2vec-binary"]) == 0
+    out = tmp_path / "loss.png"
+    rc = cli.main(["plot-loss", str(vectors), "-o", str(out)])
+    assert_one_line_error(capsys, rc, "holds no training log", "word2vec", "w2v train")
+    imported = tmp_path / "v.w2v"
+    assert cli.main(["import", str(vectors), str(imported)]) == 0
+    capsys.readouterr()
+    assert_one_line_error(capsys, cli.main(["plot-loss", str(imported), "-o", str(out)]), "no training log")
+    assert not out.exists()
+
+
+def test_train_plot_loss(model, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    corpus = os.path.join(os.path.dirname(model), "small.txt")
+    out, loss = tmp_path / "m.w2v", tmp_path / "loss.png"
+    assert cli.main(["train", corpus, "-o", str(out), "--plot-loss", str(loss), *TRAIN_FAST]) == 0
+    assert_png(loss)
+    # a file name matplotlib cannot write is refused before training: nothing is written
+    out2 = tmp_path / "m2.w2v"
+    rc = cli.main(["train", corpus, "-o", str(out2), "--plot-loss", str(tmp_path / "loss.bmp"), *TRAIN_FAST])
+    assert_one_line_error(capsys, rc, "loss.bmp")
+    assert not out2.exists()
+    same = str(tmp_path / "m.png")
+    rc = cli.main(["train", corpus, "-o", same, "--plot-loss", same, *TRAIN_FAST])
+    assert_one_line_error(capsys, rc, "--plot-loss")
+    assert not os.path.exists(same)
