@@ -63,7 +63,7 @@ def reference_chunk(model, weights, tables, ids, sentence_ends, s0, s1, params, 
     """Train one chunk like ``kernels.KERNELS[model]`` on float64 copies; returns (W_in, W_out, stats)."""
     w_in = weights[0].astype(np.float64)
     w_out = weights[1].astype(np.float64)
-    keep, noise = tables
+    keep, noise = tables[:2]  # the reference computes the logistic exactly
     window, negative, cbow_mean = (int(x) for x in params)
     rng = SplitMix64(seed)
     loss = 0.0

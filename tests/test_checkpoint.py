@@ -77,8 +77,8 @@ def w2v(*args):
 
 
 def train_args(corpus, out):
-    return ["train", corpus, "-o", out, "--dim", 32, "--window", 3, "--negative", 3, "--min-count", 2,
-            "--epochs", 4, "--threads", 1, "--seed", 5, "--sample", 0, "--quiet"]
+    return ["train", corpus, "-o", out, "--dim", 64, "--window", 5, "--negative", 5, "--min-count", 2,
+            "--epochs", 5, "--threads", 1, "--seed", 5, "--sample", 0, "--quiet"]
 
 
 def wait_for(path, proc, timeout=60.0):
@@ -105,9 +105,9 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(big_corpus, 
     out = tmp_path / "m.w2v"
     out.write_bytes(b"previous model")  # an existing output must survive the kill
     ckpt = tmp_path / "m.w2v.ckpt"
-    proc = subprocess.Popen(w2v(*train_args(big_corpus, out), "--checkpoint-every", 0.3))
+    proc = subprocess.Popen(w2v(*train_args(big_corpus, out), "--checkpoint-every", 0.1))
     wait_for(ckpt, proc)
-    time.sleep(0.4)  # a later checkpoint may be mid-write now: the kill must not break the previous one
+    time.sleep(0.15)  # a later checkpoint may be mid-write now: the kill must not break the previous one
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
@@ -127,7 +127,7 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(big_corpus, 
 def test_ctrl_c_stops_after_the_chunk_and_says_where_the_checkpoint_is(big_corpus, uninterrupted, tmp_path):
     out = tmp_path / "m.w2v"
     ckpt = tmp_path / "m.w2v.ckpt"
-    proc = subprocess.Popen(w2v(*train_args(big_corpus, out), "--checkpoint-every", 0.5),
+    proc = subprocess.Popen(w2v(*train_args(big_corpus, out), "--checkpoint-every", 0.1),
                             stderr=subprocess.PIPE, text=True)
     wait_for(ckpt, proc)
     proc.send_signal(signal.SIGINT)

@@ -189,6 +189,26 @@ def test_keep_probability_formula_and_kernel_keep_rate():
     assert abs(kept / n - p[0]) < 5 * sd
 
 
+def test_logistic_table_matches_the_exact_functions():
+    """The kernels' interpolated sigmoid and -log sigmoid, inside the table's range and beyond it."""
+    from numba import njit
+
+    @njit
+    def through_kernel(fs):
+        out = np.empty((len(fs), 3))
+        for i in range(len(fs)):
+            out[i, 0], out[i, 1] = kernels._logistic(fs[i], 1.0)
+            _, out[i, 2] = kernels._logistic(fs[i], 0.0)
+        return out
+
+    fs = np.concatenate([np.linspace(-20, 20, 100_003), [-1e4, -16.0, 0.0, 16.0, 1e4]])
+    got = through_kernel(fs)
+    np.testing.assert_allclose(got[:, 0], 0.5 * (1 + np.tanh(fs / 2)), atol=3e-7)
+    np.testing.assert_allclose(got[:, 1], np.logaddexp(0, -fs), atol=3e-7, rtol=2e-6)  # -log sigmoid(f)
+    # -log sigmoid(-f) = -log sigmoid(f) + f: exact up to the float32 rounding of the table (~1e-6 near 16)
+    np.testing.assert_allclose(got[:, 2], np.logaddexp(0, fs), atol=2e-6, rtol=2e-6)
+
+
 # -- schedule and plan -----------------------------------------------------------------------------------
 def test_learning_rate_is_linear_and_clamped():
     assert learning_rate(0.025, 0.0001, 0.0) == 0.025

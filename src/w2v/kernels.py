@@ -56,14 +56,56 @@ def _draw_noise(noise, r):
     return np.int64(entry & _MASK32)
 
 
+LOGISTIC_RANGE = 16.0   # |f| below this: the table; beyond (rare), the exact formula
+LOGISTIC_STEPS = 8192   # table resolution: linear interpolation is then within 2e-7 of the exact values
+_LOGISTIC_SCALE = LOGISTIC_STEPS / (2.0 * LOGISTIC_RANGE)
+
+
+def logistic_table() -> np.ndarray:
+    """``sigmoid(x)`` and ``-log sigmoid(x)`` at ``LOGISTIC_STEPS + 1`` points evenly spaced over
+    [-LOGISTIC_RANGE, LOGISTIC_RANGE] (float32[LOGISTIC_STEPS + 2, 2]; the last row repeats for
+    interpolation).
+
+    Two libm calls (exp, log1p) per target cost more than the dot product at d=100; interpolating this
+    table (48 KB, cache-resident) gives the same values to ~1e-7 at a third of the cost.  Unlike the C
+    tool's table (1,000 steps over [-6, 6], no interpolation, updates skipped beyond), nothing is clipped.
+    """
+    x = np.linspace(-LOGISTIC_RANGE, LOGISTIC_RANGE, LOGISTIC_STEPS + 1)
+    table = np.empty((LOGISTIC_STEPS + 2, 2), dtype=np.float32)
+    table[:-1, 0] = 1.0 / (1.0 + np.exp(-x))
+    table[:-1, 1] = np.logaddexp(0.0, -x)  # -log sigmoid(x), stable
+    table[-1] = table[-2]
+    return table
+
+
 @njit(inline="always", **_JIT)
-def _logistic(f):
-    """Returns (sigmoid(f), -log sigmoid(f), -log sigmoid(-f)) in float64, stable for any f."""
+def _logistic_exact(f, label):
+    """(sigmoid(f), the loss: -log sigmoid(f) for label 1, -log sigmoid(-f) for label 0), float64, stable."""
     if f >= 0.0:
         e = math.exp(-f)
-        return 1.0 / (1.0 + e), math.log1p(e), f + math.log1p(e)
+        return 1.0 / (1.0 + e), math.log1p(e) + (0.0 if label == 1.0 else f)
     e = math.exp(f)
-    return e / (1.0 + e), -f + math.log1p(e), math.log1p(e)
+    return e / (1.0 + e), math.log1p(e) - (f if label == 1.0 else 0.0)
+
+
+# A constant of the module, frozen into the compiled code.  Passed as an argument instead, the same table
+# made skip-gram 30% slower (measured: 500k vs 720k words/s on one thread): the compiler must then assume
+# it may alias the weights being written.
+_LOGISTIC = logistic_table()
+
+
+@njit(inline="always", **_JIT)
+def _logistic(f, label):
+    """:func:`_logistic_exact`, interpolated in the table of :func:`logistic_table` where |f| < range."""
+    table = _LOGISTIC
+    if -LOGISTIC_RANGE < f < LOGISTIC_RANGE:
+        x = (f + LOGISTIC_RANGE) * _LOGISTIC_SCALE
+        i = int(x)
+        w = x - i
+        sig = table[i, 0] + w * (table[i + 1, 0] - table[i, 0])
+        neg_log = table[i, 1] + w * (table[i + 1, 1] - table[i, 1])
+        return sig, neg_log + (0.0 if label == 1.0 else f)  # -log sigmoid(-f) = -log sigmoid(f) + f
+    return _logistic_exact(f, label)
 
 
 @njit(inline="always", **_JIT)
@@ -91,12 +133,12 @@ def _sgns_update(v, W_out, target, label, lr, err):
     f = np.float32(0.0)
     for j in range(d):
         f += v[j] * u[j]
-    sig, loss_pos, loss_neg = _logistic(np.float64(f))
+    sig, loss = _logistic(np.float64(f), label)
     g = np.float32(lr * (label - sig))
     for j in range(d):
         err[j] += g * u[j]
         u[j] += g * v[j]
-    return loss_pos if label == 1.0 else loss_neg
+    return loss
 
 
 @njit(inline="always", **_JIT)
@@ -214,9 +256,9 @@ def train_chunk_sg_hogbatch(weights, tables, ids, sentence_ends, s0, s1, params,
                     f = np.float32(0.0)
                     for q in range(d):
                         f += x[q] * y[q]
-                    sig, loss_pos, loss_neg = _logistic(np.float64(f))
                     label = 1.0 if c == 0 else 0.0
-                    loss += loss_pos if c == 0 else loss_neg
+                    sig, term = _logistic(np.float64(f), label)
+                    loss += term
                     G[a, c] = np.float32(lr * (label - sig))
             # dX = G Y (from the old Y), then Y += G^T X (old X), then X += dX
             for a in range(m):

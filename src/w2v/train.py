@@ -379,6 +379,7 @@ class Word2Vec:
                  train_seconds, total_seconds, self.stats["words_per_sec_train"])
 
     def _tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """The kernels' read-only tables: subsampling thresholds and the noise distribution's alias table."""
         counts = self.vocab.counts
         keep = sampling.keep_thresholds(sampling.keep_probabilities(counts, self.config.sample))
         noise = sampling.alias_table(sampling.noise_distribution(counts, self.config.ns_exponent))
