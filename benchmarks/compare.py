@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"date": date, "machine": machine(), "python": platform.python_version(), "repeats": args.repeats,
             "settings": vars(settings), "corpus": corpus_info, "notes": notes(runner, unavailable, args.tools)}
     rows = summarize(runs)
-    ratios = speed_ratios(runs, "w2v") + speed_ratios(runs, "w2v-hogbatch")
+    ratios = speed_ratios(runs, "w2v") + speed_ratios(runs, "w2v-no-hogbatch")
     scaling = scaling_rows(scaling_runs) if scaling_runs else None
     text = markdown(meta, rows, ratios, scaling)
     results = dict(meta, argv=sys.argv[1:], tool_labels=TOOL_LABELS, fasttext=vars(runner.fasttext),

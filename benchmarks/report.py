@@ -8,7 +8,7 @@ from typing import Iterable
 
 from runners import TOOLS, TRAINED_WORDS_FLAG, RunResult
 
-TOOL_LABELS = {"w2v": "w2v", "w2v-hogbatch": "w2v --hogbatch", "gensim": "gensim (iterable)", "gensim-corpus-file": "gensim (corpus_file)",
+TOOL_LABELS = {"w2v": "w2v", "w2v-no-hogbatch": "w2v --no-hogbatch", "gensim": "gensim (iterable)", "gensim-corpus-file": "gensim (corpus_file)",
                "fasttext": "fastText (no subwords)"}
 METRICS = ("words_per_second_train", "words_per_second_end_to_end", "train_seconds", "peak_rss_mb",
            "trained_percent", "analogy", "ws353")

@@ -24,8 +24,8 @@ from corpus_slice import CorpusSlice
 from setup_env import FastTextTool
 
 HERE = Path(__file__).resolve().parent
-TOOLS = ("w2v", "w2v-hogbatch", "gensim", "gensim-corpus-file", "fasttext")
-SG_ONLY = {"w2v-hogbatch"}  # HogBatch shares negatives across a skip-gram window: no CBOW variant
+TOOLS = ("w2v", "w2v-no-hogbatch", "gensim", "gensim-corpus-file", "fasttext")
+SG_ONLY = {"w2v-no-hogbatch"}  # the per-pair skip-gram update (HogBatch off): no CBOW variant
 TRAINED_WORDS_FLAG = 99.0  # a tool that trained less than this % of the words it should have is flagged
 FASTTEXT_TRAIN_START = re.compile(rb"Number of labels:[^\n]*\n")
 FASTTEXT_TRAIN_END = re.compile(rb"Progress: 100\.0%[^\r\n]*\n")  # the final report ends in a newline

@@ -20,7 +20,7 @@ import logging
 import time
 
 
-def train_w2v(args, hogbatch: bool = False) -> dict:
+def train_w2v(args, hogbatch: bool | None = None) -> dict:
     """w2v through its Python API; its own stats separate the vocabulary pass from training."""
     import w2v
     from w2v import Word2Vec
@@ -89,7 +89,7 @@ def train_fasttext_python(args) -> dict:
 
 TRAINERS = {
     "w2v": train_w2v,
-    "w2v-hogbatch": lambda args: train_w2v(args, hogbatch=True),
+    "w2v-no-hogbatch": lambda args: train_w2v(args, hogbatch=False),
     "gensim": lambda args: train_gensim(args, corpus_file=False),
     "gensim-corpus-file": lambda args: train_gensim(args, corpus_file=True),
     "fasttext-python": train_fasttext_python,

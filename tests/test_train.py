@@ -220,3 +220,13 @@ def test_without_update_vocab_new_words_are_skipped(tmp_path):
     m = Word2Vec(**settings).train(topic_sentences(30, 500, seed=0), progress=False)
     m.train(topic_sentences(50, 500, seed=1), progress=False)
     assert len(m.vocab) == 60 and "a40" not in m.wv
+
+
+def test_hogbatch_is_the_skipgram_default_and_checked():
+    assert Config().use_hogbatch and Config(hogbatch=True).use_hogbatch
+    assert not Config(hogbatch=False).use_hogbatch
+    assert not Config(model="cbow").use_hogbatch
+    with pytest.raises(ConfigError, match="skip-gram only"):
+        Config(model="cbow", hogbatch=True)
+    with pytest.raises(ConfigError, match="'hogbatch' must be a bool or None"):
+        Config(hogbatch="yes")

@@ -2,7 +2,7 @@
 
 A checkpoint is a native w2v file (``formats.save_native``) of kind ``"checkpoint"``: the config, the
 vocabulary and counts, both weight matrices, the training log of the finished epochs, the position (pass of
-this call, chunks of that pass already trained, the pass's partial sums) and a fingerprint of the encoded
+this call, chunks of that pass still to train, the pass's partial sums) and a fingerprint of the encoded
 corpus.  The random stream and learning rate of every chunk are functions of (seed, epoch, chunk) only
 (:func:`w2v.train.chunk_seed`, :func:`w2v.train.learning_rate`), so nothing else is needed: with one thread
 a resumed training ends bit-identical to an uninterrupted one.
@@ -24,13 +24,14 @@ FINGERPRINT_SAMPLES = 1 << 20  # ids checksummed (strided over the whole corpus)
 
 @dataclass
 class Position:
-    """Where one ``train()`` call stands: all chunks ``< chunk`` of pass ``epoch`` (0-based) are done."""
+    """Where one ``train()`` call stands: in pass ``epoch`` (0-based), every chunk outside ``spans`` is done."""
 
     epochs: int                 # passes of this call
     epoch: int = 0              # passes of this call already finished
-    chunk: int = 0              # chunks of the current pass already trained
+    spans: list[list[int]] | None = None  # [next, end) chunks left in each thread's share; None: a new pass
     sums: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # loss, examples, seen, kept
     seconds: float = 0.0        # training seconds of the current pass so far
+    partitions: int = 0         # shares of the corpus (the thread count of the first run; 0: not yet set)
 
 
 def fingerprint(enc) -> dict[str, int]:

@@ -103,6 +103,10 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(Config):
         help_text = f.metadata.get("help", "").replace("%", "%%")
         tp = _field_type(hints[f.name])
+        if tp is bool and f.default is None:  # on, off, or the model's default
+            group.add_argument(flag_name(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS, help=help_text)
+            continue
         if tp is bool:
             if f.default:
                 flag, negated_help = _NEGATED_FLAGS.get(

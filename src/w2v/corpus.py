@@ -461,6 +461,23 @@ class EncodedCorpus:
     def n_sentences(self) -> int:
         return len(self.sentence_ends)
 
+    def read_ids(self, start: int, stop: int) -> np.ndarray:
+        """``ids[start:stop]`` as a fresh int32 array read from the cache file (the GIL is released while
+        reading), so that training touches only the chunks in flight and memory stays bounded however
+        long the corpus (a view of the memory map would keep every page read resident)."""
+        if self._file is None:
+            return np.array(self.ids[start:stop], dtype=np.int32)
+        out = np.empty(stop - start, dtype=np.int32)
+        view = memoryview(out).cast("B")
+        fd, offset, done = self._file.fileno(), start * 4, 0
+        while done < len(view):
+            got = os.preadv(fd, [view[done:]], offset + done)
+            if got <= 0:
+                raise CorpusError(f"the encoded corpus cache ended at byte {offset + done}; expected "
+                                  f"{stop * 4} bytes")
+            done += got
+        return out
+
     def _remap(self, perm: np.ndarray) -> None:
         """Replace every id ``i`` by ``perm[i]``, in place in the cache file, chunk by chunk."""
         n = len(self.ids)

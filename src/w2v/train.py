@@ -93,16 +93,46 @@ def _check_memory(vocab_size: int, dim: int) -> None:
     check_memory(vocab_size, dim)
 
 
+def _remaining(spans) -> int:
+    return sum(hi - lo for lo, hi in spans)
+
+
+class _Partitions:
+    """The chunks cut into ``parts`` contiguous shares of the corpus, one per thread, as the C tool and
+    gensim's corpus_file mode do: concurrent threads then read distant parts of the text and rarely write
+    the same (topical) rows at once.  The learning rate of a chunk follows its position in its share, so
+    that every share decays alike, whoever runs it."""
+
+    def __init__(self, chunk_start: np.ndarray, n_tokens: int, parts: int):
+        n_chunks = len(chunk_start)
+        self.first = np.array([n_chunks * p // parts for p in range(parts + 1)], dtype=np.int64)
+        starts = np.append(chunk_start, n_tokens)
+        self.token_lo = starts[self.first[:-1]]
+        self.token_len = np.maximum(starts[self.first[1:]] - self.token_lo, 1)
+        self.chunk_start = chunk_start
+
+    def spans(self) -> list[list[int]]:
+        """A fresh pass: every share whole, as [next chunk, end) pairs."""
+        return [[int(a), int(b)] for a, b in zip(self.first[:-1], self.first[1:])]
+
+    def fraction(self, c: int) -> float:
+        """How far into its share chunk ``c`` starts, in [0, 1)."""
+        p = int(np.searchsorted(self.first, c, side="right")) - 1
+        return float(self.chunk_start[c] - self.token_lo[p]) / float(self.token_len[p])
+
+
 class _Pass:
     """One pass over the chunks by worker threads sharing the weights (Hogwild).
 
-    Chunks are claimed in order under a condition variable, so that pausing (for a checkpoint) or stopping
-    (Ctrl-C) waits for the chunks in flight and leaves exactly the chunks ``< next`` trained.
+    Thread ``i`` trains its own share from the front; once it is done it takes chunks from the back of the
+    share with the most left (so no thread idles while another has work).  Claims happen under a condition
+    variable, so that pausing (for a checkpoint) or stopping (Ctrl-C) waits for the chunks in flight and
+    leaves exactly the chunks outside ``spans`` trained.
     """
 
-    def __init__(self, run_chunk, epoch: int, epoch_no: int, first: int, n_chunks: int, sums):
+    def __init__(self, run_chunk, epoch: int, epoch_no: int, spans, sums):
         self.run_chunk, self.epoch, self.epoch_no = run_chunk, epoch, epoch_no
-        self.next, self.n_chunks = first, n_chunks
+        self.spans = [list(span) for span in spans]  # [next, end) of each share, still to train
         self.sums = np.asarray(sums, dtype=np.float64).copy()  # loss, examples, seen, kept
         self.lr = 0.0
         self.in_flight = 0
@@ -113,20 +143,31 @@ class _Pass:
         self.threads: list[threading.Thread] = []
 
     def start(self, n_threads: int) -> None:
-        self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(n_threads)]
+        self.threads = [threading.Thread(target=self._work, args=(i % len(self.spans),), daemon=True)
+                        for i in range(n_threads)]
         for t in self.threads:
             t.start()
 
-    def _work(self) -> None:
+    def _claim(self, own: int) -> int | None:
+        span = self.spans[own]
+        if span[0] < span[1]:
+            span[0] += 1
+            return span[0] - 1
+        span = max(self.spans, key=lambda s: s[1] - s[0])
+        if span[0] < span[1]:
+            span[1] -= 1
+            return span[1]
+        return None
+
+    def _work(self, own: int) -> None:
         try:
             while True:
                 with self.cond:
                     while self.halted and not self.stopping:
                         self.cond.wait()
-                    if self.stopping or self.failure or self.next >= self.n_chunks:
+                    c = None if self.stopping or self.failure else self._claim(own)
+                    if c is None:
                         return
-                    c = self.next
-                    self.next += 1
                     self.in_flight += 1
                 res = None
                 try:
@@ -148,14 +189,14 @@ class _Pass:
         self.threads[0].join(tick)
         return any(t.is_alive() for t in self.threads)
 
-    def _quiesce(self) -> tuple[int, list[float]]:
+    def _quiesce(self) -> tuple[list[list[int]], list[float]]:
         while self.in_flight:
             self.cond.wait()
-        return self.next, self.sums.tolist()
+        return [list(span) for span in self.spans], self.sums.tolist()
 
     @contextlib.contextmanager
     def paused(self):
-        """Hold the workers between chunks; yields (chunks done, sums) while nothing is in flight."""
+        """Hold the workers between chunks; yields (spans left, sums) while nothing is in flight."""
         with self.cond:
             self.halted = True
             state = self._quiesce()
@@ -166,7 +207,7 @@ class _Pass:
                 self.halted = False
                 self.cond.notify_all()
 
-    def stop(self) -> tuple[int, list[float]]:
+    def stop(self) -> tuple[list[list[int]], list[float]]:
         with self.cond:
             self.halted = self.stopping = True
             state = self._quiesce()
@@ -317,8 +358,7 @@ class Word2Vec:
         with encode_corpus(source, model.vocab, directory=cache_dir) as enc:
             check_fingerprint(saved, enc, checkpoint)
             t_encoded = time.perf_counter()
-            log.info("resuming at pass %d of %d, chunk %d", position.epoch + 1, position.epochs,
-                     position.chunk)
+            log.info("resuming in pass %d of %d", position.epoch + 1, position.epochs)
             train_seconds = model._run(enc, position, progress, callbacks, checkpoint, checkpoint_every)
         model._record_stats(enc, position.epochs, t_start, t_start, t_encoded, train_seconds)
         return model
@@ -391,29 +431,36 @@ class Word2Vec:
         from .checkpoint import fingerprint, save_checkpoint
 
         cfg = self.config
-        kernel = kernels.KERNELS[(cfg.model, cfg.hogbatch)]
+        kernel = kernels.KERNELS[(cfg.model, cfg.use_hogbatch)]
         tables = self._tables()
         params = (np.int64(cfg.window), np.int64(cfg.negative), np.int64(cfg.cbow_mean))
-        bounds = plan_chunks(enc.sentence_ends)
-        ends = np.asarray(enc.sentence_ends)
+        ends = np.asarray(enc.sentence_ends, dtype=np.int64)
+        bounds = plan_chunks(ends)
+        n_chunks = len(bounds) - 1
         chunk_start = np.concatenate([[0], ends[bounds[1:-1] - 1]]).astype(np.int64)  # token offsets
         n_tokens = int(len(enc.ids))
         total = n_tokens * pos.epochs
+        if not pos.partitions:
+            pos.partitions = max(1, min(cfg.n_threads, n_chunks))
+        plan = _Partitions(chunk_start, n_tokens, pos.partitions)
         alpha, min_alpha = cfg.start_alpha, cfg.min_alpha
         print_ = fingerprint(enc) if checkpoint is not None else None
         # compile (first use on this machine only; cached after) before the clock and the threads start
-        kernel(self.weights, tables, enc.ids, enc.sentence_ends, bounds[0], bounds[0], params, alpha,
+        kernel(self.weights, tables, np.zeros(1, np.int32), np.ones(1, np.int64), 0, 0, params, alpha,
                np.uint64(0))
 
         def run_chunk(c: int, e: int, epoch_no: int) -> tuple:
-            lr = learning_rate(alpha, min_alpha, (e * n_tokens + chunk_start[c]) / total)
-            return kernel(self.weights, tables, enc.ids, enc.sentence_ends, bounds[c], bounds[c + 1], params,
-                          lr, np.uint64(chunk_seed(cfg.seed, epoch_no, c))), lr
+            lr = learning_rate(alpha, min_alpha, (e + plan.fraction(c)) / pos.epochs)
+            s0, s1 = bounds[c], bounds[c + 1]
+            first = 0 if s0 == 0 else int(ends[s0 - 1])
+            ids = enc.read_ids(first, int(ends[s1 - 1]))  # a copy of the chunk: memory stays bounded
+            return kernel(self.weights, tables, ids, ends[s0:s1] - first, 0, s1 - s0, params, lr,
+                          np.uint64(chunk_seed(cfg.seed, epoch_no, c))), lr
 
         def save(snapshot: "Position") -> None:
             save_checkpoint(checkpoint, self, snapshot, print_)
-            log.info("checkpoint written: %s (pass %d, chunk %d)", os.fspath(checkpoint),
-                     snapshot.epoch + 1, snapshot.chunk)
+            log.info("checkpoint written: %s (pass %d, %d of %d chunks done)", os.fspath(checkpoint),
+                     snapshot.epoch + 1, n_chunks - _remaining(snapshot.spans), n_chunks)
 
         bar = Progress(total, enabled=show_progress)
         tick = 0.25 if checkpoint_every is None else min(0.25, checkpoint_every)  # progress/checkpoint checks
@@ -423,28 +470,31 @@ class Word2Vec:
             while pos.epoch < pos.epochs:
                 e = pos.epoch
                 epoch_no = len(self.training_log) + 1
-                work = _Pass(run_chunk, e, epoch_no, pos.chunk, len(bounds) - 1, pos.sums)
+                spans = pos.spans if pos.spans is not None else plan.spans()
+                work = _Pass(run_chunk, e, epoch_no, spans, pos.sums)
                 t0 = time.perf_counter()
-                work.start(max(1, min(cfg.n_threads, len(bounds) - 1 - pos.chunk)))
+                work.start(max(1, min(cfg.n_threads, _remaining(spans))))
                 try:
                     while work.running(tick):
                         s = work.sums
                         bar.update(e * n_tokens + int(s[2]), epoch_no, epoch_no + pos.epochs - e - 1,
                                    work.lr, s[0] / max(s[1], 1.0))
                         if checkpoint_every is not None and time.monotonic() - last_save >= checkpoint_every:
-                            with work.paused() as (chunk, sums):
-                                save(Position(pos.epochs, e, chunk, sums,
-                                              pos.seconds + time.perf_counter() - t0))
+                            with work.paused() as (spans, sums):
+                                save(Position(pos.epochs, e, spans, sums,
+                                              pos.seconds + time.perf_counter() - t0, pos.partitions))
                             last_save = time.monotonic()
                 except KeyboardInterrupt:
-                    chunk, sums = work.stop()
+                    spans, sums = work.stop()
                     train_seconds += time.perf_counter() - t0
                     where = ""
                     if checkpoint is not None:
-                        save(Position(pos.epochs, e, chunk, sums, pos.seconds + time.perf_counter() - t0))
+                        save(Position(pos.epochs, e, spans, sums, pos.seconds + time.perf_counter() - t0,
+                                      pos.partitions))
                         where = f"; checkpoint written to {os.fspath(checkpoint)}: continue with --resume"
-                    raise TrainingInterrupted(f"training interrupted at pass {e + 1} of {pos.epochs}, "
-                                              f"chunk {chunk} of {len(bounds) - 1}{where}") from None
+                    raise TrainingInterrupted(f"training interrupted in pass {e + 1} of {pos.epochs} with "
+                                              f"{n_chunks - _remaining(spans)} of {n_chunks} chunks done"
+                                              f"{where}") from None
                 work.raise_failure()
                 seconds = pos.seconds + time.perf_counter() - t0
                 train_seconds += time.perf_counter() - t0
@@ -461,7 +511,7 @@ class Word2Vec:
                     "alpha_end": learning_rate(alpha, min_alpha, (e + 1) / pos.epochs),
                 }
                 self.training_log.append(entry)
-                pos.epoch, pos.chunk, pos.sums, pos.seconds = e + 1, 0, [0.0, 0.0, 0.0, 0.0], 0.0
+                pos.epoch, pos.spans, pos.sums, pos.seconds = e + 1, None, [0.0, 0.0, 0.0, 0.0], 0.0
                 bar.epoch_done(entry)
                 for callback in callbacks:
                     callback(entry)
