@@ -59,6 +59,7 @@ def test_every_epoch_visits_every_in_vocabulary_token(token_files, threads, whic
     # a one-line file is cut into sentences: more than one chunk, so two threads really share the work
     assert len(tokens) > 2 * CHUNK_WORDS
     assert m.stats["raw_tokens"] == len(tokens)
+    assert m.stats["tokens"] == total  # regression: was read after the encoded corpus was closed (0)
 
 
 @pytest.mark.parametrize("model,hogbatch", [("sg", False), ("sg", True), ("cbow", False)])

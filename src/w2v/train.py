@@ -403,7 +403,7 @@ class Word2Vec:
         raw = int(enc.raw_tokens)
         self.stats = {
             "raw_tokens": raw,
-            "tokens": int(len(enc.ids)),
+            "tokens": int(enc.sentence_ends[-1]),  # in-vocabulary tokens (``enc`` may be closed by now)
             "vocab_size": len(self.vocab),
             "epochs": n_epochs,
             "threads": self.config.n_threads,
