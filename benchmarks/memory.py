@@ -3,8 +3,8 @@
     python benchmarks/memory.py [--corpus ../shared/data/enwiki-100m.txt.gz] [--times 4] [--epochs 1]
 
 Writes the corpus and its 4x concatenation as plain text into a temporary directory (removed afterwards;
-never committed), trains each with ``w2v train`` in a subprocess (same settings, the vocabulary is the same
-words with 4x the counts) and reports peak RSS from ``os.wait4`` (the child's own ``ru_maxrss``), the size
+never committed), trains each with ``w2v train`` in a subprocess (same settings; the larger corpus gets
+``--max-final-vocab`` of the first's vocabulary size, since four copies put more words over min_count) and reports peak RSS from ``os.wait4`` (the child's own ``ru_maxrss``), the size
 of the encoded-corpus cache and the training speed.  The claim checked: memory is bounded by the
 vocabulary and the weights, not by the corpus (the ids live in a memory-mapped file, read in 1 MiB blocks).
 """
@@ -38,10 +38,12 @@ def write_repeated(source: Path, target: Path, times: int) -> int:
     return target.stat().st_size
 
 
-def train_measured(python: str, corpus: Path, out: Path, args) -> dict:
+def train_measured(python: str, corpus: Path, out: Path, args, max_vocab: int | None = None) -> dict:
     """Run ``w2v train`` on ``corpus``; returns peak RSS (MB), wall seconds and w2v's own stats."""
     cmd = [python, "-m", "w2v", "train", str(corpus), "-o", str(out), "--epochs", str(args.epochs),
            "--threads", str(args.threads), "--model", args.model, "--quiet"]
+    if max_vocab is not None:  # the same vocabulary size, so that only the corpus length differs
+        cmd += ["--max-final-vocab", str(max_vocab)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -79,7 +81,8 @@ def main() -> int:
         for times in (1, args.times):
             corpus = Path(tmp) / f"corpus-x{times}.txt"
             write_repeated(args.corpus, corpus, times)
-            row = train_measured(args.python, corpus, Path(tmp) / "model.w2v", args)
+            first = rows[0]["vocab_size"] if rows else None
+            row = train_measured(args.python, corpus, Path(tmp) / "model.w2v", args, max_vocab=first)
             row["times"] = times
             rows.append(row)
             corpus.unlink()
