@@ -24,6 +24,7 @@ import numpy as np
 from . import sampling
 from .config import Config
 from .errors import ConfigError
+from .memory import check_memory
 from .checkpoint import Position
 from .progress import Progress
 
@@ -82,15 +83,6 @@ def _check_checkpointing(checkpoint, checkpoint_every) -> None:
                 or not checkpoint_every > 0:
             raise ConfigError(f"'checkpoint_every' must be a number of seconds in (0, inf); "
                               f"got {checkpoint_every!r}")
-
-
-def _check_memory(vocab_size: int, dim: int) -> None:
-    """Stop before allocating weights that cannot fit in the memory available."""
-    try:
-        from .memory import check_memory
-    except ImportError:  # pragma: no cover
-        return
-    check_memory(vocab_size, dim)
 
 
 def _remaining(spans) -> int:
@@ -317,23 +309,19 @@ class Word2Vec:
                      found.total)
         t_vocab = time.perf_counter()
         if fresh:
-            _check_memory(len(found), cfg.dim)
-            with encode_corpus(source, found, directory=cache_dir) as enc:
+            check_memory(len(found), cfg.dim)
+        elif update_vocab:
+            self._grow_vocab(found)
+        with encode_corpus(source, found if fresh else self.vocab, directory=cache_dir) as enc:
+            if fresh:
                 # exact counts, re-sorted, when max_vocab pruning made pass 1's counts lower bounds
                 self.vocab = finalize(enc, found)
                 self.weights = init_weights(len(self.vocab), cfg.dim, cfg.seed)
                 self.training_log = []
                 self._wv = None
-                t_encoded = time.perf_counter()
-                train_seconds = self._run(enc, Position(n_epochs), progress, callbacks, checkpoint,
-                                          checkpoint_every)
-        else:
-            if update_vocab:
-                self._grow_vocab(found)
-            with encode_corpus(source, self.vocab, directory=cache_dir) as enc:
-                t_encoded = time.perf_counter()
-                train_seconds = self._run(enc, Position(n_epochs), progress, callbacks, checkpoint,
-                                          checkpoint_every)
+            t_encoded = time.perf_counter()
+            train_seconds = self._run(enc, Position(n_epochs), progress, callbacks, checkpoint,
+                                      checkpoint_every)
         self._record_stats(enc, n_epochs, t_start, t_vocab, t_encoded, train_seconds)
         return self
 
@@ -387,7 +375,7 @@ class Word2Vec:
             else:
                 counts[i] += int(count)
         merged = Vocab(list(old.words) + added, np.concatenate([counts, np.asarray(added_counts, np.int64)]))
-        _check_memory(len(merged), self.config.dim)
+        check_memory(len(merged), self.config.dim)
         new_in, _ = init_weights(len(added), self.config.dim, self.config.seed + len(old))
         w_in = np.concatenate([self.weights[0], new_in])
         w_out = np.concatenate([self.weights[1], np.zeros_like(new_in)])
