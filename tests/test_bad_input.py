@@ -83,9 +83,12 @@ def _corpus_case(case: str, tmp: Path) -> tuple[list[str], list[str]]:
     if case == "whitespace":
         (tmp / "ws.txt").write_bytes(b" \t\n\r\n\x0b\x0c \n" * 100)
         return [str(tmp / "ws.txt")], ["corpus is empty", "ws.txt"]
-    if case == "nul_only":
+    if case == "nul_only":  # not text: refused before reading (w2v.filetypes)
         (tmp / "nul.txt").write_bytes(b"\x00" * 1000)
-        return [str(tmp / "nul.txt")], ["corpus is empty", "nul.txt"]
+        return [str(tmp / "nul.txt")], ["nul.txt", "is not text", "NUL or control", "--allow-binary"]
+    if case == "nul_only_allowed":  # read as text anyway: 1,000 spaces
+        (tmp / "nul.txt").write_bytes(b"\x00" * 1000)
+        return [str(tmp / "nul.txt"), "--allow-binary"], ["corpus is empty", "nul.txt"]
     if case == "under_min_count":
         (tmp / "rare.txt").write_text("every word here is distinct\n")
         return [str(tmp / "rare.txt"), "--min-count", "2"], ["min_count=2", "--min-count", "'every'"]
@@ -110,7 +113,7 @@ def _corpus_case(case: str, tmp: Path) -> tuple[list[str], list[str]]:
 
 
 CORPUS_CASES = ["missing", "dir_hidden_only", "dir_subdirs_only", "dir_empty_files", "empty", "whitespace",
-                "nul_only", "under_min_count", "gzip_cut", "bzip2_cut", "xz_cut", "gzip_corrupt",
+                "nul_only", "nul_only_allowed", "under_min_count", "gzip_cut", "bzip2_cut", "xz_cut", "gzip_corrupt",
                 "one_missing_of_two"] + (["fifo"] if hasattr(os, "mkfifo") else [])
 
 
@@ -126,15 +129,17 @@ def test_bad_corpus_on_the_command_line(case, tmp_path, capsys):
     corpus_args = [a for a in args if not a.startswith("--") and not a.isdigit()]
     rc = cli.main(["train", *corpus_args, "-o", str(out / "m.w2v"), "--vectors", str(out / "v.bin"),
                    *_train_fast(), *flags, *(a for a in args if a.isdigit())])
-    assert_one_line_error(rc, capsys.readouterr().err, *fragments, warnings=case == "nul_only")
+    assert_one_line_error(rc, capsys.readouterr().err, *fragments, warnings=case == "nul_only_allowed")
     assert os.listdir(out) == []
 
 
 @pytest.mark.parametrize("case", [c for c in CORPUS_CASES if c != "under_min_count"])
 def test_bad_corpus_in_python_raises_a_w2v_error(case, tmp_path):
     args, fragments = _corpus_case(case, tmp_path)
+    allow_binary = "--allow-binary" in args
+    args = [a for a in args if a != "--allow-binary"]
     with pytest.raises(W2VError) as err:
-        build_vocab(Corpus(args if len(args) > 1 else args[0]), min_count=1)
+        build_vocab(Corpus(args if len(args) > 1 else args[0], allow_binary=allow_binary), min_count=1)
     assert isinstance(err.value, (CorpusError, CorpusNotFoundError))
     message = str(err.value)
     for fragment in fragments:
@@ -160,7 +165,7 @@ def test_invalid_utf8_of_every_kind_is_counted_and_trained_on(tmp_path, caplog):
     body = b" ".join(b"x" + bad + b"y" for bad in INVALID_UTF8)
     path = tmp_path / "bad.txt"
     path.write_bytes((body + b"\n") * 3 + b"end \xe2\x82")  # the last one cut by the end of the file
-    c = Corpus(path)
+    c = Corpus(path, allow_binary=True)  # mostly invalid bytes: past the text rule's limit
     with caplog.at_level(logging.WARNING, logger="w2v"):
         sentences = list(c)
     expected = 3 * sum(INVALID_UTF8.values()) + 2

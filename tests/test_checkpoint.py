@@ -124,22 +124,29 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(big_corpus, 
     assert not ckpt.exists()  # removed once the model was saved
 
 
-def test_ctrl_c_stops_after_the_chunk_and_says_where_the_checkpoint_is(big_corpus, uninterrupted, tmp_path):
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_stop_signals_stop_after_the_chunk_and_say_where_the_checkpoint_is(signum, code, big_corpus,
+                                                                          uninterrupted, tmp_path):
+    """Ctrl-C, and SIGTERM and SIGHUP as schedulers send them (preemption): the chunks in flight finish, a
+    checkpoint is written, the message says where, the exit code is 128 + the signal; resuming ends where
+    an uninterrupted run ends."""
     out = tmp_path / "m.w2v"
     ckpt = tmp_path / "m.w2v.ckpt"
     proc = subprocess.Popen(w2v(*train_args(big_corpus, out), "--checkpoint-every", 0.1),
                             stderr=subprocess.PIPE, text=True)
     wait_for(ckpt, proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    assert proc.returncode == code, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and str(ckpt) in lines[0] and "--resume" in lines[0], err
+    assert signum == signal.SIGINT or signal.Signals(signum).name in lines[0]
     assert not out.exists()
     done = subprocess.run(w2v("train", big_corpus, "-o", out, "--resume", ckpt, "--quiet"),
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     np.testing.assert_array_equal(load_native(out).arrays["vectors"], uninterrupted.arrays["vectors"])
+    assert not ckpt.exists()
 
 
 def test_resume_with_changed_settings_is_refused(big_corpus, tmp_path):

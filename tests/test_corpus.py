@@ -124,7 +124,7 @@ def test_invalid_utf8_is_replaced_and_counted(tmp_path, caplog):
     bad = {b"\x80": 1, b"\xff": 1, b"\xe2\x82": 2, b"\xc0\xaf": 2, b"\xed\xa0\x80": 3}
     data = b"ok " + b" x".join(bad) + b" caf\xc3\xa9 \xe2\x82"  # the last one truncated at the end of file
     path = write(tmp_path / "bad.txt", data)
-    c = Corpus(path)
+    c = Corpus(path, allow_binary=True)  # a third of these bytes are invalid: past the text rule's limit
     with caplog.at_level(logging.WARNING, logger="w2v"):
         tokens = [t for s in c for t in s]
     assert tokens == reference(data)[0]
@@ -137,13 +137,13 @@ def test_invalid_utf8_is_replaced_and_counted(tmp_path, caplog):
 def test_binary_junk_never_crashes(tmp_path):
     rng = np.random.default_rng(0)
     data = rng.integers(0, 256, 20_000, dtype=np.uint8).tobytes()
-    c = Corpus(write(tmp_path / "junk.bin", data))
+    c = Corpus(write(tmp_path / "junk.bin", data), allow_binary=True)  # the reader itself: never a crash
     assert list(c) == reference(data)
     assert c.decode_errors > 0 and c.nul_bytes == data.count(b"\x00")
 
 
 def test_nul_bytes_are_whitespace(tmp_path, caplog):
-    c = Corpus(write(tmp_path / "nul.txt", b"a\x00b\x00\x00c\nd\x00"))
+    c = Corpus(write(tmp_path / "nul.txt", b"a\x00b\x00\x00c\nd\x00"), allow_binary=True)
     with caplog.at_level(logging.WARNING, logger="w2v"):
         assert list(c) == [["a", "b", "c"], ["d"]]
     assert c.nul_bytes == 4 and c.decode_errors == 0
@@ -180,7 +180,7 @@ def test_streaming_equals_whole_text_for_any_block_size(tmp_path_factory, pieces
     old = corpus_mod.BLOCK_SIZE
     corpus_mod.BLOCK_SIZE = block
     try:
-        got = list(Corpus(path, max_sentence_length=max_len, lowercase=lower))
+        got = list(Corpus(path, max_sentence_length=max_len, lowercase=lower, allow_binary=True))
     finally:
         corpus_mod.BLOCK_SIZE = old
     want = reference(data, max_len)

@@ -3,10 +3,10 @@
 from ._version import __version__
 from .config import Config
 from .errors import (ConfigError, CorpusError, CorpusNotFoundError, DataFileError, ModelFileError,
-                     UnknownWordError, W2VError)
+                     OutputConflictError, OutputError, UnknownWordError, W2VError)
 
 __all__ = ["__version__", "Config", "Word2Vec", "KeyedVectors", "W2VError", "ConfigError", "CorpusError",
-           "CorpusNotFoundError", "DataFileError", "ModelFileError", "UnknownWordError"]
+           "CorpusNotFoundError", "DataFileError", "ModelFileError", "OutputError", "OutputConflictError", "UnknownWordError"]
 
 
 def __getattr__(name):

@@ -273,6 +273,13 @@ def _check_output(path: str, what: str) -> None:
         raise PermissionError(f"cannot write {what} {path!r}: the directory {directory!r} is not writable")
 
 
+def _check_not_input(output: tuple[str, str], *inputs: tuple[str, str]) -> None:
+    """Refuse an output that is one of the command's inputs (the same file, by device and inode)."""
+    from . import outputs
+
+    outputs.check_outputs([output], inputs)
+
+
 def _size(path: str) -> str:
     n = float(os.path.getsize(path))
     for unit in ("bytes", "KB", "MB", "GB"):
@@ -314,7 +321,35 @@ def _load_vectors(path: str, limit: int | None = None, allow_nonfinite: bool = F
 
 
 # -- commands -----------------------------------------------------------------------------------------
+def _train_outputs(args: argparse.Namespace, checkpoint: str) -> list[tuple[str, str]]:
+    """The files ``train`` writes, each with the option that names it."""
+    named = [("-o/--output", args.output), ("--checkpoint", checkpoint), ("--vectors", args.vectors),
+             ("--plot-loss", args.plot_loss)]
+    return [(what, path) for what, path in named if path is not None]
+
+
+def _train_preflight(args: argparse.Namespace, checkpoint: str):
+    """The check ``train`` runs once the vocabulary is known: room for every file it will write."""
+    from . import formats, outputs
+    from .train import native_file_bytes
+
+    def check(vocab: Any, config: Config) -> None:
+        size = native_file_bytes(vocab, config.dim)
+        needs = [("the model file", args.output, size),
+                 ("the checkpoint", checkpoint, size * (2 if args.checkpoint_every else 1))]
+        if args.vectors:
+            words_nbytes = sum(len(w.encode("utf-8")) for w in vocab.words)
+            needs.append(("the vectors file", args.vectors, formats.word2vec_size(
+                len(vocab), words_nbytes, config.dim, binary=not args.vectors.endswith(".txt"))))
+        outputs.check_room(needs)
+    return check
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from . import outputs, sources
+    from .errors import OutputError
+    from .signals import Stopped, signal_name
+
     settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if hasattr(args, f.name)}
     if args.resume and settings:
         flags = ", ".join("--" + name.replace("_", "-") for name in settings)
@@ -333,8 +368,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     _check_output(args.output, "model file")
     if args.vectors:
         _check_output(args.vectors, "vectors file")
-        if os.path.abspath(args.vectors) == os.path.abspath(args.output):
-            raise UsageError("--vectors and -o/--output name the same file")
     if args.cache_dir is not None and not os.path.isdir(args.cache_dir):
         raise FileNotFoundError(f"--cache-dir {args.cache_dir!r} is not an existing directory")
     if args.plot_loss:
@@ -342,24 +375,48 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         plot.image_format(args.plot_loss)  # matplotlib installed and a known extension: before training
         _check_output(args.plot_loss, "loss picture")
-        if os.path.abspath(args.plot_loss) in {os.path.abspath(p) for p in (args.output, args.vectors) if p}:
-            raise UsageError("--plot-loss names the same file as -o/--output or --vectors")
+    # no output may be an input (the corpus, the checkpoint resumed) or another output; an output found in
+    # a corpus directory is left out of the corpus
+    written = _train_outputs(args, checkpoint)
+    resumed = [] if args.resume is None else [("the checkpoint resumed (--resume)", args.resume)]
+    outputs.check_outputs([(w, p) for w, p in written if w != "--checkpoint"], resumed)
+    outputs.check_outputs(written)
+    # (whether each file is text is checked by the trainer's corpus, with the settings it trains with)
+    files = sources.expand_paths(args.corpus, exclude={p: w for w, p in written}, allow_binary=True)
 
     from .train import Word2Vec  # the trainer (and Numba) only now
 
+    preflight = _train_preflight(args, checkpoint)
     if args.resume:
-        model = Word2Vec.resume(args.resume, args.corpus, progress=not args.quiet, cache_dir=args.cache_dir,
-                                checkpoint_every=args.checkpoint_every)
+        model = Word2Vec.resume(args.resume, files, progress=not args.quiet, cache_dir=args.cache_dir,
+                                checkpoint_every=args.checkpoint_every, preflight=preflight)
     else:
-        model = Word2Vec(config).train(args.corpus, progress=not args.quiet, cache_dir=args.cache_dir,
-                                       checkpoint=checkpoint, checkpoint_every=args.checkpoint_every)
-    model.save(args.output)  # atomic: nothing was written before this point
+        model = Word2Vec(config).train(files, progress=not args.quiet, cache_dir=args.cache_dir,
+                                       checkpoint=checkpoint, checkpoint_every=args.checkpoint_every,
+                                       preflight=preflight)
+    # The model exists only in memory now: a stop signal waits until it is on disk, and a failed save (a
+    # disk that filled meanwhile) puts it somewhere else rather than losing it.
+    fallbacks = outputs.fallback_directories(os.path.dirname(os.path.abspath(checkpoint)), args.cache_dir)
+    try:
+        with args.signals.hold():
+            where, failure = outputs.save_with_fallback(model.save, args.output, fallbacks)
+    except Stopped as stop:
+        raise Stopped(stop.signum, f"stopped by {signal_name(stop.signum)} after the model was saved to "
+                                   f"{args.output}; the rest (vectors, picture) was not written", saved=True)
+    if failure is not None:
+        raise OutputError(f"{failure}; the trained model was saved to {where} instead: move it where it "
+                          "belongs")
     if os.path.exists(checkpoint):  # the model now holds everything the checkpoint did
-        os.remove(checkpoint)
-    if args.vectors:
-        model.wv.save_word2vec_format(args.vectors, binary=not args.vectors.endswith(".txt"))
-    if args.plot_loss:
-        plot.plot_loss(model.training_log, args.plot_loss, title=_loss_title(args.output))
+        with contextlib.suppress(OSError):
+            os.remove(checkpoint)
+    try:
+        if args.vectors:
+            model.wv.save_word2vec_format(args.vectors, binary=not args.vectors.endswith(".txt"))
+        if args.plot_loss:
+            plot.plot_loss(model.training_log, args.plot_loss, title=_loss_title(args.output))
+    except OutputError as e:
+        raise OutputError(f"{e}; the model was saved to {args.output} (write the rest with 'w2v export' or "
+                          "'w2v plot-loss')") from None
     if not args.quiet:
         out = _summary(model)
         out.append(f"model: {args.output} ({_size(args.output)})")
@@ -404,8 +461,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    kv = _load_vectors(args.model, limit=args.limit, allow_nonfinite=args.allow_nonfinite)
     _check_output(args.out, "output file")
+    _check_not_input(("OUT", args.out), ("the model read", args.model))
+    kv = _load_vectors(args.model, limit=args.limit, allow_nonfinite=args.allow_nonfinite)
     kv.save_word2vec_format(args.out, binary=args.format == "word2vec-binary")
     print(f"{args.out}: {len(kv):,} vectors of {kv.vector_size} dimensions, {args.format} ({_size(args.out)})")
     return 0
@@ -416,12 +474,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .errors import ModelFileError
     from .vectors import KeyedVectors
 
+    _check_output(args.out, "output file")
+    _check_not_input(("OUT", args.out), ("the input", args.input))
     with formats.open_file(args.input) as f:
         head = f.read(64)
     if formats.sniff(head) == "native":
         raise ModelFileError(f"{args.input}: already a native w2v file; nothing to import (use it as it is, "
                              f"or 'w2v export' it to the word2vec format)")
-    _check_output(args.out, "output file")
     words, vectors, info = formats.load_word2vec(args.input, binary=args.binary, limit=args.limit,
                                                  allow_nonfinite=args.allow_nonfinite)
     if not words:
@@ -442,6 +501,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     plot.image_format(args.output)  # matplotlib installed and the extension known, before loading
     _check_output(args.output, "picture")
+    _check_not_input(("-o/--output", args.output), ("the model read", args.model))
     kv = _load_vectors(args.model)
     words = args.words or plot.default_words(kv)
     plotted = plot.plot_words(kv, words, args.output, neighbours=args.neighbours, method=args.method,
@@ -456,6 +516,7 @@ def cmd_plot_loss(args: argparse.Namespace) -> int:
 
     plot.image_format(args.output)
     _check_output(args.output, "picture")
+    _check_not_input(("-o/--output", args.output), ("the model read", args.model))
     log = plot.load_training_log(args.model)
     plot.plot_loss(log, args.output, title=args.title or _loss_title(args.model))
     print(f"{args.output}: loss of {len(log)} epoch{'s' if len(log) != 1 else ''} ({_size(args.output)})")
@@ -495,7 +556,8 @@ COMMANDS = {"train": cmd_train, "similar": cmd_similar, "analogy": cmd_analogy, 
 
 
 def _fail(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError):  # a hung-up terminal (SIGHUP) may take stderr with it
+        print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
 
 
 def _os_message(err: OSError) -> str:
@@ -510,16 +572,28 @@ def _os_message(err: OSError) -> str:
     return err.strerror
 
 
+# what a stopped command leaves, for its last line
+_STOPPED_LEAVES = {"train": "the model file was not written or changed", "export": "OUT was not written",
+                   "import": "OUT was not written", "plot": "the picture was not written",
+                   "plot-loss": "the picture was not written"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 success, 2 a user error, 130 interrupted)."""
+    """Run the command line; returns the exit code (0 success, 2 a user error, 128 + the signal number when
+    stopped: 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)."""
+    from .signals import StopSignals
+
     logger = handler = saved = None
+    command = None
     try:
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as done:  # --help and --version
             return int(done.code or 0)
+        command = args.command
         logger, handler, saved = _setup_logging(getattr(args, "quiet", False))
-        return COMMANDS[args.command](args)
+        with StopSignals() as args.signals:  # SIGTERM and SIGHUP stop a command as Ctrl-C does
+            return COMMANDS[args.command](args)
     except (W2VError, UsageError) as err:
         _fail(_os_message(err) if isinstance(err, OSError) else str(err))
         return 2
@@ -529,9 +603,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as err:
         fresh_line = "\n" if getattr(sys.stderr, "isatty", lambda: False)() else ""  # below a progress bar
         what = str(err) if str(err) else "interrupted"
-        print(f"{fresh_line}{PROG}: {what}; the model file was not written or changed", file=sys.stderr,
-              flush=True)
-        return 130
+        leaves = "" if getattr(err, "saved", False) else _STOPPED_LEAVES.get(command, "")
+        with contextlib.suppress(OSError):  # a hung-up terminal (SIGHUP) may take stderr with it
+            print(f"{fresh_line}{PROG}: {what}{'; ' + leaves if leaves else ''}", file=sys.stderr, flush=True)
+        return 128 + int(getattr(err, "signum", 2))
     except BrokenPipeError:  # e.g. `w2v similar ... | head`: not an error
         with contextlib.suppress(OSError):
             devnull = os.open(os.devnull, os.O_WRONLY)

@@ -60,6 +60,9 @@ class Config:
     allow_truncated: bool = _opt(False, "train on what can be read of a compressed corpus file (.gz, .bz2, .xz) "
                                         "that is truncated or corrupt (a warning says how much was read); "
                                         "by default such a file is an error")
+    allow_binary: bool = _opt(False, "read corpus files that do not look like text (a model file, a pickle, an "
+                                     "image, an archive, mostly control bytes or invalid UTF-8: the rule is in "
+                                     "w2v.filetypes) as text anyway; by default such a file is an error")
 
     def __post_init__(self) -> None:
         validate(self)
@@ -118,7 +121,7 @@ _RULES: dict[str, tuple[type, float, float, bool, bool, bool]] = {
     "seed": (int, 0, 2**63 - 1, True, True, False),
     "max_sentence_length": (int, 1, _INF, True, False, False),
 }
-_BOOLS = ("cbow_mean", "lowercase", "normalize", "allow_truncated")
+_BOOLS = ("cbow_mean", "lowercase", "normalize", "allow_truncated", "allow_binary")
 _OPTIONAL_BOOLS = ("hogbatch",)  # None: the default for the model
 
 

@@ -19,24 +19,21 @@ pass 1 would not match the text encoded in pass 2.
 
 from __future__ import annotations
 
-import bz2
 import codecs
 import errno
-import gzip
 import itertools
 import logging
-import lzma
 import os
 import tempfile
 import threading
 import time
-import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import ConfigError, CorpusError, CorpusNotFoundError
+from .sources import MAGIC, READERS, compression_of, expand_paths, read_block  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .vocab import Vocab
@@ -59,11 +56,6 @@ PUNCTUATION = ("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
                "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"  # hyphens, dashes, minus
                "\u2026\u00a1\u00bf\u00b7\u2022\u2032\u2033")  # ellipsis, inverted marks, dots, primes
 
-_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
-_READERS = {"gzip": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"), "bzip2": bz2.BZ2File,
-            "xz": lzma.LZMAFile, None: lambda raw: raw}  # each wraps an open binary file
-_READ_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)
-
 # Decoding errors are counted by a codec error handler (called in the decoding thread, only on bad bytes).
 _decode_state = threading.local()
 
@@ -77,67 +69,6 @@ def _count_and_replace(exc: UnicodeError) -> tuple[str, int]:
 
 _ERRORS = "w2v.count_replace"
 codecs.register_error(_ERRORS, _count_and_replace)
-
-
-def compression_of(path: str) -> str | None:
-    """``'gzip'``, ``'bzip2'``, ``'xz'`` or None (plain), from the file's first bytes."""
-    with open(path, "rb") as f:
-        head = f.read(6)
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            return kind
-    return None
-
-
-def _expand_paths(paths: Sequence[str | os.PathLike]) -> list[str]:
-    """Check every path; a directory stands for its sorted, non-hidden regular files."""
-    files: list[str] = []
-    for p in paths:
-        path = os.fspath(p)
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        if os.path.isdir(path):
-            inside = sorted(e.path for e in os.scandir(path) if not e.name.startswith(".") and e.is_file())
-            if not inside:
-                raise CorpusError(f"corpus directory {path!r} holds no file to read (non-hidden regular files)")
-        elif os.path.isfile(path):
-            inside = [path]
-        elif os.path.exists(path):
-            raise CorpusError(f"corpus path {path!r} is not a regular file or a directory; the corpus is read "
-                              "twice (once to count, once to encode), so a pipe or device cannot be used: "
-                              "write it to a file")
-        else:
-            hint = " (to train on text, pass a list of token lists)" if any(c.isspace() for c in path) else ""
-            err = CorpusNotFoundError(f"corpus file not found: {path!r}{hint}")
-            err.filename = path
-            raise err
-        for file in inside:
-            if not os.access(file, os.R_OK):
-                err = CorpusNotFoundError(f"corpus file cannot be read (permission denied): {file!r}")
-                err.filename = file
-                raise err
-        files.extend(inside)
-    return files
-
-
-def _read_block(f: IO[bytes], size: int) -> tuple[bytes, BaseException | None]:
-    """Up to ``size`` bytes, and the read error that stopped it short, if any.
-
-    Built from ``read1`` calls so that the bytes decompressed before a truncation or corruption are kept
-    (``read(size)`` of a buffered reader drops them when it raises).
-    """
-    parts: list[bytes] = []
-    got = 0
-    try:
-        while got < size:
-            chunk = f.read1(size - got)
-            if not chunk:
-                break
-            parts.append(chunk)
-            got += len(chunk)
-    except _READ_ERRORS as e:
-        return b"".join(parts), e
-    return b"".join(parts), None
 
 
 class _Stats:
@@ -166,6 +97,12 @@ class Corpus:
     allow_truncated : bool
         A compressed file that is truncated or corrupt is read up to the damage (a warning says how far)
         instead of raising :class:`CorpusError`.
+    allow_binary : bool
+        Read files whose first bytes are not text (a model file, a pickle, an image...; the rule is in
+        :mod:`w2v.filetypes`) as text anyway, instead of raising :class:`CorpusError` at construction.
+    exclude : {path: what}
+        Outputs of the command: a file found in a corpus directory that is one of them is left out; one named
+        directly is an :class:`w2v.errors.OutputConflictError` (see :func:`w2v.sources.expand_paths`).
 
     Raises (while iterating)
     ------------------------
@@ -183,7 +120,8 @@ class Corpus:
     """
 
     def __init__(self, source: Any, *, lowercase: bool = False, normalize: bool = False,
-                 max_sentence_length: int = 10_000, allow_truncated: bool = False) -> None:
+                 max_sentence_length: int = 10_000, allow_truncated: bool = False, allow_binary: bool = False,
+                 exclude: Mapping[str, str] | None = None) -> None:
         if not isinstance(max_sentence_length, int) or isinstance(max_sentence_length, bool) \
                 or max_sentence_length < 1:
             raise ConfigError(f"'max_sentence_length' must be an int in [1, inf); got {max_sentence_length!r}")
@@ -191,6 +129,7 @@ class Corpus:
         self.normalize = bool(normalize)
         self.max_sentence_length = max_sentence_length
         self.allow_truncated = bool(allow_truncated)
+        self.allow_binary = bool(allow_binary)
         # path -> ((size, mtime_ns), tokens) of its first complete read: later passes must find the same
         self._seen: dict[str, tuple[tuple[int, int], int]] = {}
         self.files: list[str] | None = None
@@ -200,7 +139,7 @@ class Corpus:
         self.raw_tokens = 0
         self._warned: set[Any] = set()
         if isinstance(source, (str, bytes, os.PathLike)):
-            self.files = _expand_paths([source])
+            self.files = expand_paths([source], exclude=exclude, allow_binary=self.allow_binary)
         elif isinstance(source, (list, tuple)) and source and all(
                 isinstance(s, (str, os.PathLike)) for s in source):
             strings = [s for s in source if isinstance(s, str)]
@@ -208,7 +147,7 @@ class Corpus:
                     and any(any(c.isspace() for c in s) for s in strings):
                 raise CorpusError("sentences must be lists of tokens, not strings (these strings are not "
                                   f"existing files either, e.g. {strings[0][:60]!r})")
-            self.files = _expand_paths(source)
+            self.files = expand_paths(source, exclude=exclude, allow_binary=self.allow_binary)
         else:
             try:
                 iterator = iter(source)
@@ -235,7 +174,8 @@ class Corpus:
 
     def __repr__(self) -> str:
         return (f"Corpus({self.describe()}, lowercase={self.lowercase}, normalize={self.normalize}, "
-                f"max_sentence_length={self.max_sentence_length}, allow_truncated={self.allow_truncated})")
+                f"max_sentence_length={self.max_sentence_length}, allow_truncated={self.allow_truncated}, "
+                f"allow_binary={self.allow_binary})")
 
     # -- iteration --------------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[list[str]]:
@@ -326,8 +266,8 @@ class Corpus:
                                     "first pass")
             head = raw.read(6)
             raw.seek(0)
-            kind = next((k for magic, k in _MAGIC if head.startswith(magic)), None)
-            reader = _READERS[kind](raw)
+            kind = next((k for magic, k in MAGIC if head.startswith(magic)), None)
+            reader = READERS[kind](raw)
         except BaseException:
             raw.close()
             raise
@@ -358,7 +298,7 @@ class Corpus:
         carry = ""  # text held back for the next block: a partial token or a '\r' that may start a CRLF
         with raw, f:
             while True:
-                data, error = _read_block(f, block_size)
+                data, error = read_block(f, block_size)
                 final = not data or error is not None  # a read error ends the file after what was read
                 stats.bytes += len(data)
                 if b"\x00" in data:

@@ -39,6 +39,29 @@ class ModelFileNotFoundError(W2VError, FileNotFoundError):
         return str(self.args[0]) if self.args else "model file not found"
 
 
+class OutputError(W2VError, OSError):
+    """A file that cannot be written: no room, a read-only or missing directory, a failed disk.
+
+    ``errno``, ``strerror`` and ``filename`` are those of the underlying OS error, so ``except OSError``
+    and ``e.errno == errno.ENOSPC`` keep working; the message names the file and the reason.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "cannot write the file"
+
+    @classmethod
+    def wrap(cls, err: OSError, path: str, what: str = "") -> "OutputError":
+        """The OS error ``err`` met while writing ``path``, as one readable line."""
+        reason = err.strerror or str(err)
+        new = cls(f"cannot write {what + ' ' if what else ''}{path!r}: {reason}")
+        new.errno, new.strerror, new.filename = err.errno, err.strerror, path
+        return new
+
+
+class OutputConflictError(W2VError, ValueError):
+    """An output path that names an input (or another output) of the same command: refused before any work."""
+
+
 class ResourceError(W2VError, MemoryError):
     """Training would need more memory than the machine has available; the message says what would fit."""
 

@@ -57,7 +57,7 @@ from typing import IO, Any, BinaryIO, Iterator, Sequence
 import numpy as np
 
 from ._version import __version__
-from .errors import ModelFileError, ModelFileNotFoundError
+from .errors import ModelFileError, ModelFileNotFoundError, OutputError, W2VError
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,12 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs: Any) 
 
     On any exception (Ctrl-C included) the temporary file is removed and an existing file at ``path`` is
     left untouched.  ``mode`` is "wb" or "w" (then ``open_kwargs`` such as ``encoding`` apply).
+
+    Raises
+    ------
+    OutputError
+        For any OS error while creating, writing, syncing or renaming (no room, a read-only or missing
+        directory, a failed disk): an ``OSError`` of the ``W2VError`` family whose message names ``path``.
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_write writes new files only: mode must be 'wb' or 'w'; got {mode!r}")
@@ -117,15 +123,23 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs: Any) 
             break
         except FileExistsError:
             continue
+        except OSError as e:
+            if not os.path.isdir(directory):
+                err = OutputError(f"cannot write {path!r}: the directory {directory!r} does not exist")
+                err.errno, err.strerror, err.filename = e.errno, e.strerror, path
+                raise err from None
+            raise OutputError.wrap(e, path) from None
     try:
         with os.fdopen(fd, mode, **open_kwargs) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and not isinstance(e, W2VError):
+            raise OutputError.wrap(e, path) from None
         raise
     with contextlib.suppress(OSError):  # make the rename itself durable (POSIX); not possible everywhere
         dir_fd = os.open(directory, os.O_RDONLY)
@@ -257,6 +271,19 @@ def save_native(path: str | os.PathLike, *, words: Sequence[str], arrays: dict[s
             if a.nbytes:
                 f.write(a.reshape(-1).view(np.uint8).data)
             position = start + a.nbytes
+
+
+def native_size(words_nbytes: int, array_nbytes: Sequence[int], header_nbytes: int = 1 << 16) -> int:
+    """Bytes of a native file holding a vocabulary blob of ``words_nbytes`` and arrays of these sizes, for
+    a JSON header of about ``header_nbytes`` (config, training log): to check for room before writing."""
+    return _PREFIX.size + _round_up(header_nbytes) + _round_up(words_nbytes) + sum(
+        _round_up(n) for n in array_nbytes)
+
+
+def word2vec_size(n_words: int, words_nbytes: int, dim: int, binary: bool) -> int:
+    """Estimated bytes of a word2vec C file (binary: exact; text: about 13 characters a value)."""
+    per_value = 4 if binary else 13
+    return 32 + words_nbytes + n_words * (2 + per_value * dim)
 
 
 def _bad(path: str, what: str) -> ModelFileError:

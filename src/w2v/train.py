@@ -12,25 +12,26 @@ runs it or when: with one thread and a seed, training is bit-reproducible.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import threading
+import signal
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from . import sampling
+from . import formats, outputs, sampling
 from .config import Config
 from .errors import ConfigError
 from .memory import check_memory
 from .checkpoint import Position
+from .passes import CHUNK_WORDS, Pass, Partitions, plan_chunks, remaining  # noqa: F401 (re-exported)
 from .progress import Progress
+from .signals import StopSignals, Stopped, signal_name
 
 log = logging.getLogger("w2v")
 
-CHUNK_WORDS = 10_000  # tokens per kernel call: the learning rate is updated this often (the C tool: 10k)
 
 
 def learning_rate(start: float, end: float, progress: float) -> float:
@@ -49,21 +50,6 @@ def chunk_seed(seed: int, epoch: int, chunk: int) -> int:
     return z
 
 
-def plan_chunks(sentence_ends: np.ndarray, chunk_words: int = CHUNK_WORDS) -> np.ndarray:
-    """Split the sentences into chunks of about ``chunk_words`` tokens, cut at sentence ends only.
-
-    Returns int64[c + 1]: chunk ``i`` is sentences ``bounds[i] .. bounds[i+1]-1``.
-    """
-    ends = np.asarray(sentence_ends, dtype=np.int64)
-    if len(ends) == 0:
-        return np.zeros(1, dtype=np.int64)
-    # the first sentence whose end reaches each multiple of chunk_words closes a chunk
-    marks = np.arange(chunk_words, int(ends[-1]), chunk_words, dtype=np.int64)
-    cuts = np.searchsorted(ends, marks, side="left") + 1
-    bounds = np.unique(np.concatenate([[0], cuts, [len(ends)]]))
-    return bounds.astype(np.int64)
-
-
 def init_weights(vocab_size: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """W_in uniform in [-0.5/dim, 0.5/dim), W_out zeros: the C tool's initialisation (float32[V, d] each)."""
     rng = np.random.default_rng(seed)
@@ -71,11 +57,29 @@ def init_weights(vocab_size: int, dim: int, seed: int) -> tuple[np.ndarray, np.n
     return np.ascontiguousarray(w_in), np.zeros((vocab_size, dim), dtype=np.float32)
 
 
-class TrainingInterrupted(KeyboardInterrupt):
-    """Training stopped by Ctrl-C after the chunks in flight; the message says where the checkpoint is."""
+class TrainingInterrupted(Stopped):
+    """Training stopped by Ctrl-C (or SIGTERM, SIGHUP: ``signum``) after the chunks in flight; the message
+    says where the checkpoint is."""
 
 
-def _check_checkpointing(checkpoint, checkpoint_every) -> None:
+@dataclass
+class _Checkpoints:
+    """Where and how often checkpoints are written, and where to turn when that path fails."""
+
+    path: str
+    every: float | None
+    fallbacks: list[str]
+
+
+def native_file_bytes(vocab, dim: int) -> int:
+    """Bytes of a model or checkpoint file of ``vocab`` x ``dim`` (two float32 matrices, the counts)."""
+    words_nbytes = sum(len(w.encode("utf-8")) + 1 for w in vocab.words)
+    matrix = 4 * len(vocab) * dim
+    return formats.native_size(words_nbytes, [matrix, matrix, 8 * len(vocab)])
+
+
+def _checkpoints(checkpoint, checkpoint_every, cache_dir) -> _Checkpoints | None:
+    """The checkpoint settings of a ``train`` call, checked."""
     if checkpoint_every is not None:
         if checkpoint is None:
             raise ConfigError("'checkpoint_every' needs a 'checkpoint' path to write to")
@@ -83,136 +87,10 @@ def _check_checkpointing(checkpoint, checkpoint_every) -> None:
                 or not checkpoint_every > 0:
             raise ConfigError(f"'checkpoint_every' must be a number of seconds in (0, inf); "
                               f"got {checkpoint_every!r}")
-
-
-def _remaining(spans) -> int:
-    return sum(hi - lo for lo, hi in spans)
-
-
-class _Partitions:
-    """The chunks cut into ``parts`` contiguous shares of the corpus, one per thread, as the C tool and
-    gensim's corpus_file mode do: concurrent threads then read distant parts of the text and rarely write
-    the same (topical) rows at once.  The learning rate of a chunk follows its position in its share, so
-    that every share decays alike, whoever runs it."""
-
-    def __init__(self, chunk_start: np.ndarray, n_tokens: int, parts: int):
-        n_chunks = len(chunk_start)
-        self.first = np.array([n_chunks * p // parts for p in range(parts + 1)], dtype=np.int64)
-        starts = np.append(chunk_start, n_tokens)
-        self.token_lo = starts[self.first[:-1]]
-        self.token_len = np.maximum(starts[self.first[1:]] - self.token_lo, 1)
-        self.chunk_start = chunk_start
-
-    def spans(self) -> list[list[int]]:
-        """A fresh pass: every share whole, as [next chunk, end) pairs."""
-        return [[int(a), int(b)] for a, b in zip(self.first[:-1], self.first[1:])]
-
-    def fraction(self, c: int) -> float:
-        """How far into its share chunk ``c`` starts, in [0, 1)."""
-        p = int(np.searchsorted(self.first, c, side="right")) - 1
-        return float(self.chunk_start[c] - self.token_lo[p]) / float(self.token_len[p])
-
-
-class _Pass:
-    """One pass over the chunks by worker threads sharing the weights (Hogwild).
-
-    Thread ``i`` trains its own share from the front; once it is done it takes chunks from the back of the
-    share with the most left (so no thread idles while another has work).  Claims happen under a condition
-    variable, so that pausing (for a checkpoint) or stopping (Ctrl-C) waits for the chunks in flight and
-    leaves exactly the chunks outside ``spans`` trained.
-    """
-
-    def __init__(self, run_chunk, epoch: int, epoch_no: int, spans, sums):
-        self.run_chunk, self.epoch, self.epoch_no = run_chunk, epoch, epoch_no
-        self.spans = [list(span) for span in spans]  # [next, end) of each share, still to train
-        self.sums = np.asarray(sums, dtype=np.float64).copy()  # loss, examples, seen, kept
-        self.lr = 0.0
-        self.in_flight = 0
-        self.halted = False   # paused or stopping: no new chunk is claimed
-        self.stopping = False
-        self.failure: list[BaseException] = []
-        self.cond = threading.Condition()
-        self.threads: list[threading.Thread] = []
-
-    def start(self, n_threads: int) -> None:
-        self.threads = [threading.Thread(target=self._work, args=(i % len(self.spans),), daemon=True)
-                        for i in range(n_threads)]
-        for t in self.threads:
-            t.start()
-
-    def _claim(self, own: int) -> int | None:
-        span = self.spans[own]
-        if span[0] < span[1]:
-            span[0] += 1
-            return span[0] - 1
-        span = max(self.spans, key=lambda s: s[1] - s[0])
-        if span[0] < span[1]:
-            span[1] -= 1
-            return span[1]
+    if checkpoint is None:
         return None
-
-    def _work(self, own: int) -> None:
-        try:
-            while True:
-                with self.cond:
-                    while self.halted and not self.stopping:
-                        self.cond.wait()
-                    c = None if self.stopping or self.failure else self._claim(own)
-                    if c is None:
-                        return
-                    self.in_flight += 1
-                res = None
-                try:
-                    res, lr = self.run_chunk(c, self.epoch, self.epoch_no)  # the GIL is released in here
-                finally:
-                    with self.cond:  # sums and in_flight change together: a pause sees both or neither
-                        if res is not None:
-                            self.sums += res
-                            self.lr = lr
-                        self.in_flight -= 1
-                        self.cond.notify_all()
-        except BaseException as exc:  # surfaced in the main thread
-            with self.cond:
-                self.failure.append(exc)
-                self.cond.notify_all()
-
-    def running(self, tick: float = 0.25) -> bool:
-        """Wait up to ``tick`` seconds; True while any worker is still at work."""
-        self.threads[0].join(tick)
-        return any(t.is_alive() for t in self.threads)
-
-    def _quiesce(self) -> tuple[list[list[int]], list[float]]:
-        while self.in_flight:
-            self.cond.wait()
-        return [list(span) for span in self.spans], self.sums.tolist()
-
-    @contextlib.contextmanager
-    def paused(self):
-        """Hold the workers between chunks; yields (spans left, sums) while nothing is in flight."""
-        with self.cond:
-            self.halted = True
-            state = self._quiesce()
-        try:
-            yield state
-        finally:
-            with self.cond:
-                self.halted = False
-                self.cond.notify_all()
-
-    def stop(self) -> tuple[list[list[int]], list[float]]:
-        with self.cond:
-            self.halted = self.stopping = True
-            state = self._quiesce()
-            self.cond.notify_all()
-        for t in self.threads:
-            t.join()
-        return state
-
-    def raise_failure(self) -> None:
-        for t in self.threads:
-            t.join()
-        if self.failure:
-            raise self.failure[0]
+    path = os.fspath(checkpoint)
+    return _Checkpoints(path, checkpoint_every, outputs.fallback_directories(cache_dir))
 
 
 class Word2Vec:
@@ -254,7 +132,8 @@ class Word2Vec:
               cache_dir: str | os.PathLike | None = None,
               callbacks: Iterable[Callable[[dict[str, Any]], None]] = (),
               checkpoint: str | os.PathLike | None = None, checkpoint_every: float | None = None,
-              update_vocab: bool = False) -> "Word2Vec":
+              update_vocab: bool = False,
+              preflight: Callable[[Any, Config], None] | None = None) -> "Word2Vec":
         """Learn vectors from ``corpus``; returns ``self``.
 
         Parameters
@@ -272,8 +151,12 @@ class Word2Vec:
             Each is called with the epoch's log entry after every epoch.
         checkpoint : path, optional
             Where checkpoints are written (atomically): every ``checkpoint_every`` seconds, and when
-            training is interrupted (Ctrl-C), after the chunks in flight finish.  Continue with
-            :meth:`resume`.
+            training is interrupted (Ctrl-C, or SIGTERM and SIGHUP when called from the main thread of a
+            program that has no handler of its own for them), after the chunks in flight finish.
+            Continue with :meth:`resume`.  A file of the corpus directories that is the checkpoint is
+            left out of the corpus; its file system must have room for it (checked before training).
+            When the path cannot be written, the checkpoint goes to ``cache_dir``, the temp directory or
+            the home directory, and the log says where.
         checkpoint_every : float, optional
             Seconds between checkpoints (needs ``checkpoint``); None: only on interruption.
         update_vocab : bool
@@ -281,6 +164,10 @@ class Word2Vec:
             ``min_count`` in it to the vocabulary (new input rows drawn like at initialisation, output
             rows zero).  Every count becomes the sum over all the text trained on, so subsampling and the
             noise distribution follow the whole history; the vocabulary is sorted again by these counts.
+        preflight : callable, optional
+            ``preflight(vocab, config)`` is called once the vocabulary is known, before the weights are
+            allocated and any training: raise there to stop early (the command line checks that its
+            output files will fit).
 
         A model that is already trained (or loaded) continues with its vocabulary and weights; words of the
         new text that are not in the vocabulary are skipped unless ``update_vocab``.
@@ -288,19 +175,25 @@ class Word2Vec:
         Raises
         ------
         TrainingInterrupted
-            On Ctrl-C (a ``KeyboardInterrupt``): the model holds the weights of every finished chunk, and
-            the checkpoint, when one was asked for, is written.
+            On Ctrl-C, SIGTERM or SIGHUP (a ``KeyboardInterrupt``; ``signum`` says which): the model holds
+            the weights of every finished chunk, and the checkpoint, when one was asked for, is written.
         """
-        from .corpus import encode_corpus, finalize
-        from .vocab import build_vocab
-
         cfg = self.config
         n_epochs = cfg.epochs if epochs is None else epochs
         if not isinstance(n_epochs, int) or isinstance(n_epochs, bool) or n_epochs < 1:
             raise ConfigError(f"'epochs' must be an int in [1, inf); got {n_epochs!r}")
-        _check_checkpointing(checkpoint, checkpoint_every)
+        ckpt = _checkpoints(checkpoint, checkpoint_every, cache_dir)
+        with StopSignals(only_if_default=True):
+            return self._train(corpus, n_epochs, progress, cache_dir, callbacks, ckpt, update_vocab, preflight)
+
+    def _train(self, corpus, n_epochs: int, progress: bool, cache_dir, callbacks, ckpt: _Checkpoints | None,
+               update_vocab: bool, preflight) -> "Word2Vec":
+        from .corpus import encode_corpus, finalize
+        from .vocab import build_vocab
+
+        cfg = self.config
         t_start = time.perf_counter()
-        source = self._corpus(corpus)
+        source = self._corpus(corpus, ckpt)
         fresh = self.vocab is None
         if fresh or update_vocab:
             found = build_vocab(source, min_count=cfg.min_count, max_vocab=cfg.max_vocab,
@@ -309,9 +202,12 @@ class Word2Vec:
                      found.total)
         t_vocab = time.perf_counter()
         if fresh:
+            self._preflight(found, ckpt, preflight)
             check_memory(len(found), cfg.dim)
         elif update_vocab:
-            self._grow_vocab(found)
+            self._grow_vocab(found, lambda vocab: self._preflight(vocab, ckpt, preflight))
+        else:
+            self._preflight(self.vocab, ckpt, preflight)
         with encode_corpus(source, found if fresh else self.vocab, directory=cache_dir) as enc:
             if fresh:
                 # exact counts, re-sorted, when max_vocab pruning made pass 1's counts lower bounds
@@ -320,47 +216,66 @@ class Word2Vec:
                 self.training_log = []
                 self._wv = None
             t_encoded = time.perf_counter()
-            train_seconds = self._run(enc, Position(n_epochs), progress, callbacks, checkpoint,
-                                      checkpoint_every)
+            train_seconds = self._run(enc, Position(n_epochs), progress, callbacks, ckpt)
         self._record_stats(enc, n_epochs, t_start, t_vocab, t_encoded, train_seconds)
         return self
+
+    def _preflight(self, vocab, ckpt: _Checkpoints | None, preflight) -> None:
+        """Before any training: the caller's own checks, then room for the checkpoint (twice when periodic:
+        the new one is written beside the old)."""
+        if preflight is not None:
+            preflight(vocab, self.config)
+        if ckpt is not None:
+            size = native_file_bytes(vocab, self.config.dim)
+            outputs.check_room([("the checkpoint", ckpt.path, size * (2 if ckpt.every else 1))])
 
     @classmethod
     def resume(cls, checkpoint: str | os.PathLike, corpus: Any, *, progress: bool = True,
                cache_dir: str | os.PathLike | None = None,
                callbacks: Iterable[Callable[[dict[str, Any]], None]] = (),
-               checkpoint_every: float | None = None) -> "Word2Vec":
+               checkpoint_every: float | None = None,
+               preflight: Callable[[Any, Config], None] | None = None) -> "Word2Vec":
         """Continue a training from its checkpoint, on the same corpus, to the same final schedule.
 
         The corpus is read once (pass 2 only: the vocabulary comes from the checkpoint) and checked against
         the checkpoint's fingerprint; a different corpus is refused.  New checkpoints go to the same path.
         With ``threads=1`` the result is bit-identical to a training that was never interrupted.
+        ``preflight`` is as in :meth:`train` (called before the corpus is read).
         """
         from .checkpoint import check_fingerprint, load_checkpoint
         from .corpus import encode_corpus
 
         model, position, saved = load_checkpoint(checkpoint)
-        _check_checkpointing(checkpoint, checkpoint_every)
-        t_start = time.perf_counter()
-        source = model._corpus(corpus)
-        with encode_corpus(source, model.vocab, directory=cache_dir) as enc:
-            check_fingerprint(saved, enc, checkpoint)
-            t_encoded = time.perf_counter()
-            log.info("resuming in pass %d of %d", position.epoch + 1, position.epochs)
-            train_seconds = model._run(enc, position, progress, callbacks, checkpoint, checkpoint_every)
-        model._record_stats(enc, position.epochs, t_start, t_start, t_encoded, train_seconds)
+        ckpt = _checkpoints(checkpoint, checkpoint_every, cache_dir)
+        with StopSignals(only_if_default=True):
+            model._preflight(model.vocab, ckpt, preflight)
+            t_start = time.perf_counter()
+            source = model._corpus(corpus, ckpt)
+            with encode_corpus(source, model.vocab, directory=cache_dir) as enc:
+                check_fingerprint(saved, enc, checkpoint)
+                t_encoded = time.perf_counter()
+                log.info("resuming in pass %d of %d", position.epoch + 1, position.epochs)
+                train_seconds = model._run(enc, position, progress, callbacks, ckpt)
+            model._record_stats(enc, position.epochs, t_start, t_start, t_encoded, train_seconds)
         return model
 
-    def _corpus(self, corpus: Any):
+    def _corpus(self, corpus: Any, ckpt: _Checkpoints | None = None):
+        """``corpus`` as a :class:`w2v.corpus.Corpus` read with this model's settings; the checkpoint is
+        never one of its files."""
         from .corpus import Corpus
 
         if isinstance(corpus, Corpus):
+            if ckpt is not None:
+                outputs.check_outputs([("the checkpoint", ckpt.path)],
+                                      [("the corpus file", f) for f in corpus.files or ()])
             return corpus
         cfg = self.config
         return Corpus(corpus, lowercase=cfg.lowercase, normalize=cfg.normalize,
-                      max_sentence_length=cfg.max_sentence_length, allow_truncated=cfg.allow_truncated)
+                      max_sentence_length=cfg.max_sentence_length, allow_truncated=cfg.allow_truncated,
+                      allow_binary=cfg.allow_binary,
+                      exclude={ckpt.path: "the checkpoint"} if ckpt is not None else None)
 
-    def _grow_vocab(self, found) -> None:
+    def _grow_vocab(self, found, preflight: Callable[[Any], None]) -> None:
         """Merge a new text's vocabulary into the model's (see ``update_vocab`` in :meth:`train`)."""
         from .vocab import Vocab
 
@@ -375,6 +290,7 @@ class Word2Vec:
             else:
                 counts[i] += int(count)
         merged = Vocab(list(old.words) + added, np.concatenate([counts, np.asarray(added_counts, np.int64)]))
+        preflight(merged)
         check_memory(len(merged), self.config.dim)
         new_in, _ = init_weights(len(added), self.config.dim, self.config.seed + len(old))
         w_in = np.concatenate([self.weights[0], new_in])
@@ -413,7 +329,7 @@ class Word2Vec:
         noise = sampling.alias_table(sampling.noise_distribution(counts, self.config.ns_exponent))
         return keep, noise
 
-    def _run(self, enc, pos: "Position", show_progress: bool, callbacks, checkpoint, checkpoint_every) -> float:
+    def _run(self, enc, pos: "Position", show_progress: bool, callbacks, ckpt: _Checkpoints | None) -> float:
         """Train the passes of ``pos`` from where it stands; returns the training wall seconds."""
         from . import kernels
         from .checkpoint import fingerprint, save_checkpoint
@@ -430,9 +346,10 @@ class Word2Vec:
         total = n_tokens * pos.epochs
         if not pos.partitions:
             pos.partitions = max(1, min(cfg.n_threads, n_chunks))
-        plan = _Partitions(chunk_start, n_tokens, pos.partitions)
+        plan = Partitions(chunk_start, n_tokens, pos.partitions)
         alpha, min_alpha = cfg.start_alpha, cfg.min_alpha
-        print_ = fingerprint(enc) if checkpoint is not None else None
+        print_ = fingerprint(enc) if ckpt is not None else None
+        checkpoint_every = ckpt.every if ckpt is not None else None
         # compile (first use on this machine only; cached after) before the clock and the threads start
         kernel(self.weights, tables, np.zeros(1, np.int32), np.ones(1, np.int64), 0, 0, params, alpha,
                np.uint64(0))
@@ -445,44 +362,51 @@ class Word2Vec:
             return kernel(self.weights, tables, ids, ends[s0:s1] - first, 0, s1 - s0, params, lr,
                           np.uint64(chunk_seed(cfg.seed, epoch_no, c))), lr
 
-        def save(snapshot: "Position") -> None:
-            save_checkpoint(checkpoint, self, snapshot, print_)
-            log.info("checkpoint written: %s (pass %d, %d of %d chunks done)", os.fspath(checkpoint),
-                     snapshot.epoch + 1, n_chunks - _remaining(snapshot.spans), n_chunks)
+        def save(snapshot: "Position", fallback: bool) -> str:
+            """Write a checkpoint; returns where.  ``fallback``: try other directories when the path fails."""
+            def write(path: str) -> None:
+                save_checkpoint(path, self, snapshot, print_)
+
+            if fallback:
+                where, failure = outputs.save_with_fallback(write, ckpt.path, ckpt.fallbacks)
+                if failure is not None:
+                    log.warning("%s; the checkpoint was written to %s instead", failure, where)
+            else:
+                where = ckpt.path
+                write(where)
+            done = 0 if snapshot.spans is None else n_chunks - remaining(snapshot.spans)
+            log.info("checkpoint written: %s (pass %d, %d of %d chunks done)", where, snapshot.epoch + 1, done,
+                     n_chunks)
+            return where
 
         bar = Progress(total, enabled=show_progress)
         tick = 0.25 if checkpoint_every is None else min(0.25, checkpoint_every)  # progress/checkpoint checks
         train_seconds = 0.0
         last_save = time.monotonic()
+        logged_before = len(self.training_log) - pos.epoch  # log entries older than this call's passes
+        work: Pass | None = None
+        t0 = time.perf_counter()
         try:
             while pos.epoch < pos.epochs:
                 e = pos.epoch
                 epoch_no = len(self.training_log) + 1
                 spans = pos.spans if pos.spans is not None else plan.spans()
-                work = _Pass(run_chunk, e, epoch_no, spans, pos.sums)
+                work = Pass(run_chunk, e, epoch_no, spans, pos.sums)
                 t0 = time.perf_counter()
-                work.start(max(1, min(cfg.n_threads, _remaining(spans))))
-                try:
-                    while work.running(tick):
-                        s = work.sums
-                        bar.update(e * n_tokens + int(s[2]), epoch_no, epoch_no + pos.epochs - e - 1,
-                                   work.lr, s[0] / max(s[1], 1.0))
-                        if checkpoint_every is not None and time.monotonic() - last_save >= checkpoint_every:
-                            with work.paused() as (spans, sums):
-                                save(Position(pos.epochs, e, spans, sums,
-                                              pos.seconds + time.perf_counter() - t0, pos.partitions))
-                            last_save = time.monotonic()
-                except KeyboardInterrupt:
-                    spans, sums = work.stop()
-                    train_seconds += time.perf_counter() - t0
-                    where = ""
-                    if checkpoint is not None:
-                        save(Position(pos.epochs, e, spans, sums, pos.seconds + time.perf_counter() - t0,
-                                      pos.partitions))
-                        where = f"; checkpoint written to {os.fspath(checkpoint)}: continue with --resume"
-                    raise TrainingInterrupted(f"training interrupted in pass {e + 1} of {pos.epochs} with "
-                                              f"{n_chunks - _remaining(spans)} of {n_chunks} chunks done"
-                                              f"{where}") from None
+                work.start(max(1, min(cfg.n_threads, remaining(spans))))
+                while work.running(tick):
+                    s = work.sums
+                    bar.update(e * n_tokens + int(s[2]), epoch_no, epoch_no + pos.epochs - e - 1,
+                               work.lr, s[0] / max(s[1], 1.0))
+                    if checkpoint_every is not None and time.monotonic() - last_save >= checkpoint_every:
+                        with work.paused() as (spans, sums):
+                            try:
+                                save(Position(pos.epochs, e, spans, sums, pos.seconds + time.perf_counter() - t0,
+                                              pos.partitions), fallback=False)
+                            except OSError as failed:  # the previous checkpoint is intact: go on
+                                log.warning("%s; training goes on (the previous checkpoint, if any, is intact)",
+                                            failed)
+                        last_save = time.monotonic()
                 work.raise_failure()
                 seconds = pos.seconds + time.perf_counter() - t0
                 train_seconds += time.perf_counter() - t0
@@ -498,11 +422,34 @@ class Word2Vec:
                     "alpha_start": learning_rate(alpha, min_alpha, e / pos.epochs),
                     "alpha_end": learning_rate(alpha, min_alpha, (e + 1) / pos.epochs),
                 }
-                self.training_log.append(entry)
+                self.training_log.append(entry)  # one step: from here on the pass counts as done
                 pos.epoch, pos.spans, pos.sums, pos.seconds = e + 1, None, [0.0, 0.0, 0.0, 0.0], 0.0
                 bar.epoch_done(entry)
                 for callback in callbacks:
                     callback(entry)
+        except KeyboardInterrupt as stop:
+            # Ctrl-C, SIGTERM or SIGHUP, in a pass or between two: the position is exact either way
+            passes_done = len(self.training_log) - logged_before
+            if work is not None and passes_done == work.epoch:  # in a pass: stop after the chunks in flight
+                spans, sums = work.stop()
+                snapshot = Position(pos.epochs, work.epoch, spans, sums, pos.seconds + time.perf_counter() - t0,
+                                    pos.partitions)
+                where = (f"in pass {work.epoch + 1} of {pos.epochs} with {n_chunks - remaining(spans)} of "
+                         f"{n_chunks} chunks done")
+            else:
+                if work is not None:
+                    work.stop()
+                snapshot = Position(pos.epochs, passes_done, None, [0.0, 0.0, 0.0, 0.0], 0.0, pos.partitions)
+                where = f"after pass {passes_done} of {pos.epochs}"
+            signum = getattr(stop, "signum", signal.SIGINT)
+            why = "" if signum == signal.SIGINT else f" ({signal_name(signum)})"
+            if ckpt is not None:
+                try:
+                    path = save(snapshot, fallback=True)
+                    where += f"; checkpoint written to {path}: continue with --resume {path}"
+                except OSError as failed:
+                    where += f"; the checkpoint could not be written ({failed})"
+            raise TrainingInterrupted(signum, f"training interrupted{why} {where}") from None
         finally:
             bar.close()
         return train_seconds

@@ -1,0 +1,103 @@
+"""Stopping on a signal the way Ctrl-C stops.
+
+Schedulers, containers and systemd stop a job with SIGTERM (Slurm and Kubernetes a little before they kill
+it; a preemptible cloud machine at its reclaim notice), and a closed terminal sends SIGHUP.  By default
+either ends Python at once: a training in progress is lost.  Inside :class:`StopSignals` they raise
+:class:`Stopped` (a ``KeyboardInterrupt``) in the main thread instead, so the trainer stops exactly as on
+Ctrl-C: the chunks in flight finish and a checkpoint is written.  :meth:`StopSignals.hold` holds every stop
+signal (Ctrl-C included) back while a file that must not be cut is written, and raises it afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from typing import Iterator
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def signal_name(signum: int) -> str:
+    """``15`` -> ``'SIGTERM'``."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal (``signum``) arrived; the command line exits with ``128 + signum`` (143 for SIGTERM,
+    129 for SIGHUP, 130 for SIGINT)."""
+
+    def __init__(self, signum: int, message: str = "", saved: bool = False):
+        super().__init__(message or f"stopped by {signal_name(signum)}")
+        self.signum = signum
+        self.saved = saved  # True: the command's output was written before it stopped
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+class StopSignals:
+    """While inside, SIGTERM and SIGHUP raise :class:`Stopped` in the main thread.
+
+    Only the first signal raises: later ones are ignored while the stop is under way (so that a scheduler
+    that repeats SIGTERM does not cut the checkpoint being written; SIGKILL still ends everything).  Outside
+    the main thread, or with ``only_if_default`` when the program installed handlers of its own, nothing
+    changes.  Handlers are restored on exit.
+    """
+
+    def __init__(self, only_if_default: bool = False):
+        self.only_if_default = only_if_default
+        self._saved: dict[int, object] = {}
+        self._holding = False
+        self._pending: int | None = None
+        self._raised = False
+
+    def __enter__(self) -> "StopSignals":
+        if not _main_thread():
+            return self
+        for signum in STOP_SIGNALS:
+            if self.only_if_default and signal.getsignal(signum) is not signal.SIG_DFL:
+                continue
+            self._saved[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._saved.items():
+            signal.signal(signum, handler)
+        self._saved.clear()
+
+    @property
+    def active(self) -> bool:
+        return bool(self._saved)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self._holding:
+            if self._pending is None:
+                self._pending = signum
+            return
+        if self._raised and signum != signal.SIGINT:
+            return
+        self._raised = True
+        raise Stopped(signum)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Hold stop signals (SIGINT too) until the block ends, then raise the first one as
+        :class:`Stopped` with ``saved=True`` (unless the block raised an exception of its own)."""
+        if not _main_thread():
+            yield
+            return
+        old_int = signal.signal(signal.SIGINT, self._handle)
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+            signal.signal(signal.SIGINT, old_int)
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            raise Stopped(pending, saved=True)
