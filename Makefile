@@ -12,8 +12,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e .
 	touch $@
 
+# The torch backend's tests need PyTorch; the CPU build of this version installs in seconds where it lies on
+# disk (a newer one would be a CUDA build of several GB).  Without it the torch tests skip, saying why.
+TORCH_SPEC ?= torch==2.13.0
+
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q "$(TORCH_SPEC)" || echo "make: $(TORCH_SPEC) could not be installed: the torch tests skip"
 	touch $@
 
 install: $(VENV)/.installed

@@ -120,3 +120,129 @@ def reference_chunk(model, weights, tables, ids, sentence_ends, s0, s1, params, 
                     w_in[c] += err
                 examples += 1
     return w_in, w_out, (loss, examples, seen, kept)
+
+
+# -- the torch engine: minibatch steps with counter-based draws (w2v.torch_engine) -------------------------
+M32 = 0xFFFFFFFF
+
+
+def mix32(x: int) -> int:
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & M32
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & M32
+    return x ^ (x >> 16)
+
+
+def random32(seed: int, counter: int) -> int:
+    """Draw ``counter`` of the stream ``seed`` (a chunk's 64-bit seed), as w2v.torch_engine.random32."""
+    x = mix32((counter & M32) ^ (seed & M32))
+    x = mix32(x ^ (seed >> 32))
+    return mix32(x ^ (counter >> 32))
+
+
+def noise_draw(noise: np.ndarray, seed: int, counter: int) -> int:
+    bucket = (random32(seed, counter) * len(noise)) >> 32
+    entry = int(noise[bucket])
+    return bucket if random32(seed, counter + 1) < (entry >> 32) else entry & M32
+
+
+def _damping(total: float) -> float:
+    return 1.0 if total == 0.0 else -np.expm1(-total) / total
+
+
+def reference_torch_batch(variant, weights, tables, ids, sentence_ends, chunk_sentences, lrs, seeds, params,
+                          step):
+    """Train one batch like ``w2v.torch_engine.TorchEngine.train`` (variant "sg", "sg-hogbatch" or "cbow"),
+    in float64: tokens kept by their own draw, steps of ``step`` kept centres whose updates are all computed
+    from the weights at the start of the step, each contribution to a row scaled by ``(1 - exp(-A)) / A``
+    with ``A`` the row's total stiffness in the step.  Returns (W_in, W_out, (loss, examples, seen, kept))."""
+    w_in = weights[0].astype(np.float64)
+    w_out = weights[1].astype(np.float64)
+    keep, noise = tables
+    window, negative, cbow_mean = (int(x) for x in params)
+    per_pair = variant == "sg"
+    stride = 2 + 2 * negative * (2 * window if per_pair else 1)
+    offsets = [o for o in range(-window, window + 1) if o != 0]
+    tokens = []  # (word, sentence, seed, counter base, lr) of each token, in order
+    for g in range(len(lrs)):
+        first = 0 if chunk_sentences[g] == 0 else int(sentence_ends[chunk_sentences[g] - 1])
+        for s in range(int(chunk_sentences[g]), int(chunk_sentences[g + 1])):
+            start = 0 if s == 0 else int(sentence_ends[s - 1])
+            for p in range(start, int(sentence_ends[s])):
+                tokens.append((int(ids[p]), s, int(seeds[g]), (p - first) * stride, float(lrs[g])))
+    kept = [t for t in tokens if random32(t[2], t[3]) < int(keep[t[0]])]
+    windows = [1 + random32(t[2], t[3] + 1) % window for t in kept]
+    loss = 0.0
+    examples = 0
+    for start in range(0, len(kept), step):
+        w0_in, w0_out = w_in.copy(), w_out.copy()
+        into_in, into_out = [], []  # contributions: (row, vector, stiffness)
+        for i in range(start, min(len(kept), start + step)):
+            centre, sentence, seed, base, lr = kept[i]
+            contexts = [(a, kept[i + o][0]) for a, o in enumerate(offsets)
+                        if 0 <= i + o < len(kept) and abs(o) <= windows[i] and kept[i + o][1] == sentence]
+            if variant == "sg":
+                for a, c in contexts:
+                    x = w0_in[c]
+                    targets = [(centre, 1.0)]
+                    for j in range(negative):
+                        t = noise_draw(noise, seed, base + 2 + 2 * (a * negative + j))
+                        if t != centre:
+                            targets.append((t, 0.0))
+                    dx, stiff_x = np.zeros_like(x), 0.0
+                    for t, label in targets:
+                        y = w0_out[t]
+                        f = x @ y
+                        s = sigmoid(f)
+                        loss += pair_loss(f, label)
+                        into_out.append((t, lr * (label - s) * x, lr * s * (1 - s) * (x @ x)))
+                        dx += lr * (label - s) * y
+                        stiff_x += lr * s * (1 - s) * (y @ y)
+                    into_in.append((c, dx, stiff_x))
+                    examples += 1
+                continue
+            if not contexts:
+                continue
+            targets = [(centre, 1.0)]
+            for j in range(negative):
+                t = noise_draw(noise, seed, base + 2 + 2 * j)
+                if t != centre:
+                    targets.append((t, 0.0))
+            if variant == "sg-hogbatch":
+                for _, c in contexts:
+                    x = w0_in[c]
+                    dx, stiff_x = np.zeros_like(x), 0.0
+                    for t, label in targets:
+                        y = w0_out[t]
+                        f = x @ y
+                        s = sigmoid(f)
+                        loss += pair_loss(f, label)
+                        into_out.append((t, lr * (label - s) * x, lr * s * (1 - s) * (x @ x)))
+                        dx += lr * (label - s) * y
+                        stiff_x += lr * s * (1 - s) * (y @ y)
+                    into_in.append((c, dx, stiff_x))
+                    examples += 1
+            else:  # cbow
+                h = sum(w0_in[c] for _, c in contexts)
+                if cbow_mean:
+                    h = h / len(contexts)
+                dh, stiff_h = np.zeros_like(h), 0.0
+                for t, label in targets:
+                    y = w0_out[t]
+                    f = h @ y
+                    s = sigmoid(f)
+                    loss += pair_loss(f, label)
+                    into_out.append((t, lr * (label - s) * h, lr * s * (1 - s) * (h @ h)))
+                    dh += lr * (label - s) * y
+                    stiff_h += lr * s * (1 - s) * (y @ y)
+                for _, c in contexts:
+                    into_in.append((c, dh, stiff_h))
+                examples += 1
+        for matrix, contributions in ((w_in, into_in), (w_out, into_out)):
+            total: dict[int, float] = {}
+            for row, _, stiffness in contributions:
+                total[row] = total.get(row, 0.0) + stiffness
+            for row, vector, _ in contributions:
+                matrix[row] += _damping(total[row]) * vector
+    return w_in, w_out, (loss, examples, len(tokens), len(kept))

@@ -62,8 +62,10 @@ OUTPUT_ON_INPUT = [  # (command line, fragments of the one-line error)
     (["train", "c.txt", "-o", "c.txt"], ["-o/--output 'c.txt'", "corpus file 'c.txt'"]),
     (["train", "c.txt", "-o", "n.w2v", "--checkpoint", "c.txt"], ["--checkpoint 'c.txt'", "corpus file"]),
     (["train", "c.txt", "-o", "n.w2v", "--vectors", "./c.txt"], ["--vectors './c.txt'", "corpus file"]),
-    (["train", "c.txt", "-o", "hard.txt"], ["-o/--output 'hard.txt'", "corpus file 'c.txt'", "a link"]),
-    (["train", "c.txt", "-o", "soft.txt"], ["-o/--output 'soft.txt'", "corpus file 'c.txt'", "a link"]),
+    (["train", "c.txt", "-o", "hard.txt"], ["-o/--output 'hard.txt'", "corpus file 'c.txt'", "another name"]),
+    (["train", "c.txt", "-o", "soft.txt"], ["-o/--output 'soft.txt'", "corpus file 'c.txt'", "another name"]),
+    (["train", "m.w2v.ckpt", "-o", "m.w2v"], ["the checkpoint (-o/--output + .ckpt by default)",
+                                               "corpus file 'm.w2v.ckpt'"]),
     (["train", "soft.txt", "-o", "c.txt"], ["-o/--output 'c.txt'", "corpus file 'soft.txt'"]),
     (["train", "c.txt", "-o", "n.w2v", "--plot-loss", "c.png"], ["--plot-loss 'c.png'", "corpus file"]),
     (["train", "c.txt", "-o", "m.w2v", "--vectors", "m.w2v"], ["-o/--output 'm.w2v'", "--vectors 'm.w2v'",
@@ -89,6 +91,7 @@ def test_no_command_writes_over_its_input(argv, fragments, work, capsys):
     os.symlink("m.w2v", "m-link.w2v")
     os.symlink("m.w2v", "m.png")
     Path("ck").write_bytes(b"a checkpoint stand-in")
+    Path("m.w2v.ckpt").write_text("text that happens to be named like a checkpoint\n")
     before = snapshot(directory)
     rc = cli.main([*argv, *(FAST if argv[0] == "train" and "--resume" not in argv else [])])
     assert_one_line_error(rc, capsys.readouterr().err, *fragments)
@@ -135,19 +138,18 @@ def test_another_model_in_the_corpus_directory_is_refused_by_name(tmp_path, caps
 
 def test_resume_checkpoint_in_the_corpus_directory_is_not_corpus(tmp_path):
     """A checkpoint written into the corpus directory is left out when resuming from it (else the corpus
-    would differ from the one checkpointed)."""
+    would differ from the one checkpointed, or be refused as not text)."""
     d = tmp_path / "d"
     d.mkdir()
-    write_text(d / "c.txt", lines=50_000)
+    write_text(d / "c.txt", lines=5_000)
     ckpt = d / "m.ckpt"
-    kept = tmp_path / "kept.ckpt"
 
-    def copy(entry):
-        kept.write_bytes(ckpt.read_bytes())
+    def stop(entry):
+        raise KeyboardInterrupt
 
-    Word2Vec(dim=8, epochs=2, min_count=1, threads=1).train(d, progress=False, checkpoint=ckpt,
-                                                             checkpoint_every=1e-9, callbacks=[copy])
-    ckpt.write_bytes(kept.read_bytes())  # the checkpoint of the last epoch, in the corpus directory
+    with pytest.raises(KeyboardInterrupt):
+        Word2Vec(dim=8, epochs=2, min_count=1, threads=1).train(d, progress=False, checkpoint=ckpt,
+                                                                 callbacks=[stop])
     resumed = Word2Vec.resume(ckpt, d, progress=False)
     assert len(resumed.training_log) == 2
 
@@ -169,7 +171,7 @@ def test_check_outputs_and_same_file(tmp_path):
     assert outputs.same_file(a, tmp_path / "b") and outputs.same_file(tmp_path / "new", tmp_path / "." / "new")
     assert not outputs.same_file(a, tmp_path / "new")
     outputs.check_outputs([("-o", tmp_path / "new"), ("--x", None)], [("the input", a)])
-    with pytest.raises(OutputConflictError, match=r"-o .* is the input .*\(a link to it\)"):
+    with pytest.raises(OutputConflictError, match=r"-o .* is the input .*\(the same file under another name\)"):
         outputs.check_outputs([("-o", tmp_path / "b")], [("the input", a)])
     assert issubclass(OutputConflictError, ValueError) and issubclass(OutputConflictError, W2VError)
 
@@ -349,16 +351,28 @@ def test_python_train_stops_on_sigterm_only_without_a_handler_of_the_program(tmp
 
 # == 4. a full disk: refused before training; a save that fails keeps the model ============================
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A directory on a 2 MB file system: a real tmpfs where this test may mount one (root on Linux), else
-    a directory whose writes fail with ENOSPC once 2 MB are used (a fake ``fsync``; in-process tests only)."""
+def _mount_tmpfs(mount: Path, size: str) -> bool:
+    """A real tmpfs of ``size`` at ``mount`` where this test may mount one (root on Linux)."""
+    if not (sys.platform.startswith("linux") and os.geteuid() == 0):
+        return False
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+                          capture_output=True).returncode == 0
+
+
+@pytest.fixture(params=["tmpfs", "fake"])
+def small_disk(request, tmp_path, monkeypatch):
+    """A directory on a 2 MB file system: a real tmpfs (skipped where it cannot be mounted), and a fake one
+    everywhere: its free space reported as 2 MB, its writes failing with ENOSPC once filled (a fake
+    ``fsync``; in-process tests only)."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    real = False
-    if sys.platform.startswith("linux") and os.geteuid() == 0:
-        real = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                              capture_output=True).returncode == 0
+    real = request.param == "tmpfs"
+    if real and not _mount_tmpfs(mount, "2m"):
+        pytest.skip("a tmpfs cannot be mounted here (needs root on Linux); the fake disk runs instead")
+    if not real:
+        real_free = outputs.free_bytes
+        monkeypatch.setattr(outputs, "free_bytes",
+                            lambda d: 2 << 20 if str(d).startswith(str(mount)) else real_free(d))
     yield mount, real
     if real:
         subprocess.run(["umount", "-l", str(mount)], check=False)
@@ -385,8 +399,6 @@ def fill(directory: Path, real: bool, monkeypatch) -> None:
 
 def test_not_enough_room_is_refused_before_training(small_disk, tmp_path, capsys, monkeypatch):
     mount, real = small_disk
-    if not real:
-        monkeypatch.setattr(outputs, "free_bytes", lambda d: 2 << 20 if str(d).startswith(str(mount)) else None)
     corpus = tmp_path / "c.txt"
     corpus.write_text("".join(f"w{i % 3000} w{i % 2999} w{i % 17}\n" for i in range(20_000)))
     trained = []
@@ -394,7 +406,7 @@ def test_not_enough_room_is_refused_before_training(small_disk, tmp_path, capsys
     rc = cli.main(["train", str(corpus), "-o", str(mount / "m.w2v"), "--dim", "300", "--min-count", "1",
                    "--max-final-vocab", "2000", "--quiet"])
     line = assert_one_line_error(rc, capsys.readouterr().err, "not enough room", str(mount), "the model file",
-                                 "the checkpoint", "free")
+                                 "free")
     assert "MB" in line and not trained and os.listdir(mount) == []
 
 
@@ -437,7 +449,8 @@ def test_checkpoint_on_a_full_disk_goes_elsewhere_on_interrupt(small_disk, tmp_p
         # the interrupt comes from the epoch callback: the pass is done, its checkpoint must still land
         Word2Vec(dim=8, epochs=3, min_count=1, threads=1).train(
             corpus, progress=False, checkpoint=mount / "m.ckpt", callbacks=[interrupt])
-    assert str(elsewhere / "m.ckpt") in str(stop.value) or not real
+    assert str(elsewhere / "m.ckpt") in str(stop.value)
+    assert load_checkpoint(elsewhere / "m.ckpt")[1].epoch == 1
 
 
 def test_a_failing_periodic_checkpoint_does_not_stop_training(tmp_path, monkeypatch, caplog):
@@ -479,3 +492,163 @@ def test_check_room_adds_up_each_file_system(tmp_path):
     with pytest.raises(OutputError, match=r"x 4\.2 MB, y 6\.3 MB"):
         outputs.check_room([("x", a, 4 << 20), ("y", b, 6 << 20)], free=free.get)
     outputs.check_room([("x", a, 1 << 40)], free=lambda d: None)  # unknown: not checked
+
+
+def test_the_room_needed_follows_what_coexists(tmp_path, capsys, monkeypatch):
+    """Without periodic checkpoints the checkpoint and the model never coexist: a disk with room for one
+    model trains; with --checkpoint-every it needs two and is refused."""
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("".join(f"w{i % 3000} w{i % 2999} w{i % 17}\n" for i in range(20_000)))
+    out = tmp_path / "out"
+    out.mkdir()
+    from w2v.train import native_file_bytes
+    from w2v.vocab import build_vocab
+
+    size = native_file_bytes(build_vocab(Corpus(corpus), min_count=1), 50)
+    real_free = outputs.free_bytes
+    monkeypatch.setattr(outputs, "free_bytes",
+                        lambda d: int(1.5 * size) if str(d).startswith(str(out)) else real_free(d))
+    args = ["train", str(corpus), "-o", str(out / "m.w2v"), "--dim", "50", "--min-count", "1", "--epochs", "1",
+            "--threads", "1", "--quiet"]
+    assert cli.main(args) == 0, capsys.readouterr().err
+    rc = cli.main([*args, "--checkpoint-every", "600"])
+    assert_one_line_error(rc, capsys.readouterr().err, "not enough room", "the checkpoint")
+
+
+def test_no_room_for_the_encoded_corpus_is_refused_before_reading_it_again(tmp_path, capsys, monkeypatch):
+    corpus = write_text(tmp_path / "c.txt", lines=20_000)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    real_free = outputs.free_bytes
+    monkeypatch.setattr(outputs, "free_bytes", lambda d: 100_000 if str(d).startswith(str(cache)) else real_free(d))
+    rc = cli.main(["train", str(corpus), "-o", str(tmp_path / "m.w2v"), "--cache-dir", str(cache), *FAST])
+    assert_one_line_error(rc, capsys.readouterr().err, "not enough room", str(cache), "the encoded corpus")
+
+
+def test_a_full_cache_disk_is_one_line_not_a_traceback(tmp_path):
+    """The encoded corpus itself on a disk that fills: CorpusError (the close of the half-written file must
+    not hide it)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if not _mount_tmpfs(disk, "256k"):
+        pytest.skip("needs a real tmpfs (root on Linux)")
+    try:
+        from w2v.corpus import encode_corpus
+        from w2v.vocab import build_vocab
+
+        c = Corpus(write_text(tmp_path / "c.txt", lines=40_000))
+        with pytest.raises(CorpusError, match="disk full while writing the encoded corpus"):
+            encode_corpus(c, build_vocab(c, min_count=1), directory=disk)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_sighup_ignored_by_nohup_stays_ignored(tmp_path):
+    """`nohup w2v train ...`: the terminal closing must not stop the training."""
+    corpus = write_text(tmp_path / "c.txt", lines=200_000)
+    out = tmp_path / "m.w2v"
+
+    def ignore_hup():
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    proc = subprocess.Popen(w2v("train", corpus, "-o", out, "--dim", 16, "--epochs", 3, "--min-count", 1),
+                            stderr=subprocess.PIPE, text=True, preexec_fn=ignore_hup)
+    for line in proc.stderr:
+        if "pass 2: encoded" in line:
+            break
+    proc.send_signal(signal.SIGHUP)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0, rest
+    assert out.exists()
+
+
+def test_a_signal_between_the_last_pass_and_the_save_waits_for_the_model(monkeypatch, tmp_path, capsys):
+    corpus = write_text(tmp_path / "c.txt")
+    real = Word2Vec._record_stats
+
+    def record_then_signal(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # training is over, the model not yet saved
+
+    monkeypatch.setattr(Word2Vec, "_record_stats", record_then_signal)
+    rc = cli.main(["train", str(corpus), "-o", str(tmp_path / "m.w2v"), *FAST])
+    err = capsys.readouterr().err
+    assert rc == 143 and "after the model was saved" in err, err
+    assert Word2Vec.load(tmp_path / "m.w2v").training_log
+
+
+def test_a_signal_during_the_vectors_export_says_the_model_is_safe(monkeypatch, tmp_path, capsys):
+    corpus = write_text(tmp_path / "c.txt")
+    from w2v.vectors import KeyedVectors as KV
+
+    def export_interrupted(self, path, binary=True):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(KV, "save_word2vec_format", export_interrupted)
+    rc = cli.main(["train", str(corpus), "-o", str(tmp_path / "m.w2v"), "--vectors", str(tmp_path / "v.bin"),
+                   *FAST])
+    err = capsys.readouterr().err
+    assert rc == 143 and "after the model was saved to" in err and "the vectors" in err, err
+    assert "not written or changed" not in err and Word2Vec.load(tmp_path / "m.w2v").training_log
+
+
+def test_a_closed_stderr_pipe_does_not_lose_the_training(tmp_path):
+    """`w2v train ... 2>&1 | head -2`: the progress goes silent, the model is saved."""
+    corpus = write_text(tmp_path / "c.txt", lines=100_000)
+    out = tmp_path / "m.w2v"
+    proc = subprocess.Popen(w2v("train", corpus, "-o", out, "--dim", 16, "--epochs", 3, "--min-count", 1),
+                            stderr=subprocess.PIPE)
+    proc.stderr.readline()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 0
+    assert len(Word2Vec.load(out).training_log) == 3
+
+
+def test_resume_writes_new_checkpoints_where_asked(tmp_path):
+    corpus = write_text(tmp_path / "c.txt", lines=20_000)
+    first, second = tmp_path / "first.ckpt", tmp_path / "second.ckpt"
+
+    def stop(entry):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Word2Vec(dim=8, epochs=3, min_count=1, threads=1).train(corpus, progress=False, checkpoint=first,
+                                                                  callbacks=[stop])
+    before = first.read_bytes()
+    with pytest.raises(KeyboardInterrupt):
+        Word2Vec.resume(first, corpus, progress=False, checkpoint_to=second, callbacks=[stop])
+    assert first.read_bytes() == before and load_checkpoint(second)[1].epoch == 2
+
+
+TEXT_NOT_BINARY = {
+    "custard at byte 257": b"A" * 255 + b" custard pudding with nutmeg\n" * 20,
+    "nroff overstrike": b"N\x08NA\x08AM\x08ME\x08E\n     b\x08ba\x08as\x08sh\x08h - GNU Bourne-Again SHell\n" * 30,
+    "a short Latin-1 note": "\u00c7a \u00e9t\u00e9 l\u00e0\n".encode("latin-1"),
+    "a few stray NULs in a short file": b"a\x00b c\x00d\n",
+}
+
+
+@pytest.mark.parametrize("name", list(TEXT_NOT_BINARY))
+def test_text_that_looks_odd_is_still_text(name):
+    assert not_text(TEXT_NOT_BINARY[name], complete=True) is None
+
+
+def test_vector_files_in_text_forms_are_refused():
+    rng = np.random.default_rng(0)
+    glove = "".join(f"word{i} " + " ".join(f"{x:.5f}" for x in rng.normal(size=50)) + "\n" for i in range(20))
+    assert "GloVe style" in not_text(glove.encode(), complete=True)
+    rows = rng.normal(0, 0.3, (3, 2)).astype("<f4")
+    long_words = b"3 2\n" + b"".join(b"averyveryverylongword%d " % i + r.tobytes() + b"\n"
+                                        for i, r in enumerate(rows))
+    assert "word2vec vectors file (binary" in not_text(long_words, complete=True)
+    koi8 = ("\u0441\u044a\u0435\u0448\u044c \u0436\u0435 \u0435\u0449\u0451 \n" * 20).encode("koi8-r")
+    assert "ITS-ENCODING" in not_text(koi8) and "LATIN1" not in not_text(koi8)
+
+
+def test_the_text_export_estimate_is_an_upper_bound(tmp_path):
+    rng = np.random.default_rng(0)
+    vectors = (rng.normal(0, 1, (500, 30)) * 10.0 ** rng.integers(-6, 2, (500, 30))).astype(np.float32)
+    words = [f"w{i}" for i in range(500)]
+    formats.save_word2vec(tmp_path / "v.txt", words, vectors, binary=False)
+    estimate = formats.word2vec_size(500, sum(len(w) for w in words), 30, binary=False)
+    assert (tmp_path / "v.txt").stat().st_size <= estimate

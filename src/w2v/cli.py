@@ -147,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "checkpoint, on the same corpus; the checkpoint's settings are used")
     p.add_argument("--plot-loss", metavar="IMAGE", help="also draw the loss per epoch to IMAGE (.png, .svg, "
                    ".pdf; needs matplotlib: pip install 'w2v[plot]')")
+    engine = p.add_argument_group("where to train (not part of the model: a resumed training may change them)")
+    engine.add_argument("--device", default="cpu", metavar="DEVICE", help="cpu, cuda or cuda:N (a GPU needs "
+                        "PyTorch: pip install 'w2v[torch]') (default: cpu)")
+    engine.add_argument("--backend", choices=("numba", "torch"), help="numba (Numba kernels, CPU only) or torch "
+                        "(PyTorch, CPU or GPU) (default: numba on cpu, torch on cuda)")
     _add_config_options(p)
 
     p = sub.add_parser("similar", help="nearest neighbours of words",
@@ -281,12 +286,9 @@ def _check_not_input(output: tuple[str, str], *inputs: tuple[str, str]) -> None:
 
 
 def _size(path: str) -> str:
-    n = float(os.path.getsize(path))
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return ""  # unreachable
+    from .outputs import size_text
+
+    return size_text(os.path.getsize(path))
 
 
 def _loss_table(log: Sequence[dict[str, Any]]) -> list[str]:
@@ -321,111 +323,10 @@ def _load_vectors(path: str, limit: int | None = None, allow_nonfinite: bool = F
 
 
 # -- commands -----------------------------------------------------------------------------------------
-def _train_outputs(args: argparse.Namespace, checkpoint: str) -> list[tuple[str, str]]:
-    """The files ``train`` writes, each with the option that names it."""
-    named = [("-o/--output", args.output), ("--checkpoint", checkpoint), ("--vectors", args.vectors),
-             ("--plot-loss", args.plot_loss)]
-    return [(what, path) for what, path in named if path is not None]
-
-
-def _train_preflight(args: argparse.Namespace, checkpoint: str):
-    """The check ``train`` runs once the vocabulary is known: room for every file it will write."""
-    from . import formats, outputs
-    from .train import native_file_bytes
-
-    def check(vocab: Any, config: Config) -> None:
-        size = native_file_bytes(vocab, config.dim)
-        needs = [("the model file", args.output, size),
-                 ("the checkpoint", checkpoint, size * (2 if args.checkpoint_every else 1))]
-        if args.vectors:
-            words_nbytes = sum(len(w.encode("utf-8")) for w in vocab.words)
-            needs.append(("the vectors file", args.vectors, formats.word2vec_size(
-                len(vocab), words_nbytes, config.dim, binary=not args.vectors.endswith(".txt"))))
-        outputs.check_room(needs)
-    return check
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    from . import outputs, sources
-    from .errors import OutputError
-    from .signals import Stopped, signal_name
+    from .train_command import run
 
-    settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if hasattr(args, f.name)}
-    if args.resume and settings:
-        flags = ", ".join("--" + name.replace("_", "-") for name in settings)
-        raise UsageError(f"{flags}: settings cannot change when resuming; the checkpoint's are used")
-    try:
-        config = Config(**settings)
-    except ConfigError as err:
-        raise _config_error_for_cli(err) from None
-    if args.checkpoint_every is not None and not args.checkpoint_every > 0:
-        raise UsageError(f"--checkpoint-every must be a number of seconds in (0, inf); got "
-                         f"{args.checkpoint_every!r}")
-    checkpoint = args.checkpoint or args.resume or args.output + ".ckpt"
-    if args.resume and not os.path.isfile(args.resume):
-        raise FileNotFoundError(f"--resume {args.resume!r}: no such checkpoint file")
-    _check_output(checkpoint, "checkpoint")
-    _check_output(args.output, "model file")
-    if args.vectors:
-        _check_output(args.vectors, "vectors file")
-    if args.cache_dir is not None and not os.path.isdir(args.cache_dir):
-        raise FileNotFoundError(f"--cache-dir {args.cache_dir!r} is not an existing directory")
-    if args.plot_loss:
-        from . import plot
-
-        plot.image_format(args.plot_loss)  # matplotlib installed and a known extension: before training
-        _check_output(args.plot_loss, "loss picture")
-    # no output may be an input (the corpus, the checkpoint resumed) or another output; an output found in
-    # a corpus directory is left out of the corpus
-    written = _train_outputs(args, checkpoint)
-    resumed = [] if args.resume is None else [("the checkpoint resumed (--resume)", args.resume)]
-    outputs.check_outputs([(w, p) for w, p in written if w != "--checkpoint"], resumed)
-    outputs.check_outputs(written)
-    # (whether each file is text is checked by the trainer's corpus, with the settings it trains with)
-    files = sources.expand_paths(args.corpus, exclude={p: w for w, p in written}, allow_binary=True)
-
-    from .train import Word2Vec  # the trainer (and Numba) only now
-
-    preflight = _train_preflight(args, checkpoint)
-    if args.resume:
-        model = Word2Vec.resume(args.resume, files, progress=not args.quiet, cache_dir=args.cache_dir,
-                                checkpoint_every=args.checkpoint_every, preflight=preflight)
-    else:
-        model = Word2Vec(config).train(files, progress=not args.quiet, cache_dir=args.cache_dir,
-                                       checkpoint=checkpoint, checkpoint_every=args.checkpoint_every,
-                                       preflight=preflight)
-    # The model exists only in memory now: a stop signal waits until it is on disk, and a failed save (a
-    # disk that filled meanwhile) puts it somewhere else rather than losing it.
-    fallbacks = outputs.fallback_directories(os.path.dirname(os.path.abspath(checkpoint)), args.cache_dir)
-    try:
-        with args.signals.hold():
-            where, failure = outputs.save_with_fallback(model.save, args.output, fallbacks)
-    except Stopped as stop:
-        raise Stopped(stop.signum, f"stopped by {signal_name(stop.signum)} after the model was saved to "
-                                   f"{args.output}; the rest (vectors, picture) was not written", saved=True)
-    if failure is not None:
-        raise OutputError(f"{failure}; the trained model was saved to {where} instead: move it where it "
-                          "belongs")
-    if os.path.exists(checkpoint):  # the model now holds everything the checkpoint did
-        with contextlib.suppress(OSError):
-            os.remove(checkpoint)
-    try:
-        if args.vectors:
-            model.wv.save_word2vec_format(args.vectors, binary=not args.vectors.endswith(".txt"))
-        if args.plot_loss:
-            plot.plot_loss(model.training_log, args.plot_loss, title=_loss_title(args.output))
-    except OutputError as e:
-        raise OutputError(f"{e}; the model was saved to {args.output} (write the rest with 'w2v export' or "
-                          "'w2v plot-loss')") from None
-    if not args.quiet:
-        out = _summary(model)
-        out.append(f"model: {args.output} ({_size(args.output)})")
-        if args.vectors:
-            out.append(f"vectors: {args.vectors} ({_size(args.vectors)})")
-        if args.plot_loss:
-            out.append(f"loss picture: {args.plot_loss} ({_size(args.plot_loss)})")
-        print("\n".join(out), flush=True)
-    return 0
+    return run(args)
 
 
 def cmd_similar(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ConfigError, CorpusError, CorpusNotFoundError
-from .sources import MAGIC, READERS, compression_of, expand_paths, read_block  # noqa: F401 (re-exported)
+from .sources import READERS, compression_from_head, compression_of, expand_paths, read_block  # noqa: F401
 
 if TYPE_CHECKING:  # pragma: no cover
     from .vocab import Vocab
@@ -266,7 +266,7 @@ class Corpus:
                                     "first pass")
             head = raw.read(6)
             raw.seek(0)
-            kind = next((k for magic, k in MAGIC if head.startswith(magic)), None)
+            kind = compression_from_head(head)
             reader = READERS[kind](raw)
         except BaseException:
             raw.close()
@@ -528,7 +528,10 @@ def encode_corpus(sentences: Iterable[Sequence[str]], vocab: "Vocab",
                               if raw else "corpus is empty: no token to encode")
         ids = np.memmap(f, dtype=np.int32, mode="r", shape=(written,))
     except BaseException:
-        f.close()
+        try:
+            f.close()  # may fail again (the buffered tail of a full disk): the first error is the one to tell
+        except OSError:
+            pass
         raise
     sentence_ends = np.concatenate(ends_parts) if ends_parts else np.empty(0, dtype=np.int64)
     logger.info("pass 2: encoded %d of %d tokens (%d sentences) in %.1f s; cache of %d bytes in %s "

@@ -62,6 +62,10 @@ class OutputConflictError(W2VError, ValueError):
     """An output path that names an input (or another output) of the same command: refused before any work."""
 
 
+class DeviceError(W2VError, RuntimeError):
+    """A device or backend that cannot run here: PyTorch not installed, no visible GPU; says what to do."""
+
+
 class ResourceError(W2VError, MemoryError):
     """Training would need more memory than the machine has available; the message says what would fit."""
 

@@ -281,8 +281,9 @@ def native_size(words_nbytes: int, array_nbytes: Sequence[int], header_nbytes: i
 
 
 def word2vec_size(n_words: int, words_nbytes: int, dim: int, binary: bool) -> int:
-    """Estimated bytes of a word2vec C file (binary: exact; text: about 13 characters a value)."""
-    per_value = 4 if binary else 13
+    """Estimated bytes of a word2vec C file (binary: exact; text: at most 15 characters a value, the longest
+    shortest float32 text, ``-1.2345678e-05``, and its space)."""
+    per_value = 4 if binary else 15
     return 32 + words_nbytes + n_words * (2 + per_value * dim)
 
 

@@ -91,23 +91,26 @@ def _size(n: float) -> str:
     return ""  # unreachable
 
 
-def check_memory(vocab_size: int, dim: int, available: int | None = None) -> int:
+def check_memory(vocab_size: int, dim: int, available: int | None = None, what: str = "memory",
+                 per_word_bytes: int = BYTES_PER_WORD) -> int:
     """Raise :class:`ResourceError` when training ``vocab_size`` words x ``dim`` would not fit in memory.
 
     Call it after the vocabulary is known and before the weights are allocated.  ``available`` defaults to
     :func:`available_memory`; when the system cannot tell, nothing is checked.  Returns the estimate in
-    bytes.  The error gives the figures and the settings that would fit: the largest ``dim`` for this
-    vocabulary and the largest ``max_final_vocab`` for this ``dim``.
+    bytes.  ``what`` names the memory in the message (a GPU's, say) and ``per_word_bytes`` what a word
+    costs there besides its two rows of weights.  The error gives the figures and the settings that would
+    fit: the largest ``dim`` for this vocabulary and the largest ``max_final_vocab`` for this ``dim``.
     """
-    need = estimate_training_memory(vocab_size, dim)
+    need = 2 * 4 * vocab_size * dim + per_word_bytes * vocab_size
+    estimate_training_memory(vocab_size, dim)  # checks the arguments
     if available is None:
         available = available_memory()
     if available is None:
         return need
     if need > available:
-        per_row = 2 * 4 * dim + BYTES_PER_WORD
+        per_row = 2 * 4 * dim + per_word_bytes
         max_vocab = available // per_row
-        max_dim = (available - BYTES_PER_WORD * vocab_size) // (2 * 4 * vocab_size) if vocab_size else 0
+        max_dim = (available - per_word_bytes * vocab_size) // (2 * 4 * vocab_size) if vocab_size else 0
         fixes = []
         if max_dim >= 1:
             fixes.append(f"dim (--dim) to at most {max_dim:,}")
@@ -115,10 +118,10 @@ def check_memory(vocab_size: int, dim: int, available: int | None = None) -> int
             fixes.append(f"max_final_vocab (--max-final-vocab) to at most {max_vocab:,} (or raise min_count)")
         advice = "lower " + " or ".join(fixes) if fixes else "use a machine with more memory"
         raise ResourceError(
-            f"training needs about {_size(need)} of memory for {vocab_size:,} words x {dim} dimensions (two "
-            f"float32 matrices of {_size(4 * vocab_size * dim)} each, plus {_size(BYTES_PER_WORD * vocab_size)} "
+            f"training needs about {_size(need)} of {what} for {vocab_size:,} words x {dim} dimensions (two "
+            f"float32 matrices of {_size(4 * vocab_size * dim)} each, plus {_size(per_word_bytes * vocab_size)} "
             f"of vocabulary and tables), but only {_size(available)} is available; {advice}")
     if need > WARN_FRACTION * available:
-        logger.warning("training needs about %s of memory for %d words x %d dimensions, %.0f%% of the %s "
-                       "available", _size(need), vocab_size, dim, 100 * need / available, _size(available))
+        logger.warning("training needs about %s of %s for %d words x %d dimensions, %.0f%% of the %s "
+                       "available", _size(need), what, vocab_size, dim, 100 * need / available, _size(available))
     return need

@@ -24,8 +24,8 @@ from .errors import OutputConflictError, OutputError
 
 log = logging.getLogger("w2v")
 
-ROOM_MARGIN = 1 << 20
-"""Bytes kept free beyond the estimates (the JSON header and the training log grow a little)."""
+ROOM_MARGIN = 1 << 16
+"""Bytes kept free beyond the estimates, at least (and half a percent of them): the estimates are close."""
 
 
 def file_identity(path: str | os.PathLike) -> tuple[int, int] | None:
@@ -70,7 +70,8 @@ def check_outputs(outputs: Sequence[tuple[str, str | os.PathLike]],
     for i, (what, path) in enumerate(outputs):
         for in_what, in_path in inputs:
             if same_file(path, in_path):
-                how = "" if os.path.abspath(path) == os.path.abspath(in_path) else " (a link to it)"
+                how = "" if os.path.abspath(path) == os.path.abspath(in_path) else " (the same file under " \
+                                                                                 "another name)"
                 raise OutputConflictError(
                     f"{what} {path!r} is {in_what} {in_path!r}{how}: writing it would destroy an input of "
                     "this command; choose another output path")
@@ -98,7 +99,7 @@ def size_text(n: float) -> str:
 
 
 def check_room(needs: Iterable[tuple[str, str | os.PathLike, int]],
-               free: Callable[[str], int | None] = free_bytes) -> None:
+               free: Callable[[str], int | None] | None = None) -> None:
     """Refuse when a file system lacks the room for the files that will be written on it.
 
     Parameters
@@ -106,14 +107,15 @@ def check_room(needs: Iterable[tuple[str, str | os.PathLike, int]],
     needs : (what, path, bytes) triples
         Each file to be written and its (estimated) size; an atomic write needs the whole size free even
         when it replaces an existing file, so nothing is credited for that.
-    free : callable
-        ``free(directory) -> bytes or None`` (a test can pass its own).
+    free : callable, optional
+        ``free(directory) -> bytes or None``; default :func:`free_bytes`.
 
     Raises
     ------
     OutputError
         Naming the directory, the files, the bytes needed and the bytes free.
     """
+    free = free if free is not None else free_bytes
     by_device: dict[object, list[tuple[str, str, int]]] = {}
     for what, path, nbytes in needs:
         directory = os.path.dirname(os.path.abspath(os.fspath(path)))
@@ -125,11 +127,13 @@ def check_room(needs: Iterable[tuple[str, str | os.PathLike, int]],
     for items in by_device.values():
         directory = items[0][1]
         have = free(directory)
-        need = sum(n for _, _, n in items) + ROOM_MARGIN
+        files = sum(n for _, _, n in items)
+        margin = max(ROOM_MARGIN, files // 200)
+        need = files + margin
         if have is not None and need > have:
             parts = ", ".join(f"{what} {size_text(n)}" for what, _, n in items)
             err = OutputError(f"not enough room in {directory!r}: about {size_text(need)} is needed ({parts}, "
-                              f"and {size_text(ROOM_MARGIN)} to spare), only {size_text(have)} is free; free "
+                              f"and {size_text(margin)} to spare), only {size_text(have)} is free; free "
                               "some space or write the outputs elsewhere")
             err.filename = directory
             raise err

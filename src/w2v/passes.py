@@ -14,6 +14,8 @@ import threading
 
 import numpy as np
 
+from .signals import STOP_SIGNALS
+
 CHUNK_WORDS = 10_000  # tokens per kernel call: the learning rate is updated this often (the C tool: 10k)
 
 
@@ -36,7 +38,7 @@ def plan_chunks(sentence_ends: np.ndarray, chunk_words: int = CHUNK_WORDS) -> np
 def _stop_signals_blocked():
     """Block SIGINT, SIGTERM and SIGHUP in this thread (POSIX), so that no stop lands in ``Thread.start``
     (which would leave a thread started but not yet joinable); pending ones arrive on exit."""
-    mask = {getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)}
+    mask = {signal.SIGINT, *STOP_SIGNALS}
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
@@ -84,8 +86,9 @@ class Pass:
     leaves exactly the chunks outside ``spans`` trained.
     """
 
-    def __init__(self, run_chunk, epoch: int, epoch_no: int, spans, sums):
-        self.run_chunk, self.epoch, self.epoch_no = run_chunk, epoch, epoch_no
+    def __init__(self, run_chunks, epoch: int, epoch_no: int, spans, sums, group: int = 1):
+        self.run_chunks, self.epoch, self.epoch_no = run_chunks, epoch, epoch_no
+        self.group = max(1, int(group))  # consecutive chunks claimed at once (an engine's call)
         self.spans = [list(span) for span in spans]  # [next, end) of each share, still to train
         self.sums = np.asarray(sums, dtype=np.float64).copy()  # loss, examples, seen, kept
         self.lr = 0.0
@@ -103,15 +106,19 @@ class Pass:
             for t in self.threads:
                 t.start()
 
-    def _claim(self, own: int) -> int | None:
+    def _claim(self, own: int) -> tuple[int, int] | None:
+        """Up to ``group`` consecutive chunks ``[c0, c1)``: from the front of the own share, else from the
+        back of the share with the most left."""
         span = self.spans[own]
         if span[0] < span[1]:
-            span[0] += 1
-            return span[0] - 1
+            c0 = span[0]
+            span[0] = min(span[1], c0 + self.group)
+            return c0, span[0]
         span = max(self.spans, key=lambda s: s[1] - s[0])
         if span[0] < span[1]:
-            span[1] -= 1
-            return span[1]
+            c1 = span[1]
+            span[1] = max(span[0], c1 - self.group)
+            return span[1], c1
         return None
 
     def _work(self, own: int) -> None:
@@ -126,7 +133,7 @@ class Pass:
                     self.in_flight += 1
                 res = None
                 try:
-                    res, lr = self.run_chunk(c, self.epoch, self.epoch_no)  # the GIL is released in here
+                    res, lr = self.run_chunks(*c, self.epoch, self.epoch_no)  # the GIL is released in here
                 finally:
                     with self.cond:  # sums and in_flight change together: a pause sees both or neither
                         if res is not None:

@@ -9,6 +9,9 @@ import time
 class Progress:
     """Shows words done, words/s, the learning rate and the running loss.
 
+    Output is a courtesy: when the stream fails (``2>&1 | head`` closed the pipe, a terminal hung up), the
+    progress goes silent and training goes on.
+
     Parameters
     ----------
     total : int
@@ -34,6 +37,16 @@ class Progress:
 
     def update(self, done: int, epoch: int, epochs: int, lr: float, loss: float) -> None:
         """Report ``done`` words trained so far (all epochs) in ``epoch`` (1-based)."""
+        try:
+            self._update(done, epoch, epochs, lr, loss)
+        except OSError:
+            self._silence()
+
+    def _silence(self) -> None:
+        self.enabled = False
+        self._bar = None
+
+    def _update(self, done: int, epoch: int, epochs: int, lr: float, loss: float) -> None:
         if not self.enabled:
             return
         if self._bar is not None:
@@ -51,6 +64,12 @@ class Progress:
 
     def epoch_done(self, entry: dict) -> None:
         """One line per finished epoch (also under tqdm, written above the bar)."""
+        try:
+            self._epoch_done(entry)
+        except OSError:
+            self._silence()
+
+    def _epoch_done(self, entry: dict) -> None:
         if not self.enabled:
             return
         line = (f"epoch {entry['epoch']}: loss {entry['loss']:.4f}  {entry['words_per_sec']:,.0f} words/s  "
@@ -62,5 +81,8 @@ class Progress:
 
     def close(self) -> None:
         if self._bar is not None:
-            self._bar.close()
+            try:
+                self._bar.close()
+            except OSError:
+                pass
             self._bar = None

@@ -40,11 +40,15 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+_active: list["StopSignals"] = []  # the StopSignals entered, innermost last (main thread only)
+
+
 class StopSignals:
     """While inside, SIGTERM and SIGHUP raise :class:`Stopped` in the main thread.
 
     Only the first signal raises: later ones are ignored while the stop is under way (so that a scheduler
-    that repeats SIGTERM does not cut the checkpoint being written; SIGKILL still ends everything).  Outside
+    that repeats SIGTERM does not cut the checkpoint being written; SIGKILL still ends everything).  A signal
+    the process ignores stays ignored (``nohup`` keeps a training going when its terminal closes).  Outside
     the main thread, or with ``only_if_default`` when the program installed handlers of its own, nothing
     changes.  Handlers are restored on exit.
     """
@@ -52,7 +56,8 @@ class StopSignals:
     def __init__(self, only_if_default: bool = False):
         self.only_if_default = only_if_default
         self._saved: dict[int, object] = {}
-        self._holding = False
+        self._holding = 0
+        self._saved_int: object = None
         self._pending: int | None = None
         self._raised = False
 
@@ -60,15 +65,25 @@ class StopSignals:
         if not _main_thread():
             return self
         for signum in STOP_SIGNALS:
-            if self.only_if_default and signal.getsignal(signum) is not signal.SIG_DFL:
+            current = signal.getsignal(signum)
+            if current is signal.SIG_IGN or (self.only_if_default and current is not signal.SIG_DFL):
                 continue
             self._saved[signum] = signal.signal(signum, self._handle)
+        if self._saved:  # only the one whose handlers are in place can hold
+            _active.append(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self in _active:
+            _active.remove(self)
+        while self._holding:
+            self._release()
         for signum, handler in self._saved.items():
             signal.signal(signum, handler)
         self._saved.clear()
+        pending, self._pending = self._pending, None
+        if pending is not None and exc[0] is None:
+            raise Stopped(pending)
 
     @property
     def active(self) -> bool:
@@ -84,20 +99,41 @@ class StopSignals:
         self._raised = True
         raise Stopped(signum)
 
+    def begin_hold(self) -> None:
+        """From now on hold stop signals (SIGINT too) until as many :meth:`_release` as calls."""
+        if not _main_thread():
+            return
+        if not self._holding:
+            self._saved_int = signal.signal(signal.SIGINT, self._handle)
+        self._holding += 1
+
+    def _release(self) -> None:
+        self._holding -= 1
+        if not self._holding:
+            signal.signal(signal.SIGINT, self._saved_int)
+
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
         """Hold stop signals (SIGINT too) until the block ends, then raise the first one as
-        :class:`Stopped` with ``saved=True`` (unless the block raised an exception of its own)."""
+        :class:`Stopped` with ``saved=True`` (unless the block raised an exception of its own).  A hold
+        begun earlier (:func:`hold_active`) ends here too."""
         if not _main_thread():
             yield
             return
-        old_int = signal.signal(signal.SIGINT, self._handle)
-        self._holding = True
+        self.begin_hold()
         try:
             yield
         finally:
-            self._holding = False
-            signal.signal(signal.SIGINT, old_int)
+            while self._holding:
+                self._release()
         pending, self._pending = self._pending, None
         if pending is not None:
             raise Stopped(pending, saved=True)
+
+
+def hold_active() -> None:
+    """Hold stop signals in the innermost active :class:`StopSignals` from now on, until its next
+    :meth:`StopSignals.hold` block (or its exit) ends: the trainer calls it once the last pass is done, so
+    that a signal between the end of training and the saved model does not lose the training."""
+    if _active and _main_thread():
+        _active[-1].begin_hold()

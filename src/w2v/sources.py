@@ -21,7 +21,8 @@ import zlib
 from typing import IO, Mapping, Sequence
 
 from . import filetypes
-from .errors import CorpusError, CorpusNotFoundError, OutputConflictError
+from .errors import CorpusError, CorpusNotFoundError
+from .outputs import check_outputs, same_file
 
 logger = logging.getLogger("w2v")
 
@@ -81,33 +82,6 @@ def _not_found(message: str, path: str) -> CorpusNotFoundError:
     return err
 
 
-def _identities(exclude: Mapping[str, str]) -> list[tuple[str, str, tuple[int, int] | None, str]]:
-    """(path, what, (device, inode) or None, resolved path) of each excluded output."""
-    out = []
-    for path, what in exclude.items():
-        try:
-            st = os.stat(path)
-            ident: tuple[int, int] | None = (st.st_dev, st.st_ino)
-        except OSError:
-            ident = None
-        out.append((path, what, ident, os.path.realpath(path)))
-    return out
-
-
-def _output_match(file: str, outputs) -> tuple[str, str] | None:
-    """The (path, what) of the output that ``file`` is, if any."""
-    try:
-        st = os.stat(file)
-        ident = (st.st_dev, st.st_ino)
-    except OSError:
-        ident = None
-    real = os.path.realpath(file)
-    for path, what, out_ident, out_real in outputs:
-        if (ident is not None and ident == out_ident) or real == out_real:
-            return path, what
-    return None
-
-
 def expand_paths(paths: Sequence[str | os.PathLike], *, exclude: Mapping[str, str] | None = None,
                  allow_binary: bool = False) -> list[str]:
     """The files of a corpus, in reading order, each checked.
@@ -131,7 +105,7 @@ def expand_paths(paths: Sequence[str | os.PathLike], *, exclude: Mapping[str, st
     OutputConflictError
         A corpus file named directly that is an output.
     """
-    outputs = _identities(exclude or {})
+    outputs = [(os.fspath(p), what) for p, what in (exclude or {}).items()]
     files: list[str] = []
     for p in paths:
         path = os.fspath(p)
@@ -141,7 +115,7 @@ def expand_paths(paths: Sequence[str | os.PathLike], *, exclude: Mapping[str, st
             inside = sorted(e.path for e in os.scandir(path) if not e.name.startswith(".") and e.is_file())
             kept = []
             for file in inside:
-                match = _output_match(file, outputs)
+                match = next(((p, w) for p, w in outputs if same_file(file, p)), None)
                 if match is None:
                     kept.append(file)
                 else:
@@ -152,11 +126,7 @@ def expand_paths(paths: Sequence[str | os.PathLike], *, exclude: Mapping[str, st
                                   f"{', outputs of this command left out' if len(inside) > len(kept) else ''})")
             inside = kept
         elif os.path.isfile(path):
-            match = _output_match(path, outputs)
-            if match is not None:
-                link = "" if os.path.abspath(match[0]) == os.path.abspath(path) else " (a link to it)"
-                raise OutputConflictError(f"{match[1]} {match[0]!r} is the corpus file {path!r}{link}: writing "
-                                          "it would destroy an input; choose another output path")
+            check_outputs([(what, p) for p, what in outputs], [("the corpus file", path)])
             inside = [path]
         elif os.path.exists(path):
             raise CorpusError(f"corpus path {path!r} is not a regular file or a directory; the corpus is read "

@@ -26,9 +26,10 @@ from .config import Config
 from .errors import ConfigError
 from .memory import check_memory
 from .checkpoint import Position
+from .engine import Batch, check_available
 from .passes import CHUNK_WORDS, Pass, Partitions, plan_chunks, remaining  # noqa: F401 (re-exported)
 from .progress import Progress
-from .signals import StopSignals, Stopped, signal_name
+from .signals import StopSignals, Stopped, hold_active, signal_name
 
 log = logging.getLogger("w2v")
 
@@ -106,15 +107,29 @@ class Word2Vec:
     >>> model.wv.most_similar("france", topn=5)                                 # doctest: +SKIP
     """
 
-    def __init__(self, config: Config | None = None, **settings: Any):
+    def __init__(self, config: Config | None = None, *, device: str = "cpu", backend: str | None = None,
+                 **settings: Any):
+        from .engine import resolve
+
         if config is not None and settings:
             raise ConfigError("give either a Config or keyword settings, not both")
         self.config = config if config is not None else Config(**settings)
+        # where and with what to train: run-time choices, not part of the model (see w2v.engine)
+        self.device, self.backend = resolve(device, backend)
         self.vocab = None  # w2v.vocab.Vocab after training or loading
         self.weights: tuple[np.ndarray, np.ndarray] | None = None  # (W_in, W_out), float32[V, d]
         self.training_log: list[dict[str, Any]] = []
         self.stats: dict[str, Any] = {}
         self._wv = None
+
+    def to(self, device: str = "cpu", backend: str | None = None) -> "Word2Vec":
+        """Train on ``device`` ('cpu', 'cuda', 'cuda:N') with ``backend`` ('numba', the default on the CPU,
+        or 'torch', the default on CUDA) from now on; returns ``self``.  Not part of the model: nothing of it
+        is saved.  ``Word2Vec.load(path).to("cuda").train(more_text)``."""
+        from .engine import resolve
+
+        self.device, self.backend = resolve(device, backend)
+        return self
 
     # -- results -------------------------------------------------------------------------------------
     @property
@@ -183,6 +198,7 @@ class Word2Vec:
         if not isinstance(n_epochs, int) or isinstance(n_epochs, bool) or n_epochs < 1:
             raise ConfigError(f"'epochs' must be an int in [1, inf); got {n_epochs!r}")
         ckpt = _checkpoints(checkpoint, checkpoint_every, cache_dir)
+        check_available(self.device, self.backend)  # before reading anything
         with StopSignals(only_if_default=True):
             return self._train(corpus, n_epochs, progress, cache_dir, callbacks, ckpt, update_vocab, preflight)
 
@@ -202,12 +218,12 @@ class Word2Vec:
                      found.total)
         t_vocab = time.perf_counter()
         if fresh:
-            self._preflight(found, ckpt, preflight)
+            self._preflight(found, ckpt, preflight, found.total, cache_dir)
             check_memory(len(found), cfg.dim)
         elif update_vocab:
-            self._grow_vocab(found, lambda vocab: self._preflight(vocab, ckpt, preflight))
+            self._grow_vocab(found, lambda vocab: self._preflight(vocab, ckpt, preflight, found.total, cache_dir))
         else:
-            self._preflight(self.vocab, ckpt, preflight)
+            self._preflight(self.vocab, ckpt, preflight, None, cache_dir)
         with encode_corpus(source, found if fresh else self.vocab, directory=cache_dir) as enc:
             if fresh:
                 # exact counts, re-sorted, when max_vocab pruning made pass 1's counts lower bounds
@@ -220,37 +236,54 @@ class Word2Vec:
         self._record_stats(enc, n_epochs, t_start, t_vocab, t_encoded, train_seconds)
         return self
 
-    def _preflight(self, vocab, ckpt: _Checkpoints | None, preflight) -> None:
-        """Before any training: the caller's own checks, then room for the checkpoint (twice when periodic:
-        the new one is written beside the old)."""
+    def _preflight(self, vocab, ckpt: _Checkpoints | None, preflight, tokens: int | None, cache_dir) -> None:
+        """Before any training: the caller's own checks, then room for what training writes: the encoded
+        corpus (4 bytes a token, when the count is known) and the checkpoint (a new one is written beside
+        the previous one, which exists already when resuming; twice when periodic)."""
         if preflight is not None:
             preflight(vocab, self.config)
+        needs = []
+        if tokens is not None:
+            import tempfile
+
+            where = os.path.join(os.fspath(cache_dir) if cache_dir is not None else tempfile.gettempdir(), "x")
+            needs.append(("the encoded corpus", where, 4 * int(tokens)))
         if ckpt is not None:
             size = native_file_bytes(vocab, self.config.dim)
-            outputs.check_room([("the checkpoint", ckpt.path, size * (2 if ckpt.every else 1))])
+            copies = 2 if ckpt.every and not os.path.exists(ckpt.path) else 1
+            needs.append(("the checkpoint", ckpt.path, size * copies))
+        outputs.check_room(needs)
 
     @classmethod
     def resume(cls, checkpoint: str | os.PathLike, corpus: Any, *, progress: bool = True,
                cache_dir: str | os.PathLike | None = None,
                callbacks: Iterable[Callable[[dict[str, Any]], None]] = (),
                checkpoint_every: float | None = None,
-               preflight: Callable[[Any, Config], None] | None = None) -> "Word2Vec":
+               preflight: Callable[[Any, Config], None] | None = None,
+               device: str = "cpu", backend: str | None = None,
+               checkpoint_to: str | os.PathLike | None = None) -> "Word2Vec":
         """Continue a training from its checkpoint, on the same corpus, to the same final schedule.
 
         The corpus is read once (pass 2 only: the vocabulary comes from the checkpoint) and checked against
-        the checkpoint's fingerprint; a different corpus is refused.  New checkpoints go to the same path.
+        the checkpoint's fingerprint; a different corpus is refused.  New checkpoints go to the same path,
+        or to ``checkpoint_to``.
         With ``threads=1`` the result is bit-identical to a training that was never interrupted.
-        ``preflight`` is as in :meth:`train` (called before the corpus is read).
+        ``preflight`` is as in :meth:`train` (called before the corpus is read).  ``device`` and
+        ``backend`` need not be those of the interrupted run (a training checkpointed on a GPU may resume on
+        the CPU and back).
         """
         from .checkpoint import check_fingerprint, load_checkpoint
         from .corpus import encode_corpus
 
         model, position, saved = load_checkpoint(checkpoint)
-        ckpt = _checkpoints(checkpoint, checkpoint_every, cache_dir)
+        model.to(device, backend)
+        check_available(model.device, model.backend)
+        ckpt = _checkpoints(checkpoint_to if checkpoint_to is not None else checkpoint, checkpoint_every,
+                            cache_dir)
         with StopSignals(only_if_default=True):
-            model._preflight(model.vocab, ckpt, preflight)
+            model._preflight(model.vocab, ckpt, preflight, saved.get("tokens"), cache_dir)
             t_start = time.perf_counter()
-            source = model._corpus(corpus, ckpt)
+            source = model._corpus(corpus, ckpt, resumed=checkpoint)
             with encode_corpus(source, model.vocab, directory=cache_dir) as enc:
                 check_fingerprint(saved, enc, checkpoint)
                 t_encoded = time.perf_counter()
@@ -259,21 +292,24 @@ class Word2Vec:
             model._record_stats(enc, position.epochs, t_start, t_start, t_encoded, train_seconds)
         return model
 
-    def _corpus(self, corpus: Any, ckpt: _Checkpoints | None = None):
-        """``corpus`` as a :class:`w2v.corpus.Corpus` read with this model's settings; the checkpoint is
-        never one of its files."""
+    def _corpus(self, corpus: Any, ckpt: _Checkpoints | None = None, resumed=None):
+        """``corpus`` as a :class:`w2v.corpus.Corpus` read with this model's settings; the checkpoint (and
+        the one resumed) is never one of its files."""
         from .corpus import Corpus
 
+        exclude = {}
+        if ckpt is not None:
+            exclude[ckpt.path] = "the checkpoint"
+        if resumed is not None:
+            exclude[os.fspath(resumed)] = "the checkpoint resumed"
         if isinstance(corpus, Corpus):
-            if ckpt is not None:
-                outputs.check_outputs([("the checkpoint", ckpt.path)],
-                                      [("the corpus file", f) for f in corpus.files or ()])
+            outputs.check_outputs(list((w, p) for p, w in exclude.items()),
+                                  [("the corpus file", f) for f in corpus.files or ()])
             return corpus
         cfg = self.config
         return Corpus(corpus, lowercase=cfg.lowercase, normalize=cfg.normalize,
                       max_sentence_length=cfg.max_sentence_length, allow_truncated=cfg.allow_truncated,
-                      allow_binary=cfg.allow_binary,
-                      exclude={ckpt.path: "the checkpoint"} if ckpt is not None else None)
+                      allow_binary=cfg.allow_binary, exclude=exclude or None)
 
     def _grow_vocab(self, found, preflight: Callable[[Any], None]) -> None:
         """Merge a new text's vocabulary into the model's (see ``update_vocab`` in :meth:`train`)."""
@@ -331,13 +367,20 @@ class Word2Vec:
 
     def _run(self, enc, pos: "Position", show_progress: bool, callbacks, ckpt: _Checkpoints | None) -> float:
         """Train the passes of ``pos`` from where it stands; returns the training wall seconds."""
-        from . import kernels
+        from .engine import make_engine
+
+        engine = make_engine(self.device, self.backend, self.config, self.weights, self._tables())
+        try:
+            return self._passes(engine, enc, pos, show_progress, callbacks, ckpt)
+        finally:
+            engine.pull()
+            engine.close()
+
+    def _passes(self, engine, enc, pos: "Position", show_progress: bool, callbacks,
+                ckpt: _Checkpoints | None) -> float:
         from .checkpoint import fingerprint, save_checkpoint
 
         cfg = self.config
-        kernel = kernels.KERNELS[(cfg.model, cfg.use_hogbatch)]
-        tables = self._tables()
-        params = (np.int64(cfg.window), np.int64(cfg.negative), np.int64(cfg.cbow_mean))
         ends = np.asarray(enc.sentence_ends, dtype=np.int64)
         bounds = plan_chunks(ends)
         n_chunks = len(bounds) - 1
@@ -345,28 +388,29 @@ class Word2Vec:
         n_tokens = int(len(enc.ids))
         total = n_tokens * pos.epochs
         if not pos.partitions:
-            pos.partitions = max(1, min(cfg.n_threads, n_chunks))
+            pos.partitions = max(1, min(engine.threads, n_chunks))
         plan = Partitions(chunk_start, n_tokens, pos.partitions)
         alpha, min_alpha = cfg.start_alpha, cfg.min_alpha
         print_ = fingerprint(enc) if ckpt is not None else None
         checkpoint_every = ckpt.every if ckpt is not None else None
-        # compile (first use on this machine only; cached after) before the clock and the threads start
-        kernel(self.weights, tables, np.zeros(1, np.int32), np.ones(1, np.int64), 0, 0, params, alpha,
-               np.uint64(0))
 
-        def run_chunk(c: int, e: int, epoch_no: int) -> tuple:
-            lr = learning_rate(alpha, min_alpha, (e + plan.fraction(c)) / pos.epochs)
-            s0, s1 = bounds[c], bounds[c + 1]
+        def run_chunks(c0: int, c1: int, e: int, epoch_no: int) -> tuple:
+            """Train chunks c0 .. c1-1 (consecutive); returns (sums, the last learning rate)."""
+            lrs = np.array([learning_rate(alpha, min_alpha, (e + plan.fraction(c)) / pos.epochs)
+                            for c in range(c0, c1)])
+            seeds = np.array([chunk_seed(cfg.seed, epoch_no, c) for c in range(c0, c1)], dtype=np.uint64)
+            s0, s1 = bounds[c0], bounds[c1]
             first = 0 if s0 == 0 else int(ends[s0 - 1])
-            ids = enc.read_ids(first, int(ends[s1 - 1]))  # a copy of the chunk: memory stays bounded
-            return kernel(self.weights, tables, ids, ends[s0:s1] - first, 0, s1 - s0, params, lr,
-                          np.uint64(chunk_seed(cfg.seed, epoch_no, c))), lr
+            ids = enc.read_ids(first, int(ends[s1 - 1]))  # a copy of the chunks: memory stays bounded
+            batch = Batch(ids, ends[s0:s1] - first, bounds[c0:c1 + 1] - s0, lrs, seeds)
+            return engine.train(batch), float(lrs[-1])
 
         def save(snapshot: "Position", fallback: bool) -> str:
             """Write a checkpoint; returns where.  ``fallback``: try other directories when the path fails."""
             def write(path: str) -> None:
                 save_checkpoint(path, self, snapshot, print_)
 
+            engine.pull()  # the device's weights to the host arrays (nothing in flight now)
             if fallback:
                 where, failure = outputs.save_with_fallback(write, ckpt.path, ckpt.fallbacks)
                 if failure is not None:
@@ -391,9 +435,9 @@ class Word2Vec:
                 e = pos.epoch
                 epoch_no = len(self.training_log) + 1
                 spans = pos.spans if pos.spans is not None else plan.spans()
-                work = Pass(run_chunk, e, epoch_no, spans, pos.sums)
+                work = Pass(run_chunks, e, epoch_no, spans, pos.sums, group=engine.chunks_per_call)
                 t0 = time.perf_counter()
-                work.start(max(1, min(cfg.n_threads, remaining(spans))))
+                work.start(max(1, min(engine.threads, remaining(spans))))
                 while work.running(tick):
                     s = work.sums
                     bar.update(e * n_tokens + int(s[2]), epoch_no, epoch_no + pos.epochs - e - 1,
@@ -424,6 +468,8 @@ class Word2Vec:
                 }
                 self.training_log.append(entry)  # one step: from here on the pass counts as done
                 pos.epoch, pos.spans, pos.sums, pos.seconds = e + 1, None, [0.0, 0.0, 0.0, 0.0], 0.0
+                if pos.epoch == pos.epochs:  # all trained: a stop signal now waits for the model's save
+                    hold_active()
                 bar.epoch_done(entry)
                 for callback in callbacks:
                     callback(entry)

@@ -1,0 +1,291 @@
+"""The PyTorch engine: word2vec's updates in minibatch steps, on a GPU (or the CPU, for the tests).
+
+It trains what :mod:`w2v.kernels` trains, from the same pieces: the subsampling thresholds and the noise
+alias table of :mod:`w2v.sampling` (exact draws, no rounding), the dynamic window, the learning rate of each
+chunk from :func:`w2v.train.learning_rate`, the loss ``-log s(u_o.v) - sum_k log s(-u_k.v)``, float32
+weights.  Skip-gram per pair (the C tool's update: each context word's own ``negative`` noise words),
+skip-gram HogBatch (the window shares one draw of noise words) and CBOW (mean or sum).
+
+What differs is when updates land.  The Numba kernels apply each (context, centre) pair's update before the
+next pair is computed; a GPU wants thousands of them at once.  Here :data:`STEP_CENTRES` consecutive centre
+words (after subsampling) are one **step**: every update of the step is computed from the weights at its
+start, and the updates are summed into their rows (``index_add_``): the HogBatch minibatch, over many
+windows.  The risk is the frequent rows: a step of 4,096 centres touches the row of "the" a few hundred times
+(subsampling keeps ~15% of its occurrences on Wikipedia), and a sum of a few hundred stale updates could
+overshoot where a sequential pass would correct itself.  The step size bounds that: it is small enough to keep
+the concurrent updates of any row to a few hundred (the C tool with 16 threads has a few of them, BlazingText
+a few thousand), large enough to fill a GPU; the tests check the quality against the Numba path.
+
+Random draws are counter-based, so that they do not depend on how chunks are grouped or on any order: draw
+``slot`` of the token at position ``p`` of a chunk is ``random32(chunk seed, p * S + slot)`` with
+``S = 2 + 2 * draws``: slot 0 decides subsampling (keep when below the word's threshold), slot 1 the window
+``1 + r % window``, then two per noise word (bucket, then the coin of the alias table): ``negative`` of them
+per centre (HogBatch, CBOW) or per (context offset, centre) (skip-gram per pair).  ``tests/reference.py``
+replays them in NumPy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .engine import Batch
+
+STEP_CENTRES = 4096
+"""Centre words (after subsampling) per step: updates within a step are computed from the same weights."""
+
+GROUP_TOKENS = 1 << 17
+"""Tokens handed over per call (consecutive chunks; about 13 of the trainer's 10,000-token chunks): one host
+synchronisation per call, after a few milliseconds of device work."""
+
+_M32 = 0xFFFFFFFF
+
+
+def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:
+    """``(x * c) mod 2**32`` for uint32 values held in int64, without int64 overflow (two 16-bit halves)."""
+    return (x * (c & 0xFFFF) + (((x * (c >> 16)) & 0xFFFF) << 16)) & _M32
+
+
+def _mix32(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash with good avalanche (Wellons' "lowbias32")."""
+    x = x ^ (x >> 16)
+    x = _mul32(x, 0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = _mul32(x, 0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def random32(key_lo: torch.Tensor, key_hi: torch.Tensor, counter: torch.Tensor) -> torch.Tensor:
+    """32 random bits (int64 in [0, 2**32)) for each ``counter`` of the stream keyed (lo, hi) (int64)."""
+    x = _mix32((counter & _M32) ^ key_lo)
+    x = _mix32(x ^ key_hi)
+    return _mix32(x ^ (counter >> 32))
+
+
+class TorchEngine:
+    """The weights on ``device``; each call trains a group of chunks in steps of :data:`STEP_CENTRES`."""
+
+    name = "torch"
+    threads = 1  # one worker feeds the device; on the CPU, PyTorch spreads each operation over the cores
+
+    def __init__(self, config, weights: tuple[np.ndarray, np.ndarray], tables: tuple[np.ndarray, np.ndarray],
+                 device: str = "cpu", step_centres: int | None = None, group_tokens: int | None = None):
+        from .passes import CHUNK_WORDS
+
+        self.device = torch.device(device)
+        self.model, self.hogbatch = config.model, config.use_hogbatch
+        self.window, self.negative, self.cbow_mean = config.window, config.negative, bool(config.cbow_mean)
+        self.step = int(step_centres or STEP_CENTRES)
+        self.chunks_per_call = max(1, (group_tokens or GROUP_TOKENS) // CHUNK_WORDS)
+        per_pair = self.model == "sg" and not self.hogbatch
+        self.draws = self.negative * (2 * self.window if per_pair else 1)
+        self.stride = 2 + 2 * self.draws
+        self.host = weights
+        vocab, dim = weights[0].shape
+        self._check_memory(vocab, dim)
+        self._threads = None
+        if self.device.type == "cpu":
+            self._threads = torch.get_num_threads()
+            torch.set_num_threads(config.n_threads)  # restored by close()
+            # shares the host arrays: updates land in them directly, pull() has nothing to do
+            self.w_in, self.w_out = torch.from_numpy(weights[0]), torch.from_numpy(weights[1])
+        else:
+            self.w_in = torch.from_numpy(weights[0]).to(self.device)
+            self.w_out = torch.from_numpy(weights[1]).to(self.device)
+        keep, noise = tables
+        self.keep = torch.from_numpy(np.asarray(keep, dtype=np.int64)).to(self.device)
+        noise = np.asarray(noise, dtype=np.uint64)
+        self.alias_threshold = torch.from_numpy((noise >> np.uint64(32)).astype(np.int64)).to(self.device)
+        self.alias = torch.from_numpy((noise & np.uint64(_M32)).astype(np.int64)).to(self.device)
+        self.vocab = vocab
+        w = self.window
+        self.offsets = torch.tensor([o for o in range(-w, w + 1) if o != 0], dtype=torch.int64,
+                                    device=self.device)  # (2W,)
+
+    # -- memory -----------------------------------------------------------------------------------------
+    def step_bytes(self, dim: int) -> int:
+        """Device memory of one step's temporaries (the per-pair skip-gram's noise rows dominate)."""
+        rows = self.step * 2 * self.window * (self.draws // max(1, 2 * self.window) + 2)
+        return 6 * 4 * rows * dim + 64 * GROUP_TOKENS
+
+    def _check_memory(self, vocab: int, dim: int) -> None:
+        if self.device.type != "cuda":
+            return
+        from .memory import check_memory
+
+        free, _ = torch.cuda.mem_get_info(self.device)
+        check_memory(vocab, dim, available=max(0, free - self.step_bytes(dim)),
+                     what=f"memory on {self.device} (besides a batch buffer of {self.step_bytes(dim) / 1e6:.0f} MB)",
+                     per_word_bytes=8 * 3)  # the subsampling threshold and the alias table's two halves
+
+    # -- training ---------------------------------------------------------------------------------------
+    def _tokens(self, batch: Batch):
+        """The batch's tokens on the device with what each draw needs: (word, sentence, counter base, key lo,
+        key hi, learning rate), each of length n."""
+        dev = self.device
+        ids = torch.from_numpy(np.asarray(batch.ids, dtype=np.int64))
+        ends = np.asarray(batch.sentence_ends, dtype=np.int64)
+        cs = np.asarray(batch.chunk_sentences, dtype=np.int64)
+        if dev.type == "cuda":
+            ids = ids.pin_memory().to(dev, non_blocking=True)
+        n = int(ends[-1])
+        sentence_lengths = np.diff(ends, prepend=0)
+        chunk_first = np.concatenate([[0], ends[cs[1:] - 1]])  # token offset of each chunk (G + 1)
+        chunk_lengths = np.diff(chunk_first)
+        small = torch.from_numpy(np.concatenate([sentence_lengths, chunk_lengths, chunk_first[:-1]])).to(dev)
+        s_len, c_len, c_first = torch.split(small, [len(ends), len(chunk_lengths), len(chunk_lengths)])
+        sentence = torch.repeat_interleave(torch.arange(len(ends), device=dev), s_len, output_size=n)
+        chunk = torch.repeat_interleave(torch.arange(len(chunk_lengths), device=dev), c_len, output_size=n)
+        position = torch.arange(n, device=dev) - c_first[chunk]
+        seeds = np.asarray(batch.seeds, dtype=np.uint64)
+        keys = torch.from_numpy(np.stack([(seeds & np.uint64(_M32)).astype(np.int64),
+                                          (seeds >> np.uint64(32)).astype(np.int64)])).to(dev)
+        lrs = torch.from_numpy(np.asarray(batch.lrs, dtype=np.float32)).to(dev)
+        return ids, sentence, position * self.stride, keys[0][chunk], keys[1][chunk], lrs[chunk]
+
+    def _noise(self, key_lo, key_hi, counter):
+        """Noise words for the draws at ``counter`` (bucket) and ``counter + 1`` (coin): Walker's alias."""
+        bucket = (random32(key_lo, key_hi, counter) * self.vocab) >> 32
+        coin = random32(key_lo, key_hi, counter + 1)
+        return torch.where(coin < self.alias_threshold[bucket], bucket, self.alias[bucket])
+
+    @torch.no_grad()
+    def train(self, batch: Batch) -> tuple[float, int, int, int]:
+        word, sentence, base, key_lo, key_hi, lr = self._tokens(batch)
+        n = word.shape[0]
+        kept = random32(key_lo, key_hi, base) < self.keep[word]  # slot 0: subsampling
+        index = torch.nonzero(kept).squeeze(1)
+        word, sentence, base, key_lo, key_hi, lr = (t[index] for t in (word, sentence, base, key_lo, key_hi, lr))
+        k = int(index.shape[0])
+        b = 1 + random32(key_lo, key_hi, base + 1) % self.window  # slot 1: the window of each kept centre
+        loss = torch.zeros((), dtype=torch.float64, device=self.device)
+        examples = torch.zeros((), dtype=torch.int64, device=self.device)
+        kept_tokens = (word, sentence, base, key_lo, key_hi, lr, b, k)
+        for start in range(0, k, self.step):
+            step_loss, step_examples = self._step(kept_tokens, start)
+            loss += step_loss
+            examples += step_examples
+        return float(loss.item()), int(examples.item()), n, k
+
+    def _step(self, kept_tokens, start: int):
+        """One step: the centres ``start .. start + STEP_CENTRES - 1`` of the kept tokens (the last step is
+        padded with masked centres, so every step has the same shapes)."""
+        word, sentence, base, key_lo, key_hi, lr, b, k = kept_tokens
+        dev = self.device
+        centre_at = start + torch.arange(self.step, device=dev)                    # (T,)
+        live = centre_at < k
+        centre_at = centre_at.clamp(max=k - 1)
+        context_at = centre_at[:, None] + self.offsets[None, :]                       # (T, 2W)
+        inside = (context_at >= 0) & (context_at < k)
+        context_at = context_at.clamp(0, k - 1)
+        valid = (inside & live[:, None] & (self.offsets.abs()[None, :] <= b[centre_at][:, None])
+                 & (sentence[context_at] == sentence[centre_at][:, None]))        # (T, 2W)
+        centre, context = word[centre_at], word[context_at]
+        rate = lr[centre_at]
+        lo, hi, counter = key_lo[centre_at], key_hi[centre_at], base[centre_at] + 2
+        if self.model == "sg" and not self.hogbatch:
+            return self._sg_pairs(centre, context, valid, rate, lo, hi, counter)
+        slots = counter[:, None] + 2 * torch.arange(self.negative, device=dev)[None, :]  # (T, k)
+        noise = self._noise(lo[:, None], hi[:, None], slots)
+        targets = torch.cat([centre[:, None], noise], dim=1)                          # (T, 1+k)
+        target_ok = torch.cat([live[:, None], noise != centre[:, None]], dim=1)
+        labels = torch.zeros(targets.shape, dtype=torch.float32, device=dev)
+        labels[:, 0] = 1.0
+        if self.model == "sg":
+            return self._sg_hogbatch(context, valid, targets, target_ok, labels, rate)
+        return self._cbow(context, valid, targets, target_ok, labels, rate)
+
+    def _damping(self, rows: torch.Tensor, stiffness: torch.Tensor) -> torch.Tensor:
+        """The factor of each contribution to row ``rows`` (any shape), from the row's total ``A``:
+        ``(1 - exp(-A)) / A``, ``A`` the sum over the step's contributions to the row of ``stiffness`` =
+        lr * s'(f) * |the other vector|^2 (see the module docstring)."""
+        total = torch.zeros(self.vocab, dtype=torch.float32, device=self.device)
+        total.index_add_(0, rows.reshape(-1), stiffness.reshape(-1))
+        a = total[rows]
+        return torch.where(a > 1e-4, -torch.expm1(-a) / a.clamp(min=1e-4), 1.0 - 0.5 * a)
+
+    def _sg_pairs(self, centre, context, valid, rate, lo, hi, counter):
+        """Skip-gram, the C tool's update: each (context, centre) pair has its own noise words."""
+        k = self.negative
+        slot = torch.arange(valid.shape[1] * k, device=self.device).view(1, -1, k)   # (1, 2W, k)
+        noise = self._noise(lo[:, None, None], hi[:, None, None], counter[:, None, None] + 2 * slot)
+        noise_ok = valid[:, :, None] & (noise != centre[:, None, None])             # (T, 2W, k)
+        x = self.w_in[context]                                                       # (T, 2W, d)
+        y_pos, y_neg = self.w_out[centre], self.w_out[noise]                         # (T, d), (T, 2W, k, d)
+        f_pos = (x * y_pos[:, None, :]).sum(-1)                                      # (T, 2W)
+        f_neg = (x[:, :, None, :] * y_neg).sum(-1)                                   # (T, 2W, k)
+        s_pos, s_neg = torch.sigmoid(f_pos), torch.sigmoid(f_neg)
+        g_pos = rate[:, None] * (1.0 - s_pos) * valid
+        g_neg = rate[:, None, None] * -s_neg * noise_ok
+        # damping: the stiffness of each contribution, for the row it moves
+        xx, yy_pos, yy_neg = (x * x).sum(-1), (y_pos * y_pos).sum(-1), (y_neg * y_neg).sum(-1)
+        c_pos = rate[:, None] * s_pos * (1.0 - s_pos) * valid
+        c_neg = rate[:, None, None] * s_neg * (1.0 - s_neg) * noise_ok
+        in_scale = self._damping(context, c_pos * yy_pos[:, None] + (c_neg * yy_neg).sum(2))      # (T, 2W)
+        out_rows = torch.cat([centre[:, None].expand(-1, valid.shape[1]), noise.flatten(1)], dim=1)
+        out_scale = self._damping(out_rows, torch.cat([c_pos * xx, (c_neg * xx[..., None]).flatten(1)], 1))
+        pos_scale, neg_scale = out_scale[:, :valid.shape[1]], out_scale[:, valid.shape[1]:].view_as(noise)
+        d = x.shape[-1]
+        dx = (g_pos[..., None] * y_pos[:, None, :] + (g_neg[..., None] * y_neg).sum(2)) * in_scale[..., None]
+        self.w_out.index_add_(0, centre, ((g_pos * pos_scale)[..., None] * x).sum(1))
+        self.w_out.index_add_(0, noise.reshape(-1),
+                              ((g_neg * neg_scale)[..., None] * x[:, :, None, :]).reshape(-1, d))
+        self.w_in.index_add_(0, context.reshape(-1), dx.reshape(-1, d))
+        loss = (F.softplus(-f_pos) * valid).sum(dtype=torch.float64) + \
+            (F.softplus(f_neg) * noise_ok).sum(dtype=torch.float64)
+        return loss, valid.sum()
+
+    def _sg_hogbatch(self, context, valid, targets, target_ok, labels, rate):
+        """Skip-gram HogBatch: the window's context rows X (2W, d) against its targets Y (1+k, d)."""
+        x = self.w_in[context]                                                       # (T, 2W, d)
+        y = self.w_out[targets]                                                      # (T, 1+k, d)
+        f = torch.bmm(x, y.transpose(1, 2))                                          # (T, 2W, 1+k)
+        mask = valid[:, :, None] & target_ok[:, None, :]
+        s = torch.sigmoid(f)
+        g = rate[:, None, None] * (labels[:, None, :] - s) * mask
+        c = rate[:, None, None] * s * (1.0 - s) * mask                               # stiffness (T, 2W, 1+k)
+        in_scale = self._damping(context, (c * (y * y).sum(-1)[:, None, :]).sum(2))  # (T, 2W)
+        out_scale = self._damping(targets, (c * (x * x).sum(-1)[:, :, None]).sum(1))  # (T, 1+k)
+        d = x.shape[-1]
+        dx = torch.bmm(g, y) * in_scale[..., None]                                   # (T, 2W, d), old Y
+        dy = torch.bmm(g.transpose(1, 2), x) * out_scale[..., None]                  # (T, 1+k, d), old X
+        self.w_out.index_add_(0, targets.reshape(-1), dy.reshape(-1, d))
+        self.w_in.index_add_(0, context.reshape(-1), dx.reshape(-1, d))
+        signed = torch.where(labels[:, None, :] > 0, -f, f)
+        return (F.softplus(signed) * mask).sum(dtype=torch.float64), valid.sum()
+
+    def _cbow(self, context, valid, targets, target_ok, labels, rate):
+        """CBOW: the mean (or sum) h of the context rows against the targets; the error goes to every one."""
+        x = self.w_in[context] * valid[..., None]                                    # (T, 2W, d)
+        m = valid.sum(1)                                                             # (T,)
+        h = x.sum(1)
+        if self.cbow_mean:
+            h = h / m.clamp(min=1)[:, None].to(h.dtype)
+        y = self.w_out[targets]                                                      # (T, 1+k, d)
+        f = (y * h[:, None, :]).sum(-1)                                              # (T, 1+k)
+        mask = target_ok & (m > 0)[:, None]
+        s = torch.sigmoid(f)
+        g = rate[:, None] * (labels - s) * mask
+        c = rate[:, None] * s * (1.0 - s) * mask                                     # stiffness (T, 1+k)
+        in_scale = self._damping(context, ((c * (y * y).sum(-1)).sum(1))[:, None] * valid)  # (T, 2W)
+        out_scale = self._damping(targets, c * (h * h).sum(-1)[:, None])             # (T, 1+k)
+        d = h.shape[-1]
+        dh = (g[..., None] * y).sum(1)                                               # (T, d)
+        self.w_out.index_add_(0, targets.reshape(-1),
+                              ((g * out_scale)[..., None] * h[:, None, :]).reshape(-1, d))
+        self.w_in.index_add_(0, context.reshape(-1),
+                              (dh[:, None, :] * (valid * in_scale)[..., None]).reshape(-1, d))
+        signed = torch.where(labels > 0, -f, f)
+        return (F.softplus(signed) * mask).sum(dtype=torch.float64), (m > 0).sum()
+
+    # -- host weights -----------------------------------------------------------------------------------
+    def pull(self) -> None:
+        if self.device.type != "cpu":
+            self.host[0][:] = self.w_in.cpu().numpy()
+            self.host[1][:] = self.w_out.cpu().numpy()
+
+    def close(self) -> None:
+        if self._threads is not None:
+            torch.set_num_threads(self._threads)
+            self._threads = None

@@ -1,0 +1,160 @@
+"""``w2v train``: the command behind the trainer, and what it does so that nothing of the user's is lost.
+
+Before any work: the settings, the device, every output checked against every input and against each other
+(:mod:`w2v.outputs`), outputs found in corpus directories left out of the corpus.  Once the vocabulary is
+known: room on every file system for what will be written, phase by phase.  After training: the model saved
+while stop signals wait, elsewhere if its directory fails, then the vectors and the loss picture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import os
+from typing import Any
+
+from . import engine, formats, outputs, sources
+from .cli import UsageError, _check_output, _config_error_for_cli, _loss_title, _size, _summary
+from .config import Config
+from .errors import ConfigError, OutputError
+from .signals import Stopped, signal_name
+
+
+def _outputs(args: argparse.Namespace, checkpoint: str) -> list[tuple[str, str]]:
+    """The files ``train`` writes, each named as the user named it."""
+    ckpt = "--checkpoint" if args.checkpoint else ("the checkpoint resumed (--resume)" if args.resume else
+                                                   "the checkpoint (-o/--output + .ckpt by default)")
+    named = [("-o/--output", args.output), (ckpt, checkpoint), ("--vectors", args.vectors),
+             ("--plot-loss", args.plot_loss)]
+    return [(what, path) for what, path in named if path is not None]
+
+
+def _preflight(args: argparse.Namespace, checkpoint: str):
+    """The check run once the vocabulary is known: room for the files written after training, in the order
+    they coexist (the trainer checks the checkpoint and the encoded corpus itself).
+
+    - saving the model: the model, and the checkpoint when periodic checkpoints wrote one (a resumed one
+      exists already and takes no new room);
+    - then the checkpoint is removed and the vectors written: the model and the vectors.
+    """
+    from .train import native_file_bytes
+
+    def check(vocab: Any, config: Config) -> None:
+        size = native_file_bytes(vocab, config.dim)
+        saving = [("the model file", args.output, size)]
+        if args.checkpoint_every and not os.path.exists(checkpoint):
+            saving.append(("the checkpoint", checkpoint, size))
+        outputs.check_room(saving)
+        if args.vectors:
+            words_nbytes = sum(len(w.encode("utf-8")) for w in vocab.words)
+            vectors = formats.word2vec_size(len(vocab), words_nbytes, config.dim,
+                                            binary=not args.vectors.endswith(".txt"))
+            outputs.check_room([("the model file", args.output, size), ("the vectors file", args.vectors, vectors)])
+    return check
+
+
+def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
+    """Everything that can be checked before reading: returns (config, device, backend, checkpoint path)."""
+    settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if hasattr(args, f.name)}
+    if args.resume and settings:
+        flags = ", ".join("--" + name.replace("_", "-") for name in settings)
+        raise UsageError(f"{flags}: settings cannot change when resuming; the checkpoint's are used")
+    try:
+        config = Config(**settings)
+    except ConfigError as err:
+        raise _config_error_for_cli(err) from None
+    if args.checkpoint_every is not None and not args.checkpoint_every > 0:
+        raise UsageError(f"--checkpoint-every must be a number of seconds in (0, inf); got "
+                         f"{args.checkpoint_every!r}")
+    device, backend = engine.resolve(args.device, args.backend)  # ConfigError: exit 2
+    engine.check_available(device, backend)  # PyTorch installed, the GPU visible
+    checkpoint = args.checkpoint or args.resume or args.output + ".ckpt"
+    if args.resume and not os.path.isfile(args.resume):
+        raise FileNotFoundError(f"--resume {args.resume!r}: no such checkpoint file")
+    _check_output(checkpoint, "checkpoint")
+    _check_output(args.output, "model file")
+    if args.vectors:
+        _check_output(args.vectors, "vectors file")
+    if args.cache_dir is not None and not os.path.isdir(args.cache_dir):
+        raise FileNotFoundError(f"--cache-dir {args.cache_dir!r} is not an existing directory")
+    if args.plot_loss:
+        from . import plot
+
+        plot.image_format(args.plot_loss)  # matplotlib installed and a known extension
+        _check_output(args.plot_loss, "loss picture")
+    return config, device, backend, checkpoint
+
+
+def run(args: argparse.Namespace) -> int:
+    config, device, backend, checkpoint = _check_arguments(args)
+    # no output may be an input (the corpus, the checkpoint resumed) or another output; an output found in
+    # a corpus directory is left out of the corpus
+    written = _outputs(args, checkpoint)
+    resumed = [] if args.resume is None else [("the checkpoint resumed (--resume)", args.resume)]
+    outputs.check_outputs([(w, p) for w, p in written if p != checkpoint or not args.resume], resumed)
+    outputs.check_outputs(written)
+    # (whether each file is text is checked by the trainer's corpus, with the settings it trains with)
+    files = sources.expand_paths(args.corpus, exclude={p: w for w, p in written + resumed}, allow_binary=True)
+
+    from .train import Word2Vec  # the trainer (and Numba) only now
+
+    common = dict(progress=not args.quiet, cache_dir=args.cache_dir, checkpoint_every=args.checkpoint_every,
+                  preflight=_preflight(args, checkpoint))
+    if args.resume:
+        model = Word2Vec.resume(args.resume, files, device=device, backend=backend, checkpoint_to=checkpoint,
+                                **common)
+    else:
+        model = Word2Vec(config, device=device, backend=backend).train(files, checkpoint=checkpoint, **common)
+    # The model exists only in memory now (the trainer holds stop signals since its last pass): they wait
+    # until it is on disk, and a failed save (a disk that filled meanwhile) puts it somewhere else.
+    fallbacks = outputs.fallback_directories(os.path.dirname(os.path.abspath(checkpoint)), args.cache_dir)
+    rest = [what for what, wanted in (("the vectors", args.vectors), ("the loss picture", args.plot_loss))
+            if wanted]
+    not_written = f"; {' and '.join(rest)} were not written" if rest else ""
+    where, failure = args.output, None
+    try:
+        with args.signals.hold():
+            where, failure = outputs.save_with_fallback(model.save, args.output, fallbacks)
+    except Stopped as stop:
+        elsewhere = f" (instead of {args.output}: {failure})" if failure is not None else ""
+        raise Stopped(stop.signum, f"stopped by {signal_name(stop.signum)} after the model was saved to "
+                                   f"{where}{elsewhere}{not_written}", saved=True) from None
+    if failure is not None:
+        raise OutputError(f"{failure}; the trained model was saved to {where} instead: move it where it "
+                          f"belongs{not_written}")
+    if os.path.exists(checkpoint):  # the model now holds everything the checkpoint did
+        with contextlib.suppress(OSError):
+            os.remove(checkpoint)
+    _write_the_rest(args, model)
+    if not args.quiet:
+        out = _summary(model)
+        out.append(f"model: {args.output} ({_size(args.output)})")
+        if args.vectors:
+            out.append(f"vectors: {args.vectors} ({_size(args.vectors)})")
+        if args.plot_loss:
+            out.append(f"loss picture: {args.plot_loss} ({_size(args.plot_loss)})")
+        print("\n".join(out), flush=True)
+    return 0
+
+
+def _write_the_rest(args: argparse.Namespace, model) -> None:
+    """The vectors and the loss picture, after the model: a failure or a stop says the model is safe."""
+    done = []
+    try:
+        if args.vectors:
+            model.wv.save_word2vec_format(args.vectors, binary=not args.vectors.endswith(".txt"))
+            done.append("vectors")
+        if args.plot_loss:
+            from . import plot
+
+            plot.plot_loss(model.training_log, args.plot_loss, title=_loss_title(args.output))
+    except OutputError as e:
+        raise OutputError(f"{e}; the model was saved to {args.output} (write the rest with 'w2v export' or "
+                          "'w2v plot-loss')") from None
+    except Stopped as stop:
+        missing = [what for what, wanted in (("the vectors", args.vectors and "vectors" not in done),
+                                             ("the loss picture", args.plot_loss)) if wanted]
+        raise Stopped(stop.signum, f"stopped by {signal_name(stop.signum)} after the model was saved to "
+                                   f"{args.output}; {' and '.join(missing)} were not written (write them with "
+                                   "'w2v export' or 'w2v plot-loss')", saved=True) from None

@@ -1,0 +1,243 @@
+"""The torch engine (``--backend torch``, the GPU path) on the CPU: its batch update against the NumPy reference
+on the same draws, its draws' statistics, the same corpus trained by both backends, checkpoints across
+backends, and the command line's device errors."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="the torch backend needs PyTorch (pip install 'w2v[torch]'); "
+                                            "`make test` installs it")
+
+from w2v import Config, Word2Vec, cli, sampling  # noqa: E402
+from w2v.checkpoint import load_checkpoint  # noqa: E402
+from w2v.engine import Batch, check_available, resolve  # noqa: E402
+from w2v.errors import ConfigError, DeviceError, ResourceError  # noqa: E402
+from w2v.torch_engine import TorchEngine, random32  # noqa: E402
+
+from reference import noise_draw, random32 as reference_random32, reference_torch_batch  # noqa: E402
+from test_bad_input import assert_one_line_error  # noqa: E402
+
+VARIANTS = {"sg": dict(model="sg", hogbatch=False), "sg-hogbatch": dict(model="sg", hogbatch=True),
+            "cbow": dict(model="cbow")}
+
+
+def tiny_batch(seed=0, vocab=12, dim=8):
+    rng = np.random.default_rng(seed)
+    counts = np.sort(rng.integers(1, 50, vocab))[::-1].astype(np.int64)
+    ids = rng.integers(0, vocab, 140).astype(np.int32)
+    ends = np.array([7, 30, 31, 55, 90, 120, 140], dtype=np.int64)
+    w_in = rng.normal(0, 0.5, (vocab, dim)).astype(np.float32)
+    w_out = rng.normal(0, 0.5, (vocab, dim)).astype(np.float32)
+    keep = sampling.keep_thresholds(sampling.keep_probabilities(counts, 0.05))
+    noise = sampling.alias_table(sampling.noise_distribution(counts))
+    batch = Batch(ids, ends, np.array([0, 3, 7], dtype=np.int64), np.array([0.2, 0.15]),
+                  np.array([2**63 + 12345, 77], dtype=np.uint64))
+    return (w_in, w_out), (keep, noise), batch
+
+
+@pytest.mark.parametrize("variant,cbow_mean", [("sg", True), ("sg-hogbatch", True), ("cbow", True),
+                                               ("cbow", False)])
+def test_batch_update_matches_the_numpy_reference(variant, cbow_mean):
+    """Two chunks, steps of 5 kept centres (so several steps and a padded last one), lr 0.2 and big weights
+    (so the damping of rows hit several times in a step matters)."""
+    weights, tables, batch = tiny_batch()
+    config = Config(window=3, negative=4, cbow_mean=cbow_mean, threads=1, dim=8, **VARIANTS[variant])
+    params = (3, 4, int(cbow_mean))
+    ref_in, ref_out, ref_stats = reference_torch_batch(variant, weights, tables, batch.ids, batch.sentence_ends,
+                                                       batch.chunk_sentences, batch.lrs, batch.seeds, params, 5)
+    w = (weights[0].copy(), weights[1].copy())
+    engine = TorchEngine(config, w, tables, "cpu", step_centres=5)
+    try:
+        stats = engine.train(batch)
+    finally:
+        engine.close()
+    assert np.abs(ref_in - weights[0]).max() > 0.01  # the batch did move the weights
+    np.testing.assert_allclose(w[0], ref_in, atol=2e-5)
+    np.testing.assert_allclose(w[1], ref_out, atol=2e-5)
+    assert stats[1:] == ref_stats[1:]
+    assert stats[2] == 140
+    assert stats[0] == pytest.approx(ref_stats[0], rel=1e-5)
+
+
+def test_random32_matches_the_reference_and_is_uniform():
+    seeds = [0, 1, 2**63 + 5, 2**64 - 1]
+    counters = np.array([0, 1, 2, 3, 2**32 - 1, 2**32, 2**40 + 17, 123456789], dtype=np.int64)
+    for seed in seeds:
+        got = random32(torch.tensor(seed & 0xFFFFFFFF), torch.tensor(seed >> 32), torch.from_numpy(counters))
+        assert got.tolist() == [reference_random32(seed, int(c)) for c in counters]
+    draws = random32(torch.tensor(99), torch.tensor(7), torch.arange(200_000)).numpy()
+    assert draws.min() >= 0 and draws.max() < 2**32
+    observed = np.bincount(draws >> 28, minlength=16)  # 16 bins of the top bits
+    chi2 = ((observed - 12_500.0) ** 2 / 12_500.0).sum()
+    assert chi2 < 37.7  # 15 degrees of freedom, p = 0.001
+    low = np.bincount(draws & 15, minlength=16)  # and of the low bits
+    assert ((low - 12_500.0) ** 2 / 12_500.0).sum() < 37.7
+
+
+def test_noise_draws_follow_the_alias_table():
+    """The engine's noise words, 200,000 draws, against count^0.75 (chi-square), and draw for draw the
+    reference's."""
+    counts = np.array([500, 200, 90, 40, 10, 3, 1], dtype=np.int64)
+    p = sampling.noise_distribution(counts, 0.75)
+    noise = sampling.alias_table(p)
+    config = Config(window=2, negative=1, threads=1, dim=4, model="cbow")
+    w = (np.zeros((7, 4), np.float32), np.zeros((7, 4), np.float32))
+    engine = TorchEngine(config, w, (np.full(7, 2**32, np.int64), noise), "cpu")
+    counter = torch.arange(0, 400_000, 2)
+    drawn = engine._noise(torch.tensor(5), torch.tensor(0), counter).numpy()
+    engine.close()
+    assert [noise_draw(noise, 5, int(c)) for c in counter[:500]] == drawn[:500].tolist()
+    observed = np.bincount(drawn, minlength=7)
+    expected = p * len(drawn)
+    assert ((observed - expected) ** 2 / expected).sum() < 22.5  # 6 degrees of freedom, p = 0.001
+
+
+def topic_corpus(n_sentences=3000, topics=4, words=30, seed=0):
+    """Sentences each drawn from one topic's words (plus shared function words): vectors should cluster by
+    topic.  Returns (sentences, topic of each word)."""
+    rng = np.random.default_rng(seed)
+    common = [f"f{i}" for i in range(8)]
+    vocab = {f"t{t}w{i}": t for t in range(topics) for i in range(words)}
+    sentences = []
+    for _ in range(n_sentences):
+        t = rng.integers(topics)
+        own = [f"t{t}w{i}" for i in rng.integers(0, words, 12)]
+        fill = [common[i] for i in rng.integers(0, len(common), 4)]
+        sentence = own + fill
+        rng.shuffle(sentence)
+        sentences.append(sentence)
+    return sentences, vocab
+
+
+def topic_separation(model, vocab) -> float:
+    """Mean cosine of same-topic word pairs minus mean cosine of different-topic pairs."""
+    words = [w for w in vocab if w in model.wv.key_to_index]
+    v = np.stack([model.wv[w] for w in words])
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    sims = v @ v.T
+    topic = np.array([vocab[w] for w in words])
+    same = topic[:, None] == topic[None, :]
+    off = ~np.eye(len(words), dtype=bool)
+    return float(sims[same & off].mean() - sims[~same].mean())
+
+
+@pytest.mark.parametrize("model", ["sg", "cbow"])
+def test_numba_and_torch_backends_learn_alike(model):
+    """The same corpus, three seeds each: the torch backend's topic separation is within a band below the
+    Numba backend's.  Calibrated over 8 seeds: sg 0.690 (0.688-0.692) Numba, 0.678 (0.674-0.682) torch;
+    cbow 0.726 (0.720-0.740) and 0.705 (0.699-0.711).  The band, 0.05, is twice the largest gap seen."""
+    sentences, vocab = topic_corpus()
+    scores = {}
+    for backend in ("numba", "torch"):
+        scores[backend] = [topic_separation(Word2Vec(model=model, dim=24, window=4, epochs=3, min_count=1,
+                                                     threads=1, seed=s, backend=backend)
+                                            .train(sentences, progress=False), vocab) for s in (1, 2, 3)]
+    numba, torch_ = np.mean(scores["numba"]), np.mean(scores["torch"])
+    assert numba > 0.3, scores  # the task is learnable
+    assert torch_ > numba - 0.05, scores
+
+
+@pytest.mark.parametrize("model,hogbatch", [("sg", False), ("sg", None), ("cbow", None)])
+def test_every_token_is_visited_once_per_epoch(model, hogbatch, tmp_path):
+    sentences, _ = topic_corpus(n_sentences=2000)
+    n = sum(len(s) for s in sentences)
+    m = Word2Vec(model=model, hogbatch=hogbatch, dim=8, epochs=2, min_count=1, threads=2,
+                 backend="torch").train(sentences, progress=False)
+    assert [e["words"] for e in m.training_log] == [n, n]
+    assert all(0 < e["kept_words"] <= n and e["examples"] > 0 for e in m.training_log)
+    assert all(math.isfinite(e["loss"]) for e in m.training_log)
+
+
+def test_one_thread_on_the_cpu_is_reproducible():
+    sentences, _ = topic_corpus(n_sentences=500)
+    runs = [Word2Vec(dim=8, epochs=1, min_count=1, threads=1, seed=3, backend="torch")
+            .train(sentences, progress=False).weights for _ in range(2)]
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+@pytest.mark.parametrize("first,then", [("torch", "numba"), ("numba", "torch")])
+def test_a_checkpoint_resumes_on_the_other_backend(first, then, tmp_path):
+    sentences, _ = topic_corpus(n_sentences=2000)
+    path = tmp_path / "c.txt"
+    path.write_text("\n".join(" ".join(s) for s in sentences) + "\n")
+    ckpt = tmp_path / "m.ckpt"
+
+    def stop_after_the_first_pass(entry):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Word2Vec(dim=8, epochs=3, min_count=1, threads=1, backend=first).train(
+            path, progress=False, checkpoint=ckpt, callbacks=[stop_after_the_first_pass])
+    assert load_checkpoint(ckpt)[1].epoch == 1
+    model = Word2Vec.resume(ckpt, path, progress=False, backend=then)
+    assert model.backend == then and len(model.training_log) == 3
+    assert [e["words"] for e in model.training_log] == [sum(len(s) for s in sentences)] * 3
+
+
+def test_device_settings_are_checked():
+    assert resolve() == ("cpu", "numba") and resolve("cuda") == ("cuda", "torch")
+    assert resolve("cuda:1", "torch") == ("cuda:1", "torch") and resolve("cpu", "torch") == ("cpu", "torch")
+    for device, backend, fragment in [("gpu", None, "'device'"), ("cuda:x", None, "'device'"),
+                                      ("cpu", "jax", "'backend'"), ("cuda", "numba", "CPU only")]:
+        with pytest.raises(ConfigError, match=fragment):
+            resolve(device, backend)
+    with pytest.raises(ConfigError):
+        Word2Vec(device="tpu")
+    assert Word2Vec(dim=8).to("cpu", "torch").backend == "torch"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the errors of a machine without a GPU")
+def test_cuda_without_a_gpu_is_one_line(tmp_path, capsys):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c d\n" * 50)
+    rc = cli.main(["train", str(corpus), "-o", str(tmp_path / "m.w2v"), "--device", "cuda", "--min-count", "1"])
+    assert_one_line_error(rc, capsys.readouterr().err, "'cuda'", "--device cpu")
+    with pytest.raises(DeviceError):
+        Word2Vec(device="cuda:0").train([["a", "b"]] * 10, progress=False)
+    rc = cli.main(["train", str(corpus), "-o", str(tmp_path / "m.w2v"), "--device", "cuda", "--backend", "numba"])
+    assert_one_line_error(rc, capsys.readouterr().err, "numba backend runs on the CPU only")
+    rc = cli.main(["train", str(corpus), "-o", str(tmp_path / "m.w2v"), "--device", "gpu"])
+    assert_one_line_error(rc, capsys.readouterr().err, "'device' must be 'cpu', 'cuda' or 'cuda:N'")
+    assert not (tmp_path / "m.w2v").exists()
+
+
+def test_torch_missing_says_what_to_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    with pytest.raises(DeviceError, match=r"pip install 'w2v\[torch\]'"):
+        check_available("cpu", "torch")
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c d\n" * 50)
+    rc = cli.main(["train", str(corpus), "-o", str(tmp_path / "m.w2v"), "--device", "cuda"])
+    assert_one_line_error(rc, capsys.readouterr().err, "needs PyTorch", "pip install 'w2v[torch]'")
+
+
+def test_the_cli_trains_with_the_torch_backend(tmp_path, capsys):
+    sentences, _ = topic_corpus(n_sentences=1000)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(" ".join(s) for s in sentences) + "\n")
+    out = tmp_path / "m.w2v"
+    rc = cli.main(["train", str(corpus), "-o", str(out), "--backend", "torch", "--dim", "8", "--epochs", "1",
+                   "--min-count", "1", "--threads", "1", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    model = Word2Vec.load(out)
+    assert "backend" not in model.config.to_dict() and "device" not in model.config.to_dict()
+    assert model.backend == "numba"  # a run-time choice: not saved
+
+
+def test_weights_too_big_for_the_device_are_refused_with_what_fits(monkeypatch):
+    config = Config(dim=300, threads=1)
+    w = (np.zeros((10, 300), np.float32), np.zeros((10, 300), np.float32))
+    engine = TorchEngine(config, w, (np.ones(10, np.int64), sampling.alias_table(np.full(10, 0.1))), "cpu")
+    engine.close()
+    engine.device = torch.device("cuda:0")
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (engine.step_bytes(300) + 50_000_000,
+                                                                     80_000_000_000))
+    with pytest.raises(ResourceError, match=r"memory on cuda:0.*--dim.*--max-final-vocab"):
+        engine._check_memory(1_000_000, 300)
+    engine._check_memory(10_000, 300)  # fits
