@@ -456,15 +456,18 @@ def test_checkpoint_on_a_full_disk_goes_elsewhere_on_interrupt(small_disk, tmp_p
 def test_a_failing_periodic_checkpoint_does_not_stop_training(tmp_path, monkeypatch, caplog):
     from w2v import checkpoint as checkpoint_mod
 
+    attempts = []
+
     def no_room(path, *a, **k):
+        attempts.append(path)
         raise OutputError.wrap(OSError(errno.ENOSPC, "No space left on device"), os.fspath(path))
 
     monkeypatch.setattr(checkpoint_mod, "save_checkpoint", no_room)
-    corpus = write_text(tmp_path / "c.txt", lines=20_000)
+    corpus = write_text(tmp_path / "c.txt", lines=150_000)  # long enough for the trainer to try a save
     with caplog.at_level(logging.WARNING, logger="w2v"):
         model = Word2Vec(dim=8, epochs=2, min_count=1, threads=1).train(
             corpus, progress=False, checkpoint=tmp_path / "m.ckpt", checkpoint_every=1e-9)
-    assert len(model.training_log) == 2
+    assert len(model.training_log) == 2 and attempts
     assert "No space left on device" in caplog.text and "training goes on" in caplog.text
 
 

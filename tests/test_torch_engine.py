@@ -129,8 +129,8 @@ def topic_separation(model, vocab) -> float:
 @pytest.mark.parametrize("model", ["sg", "cbow"])
 def test_numba_and_torch_backends_learn_alike(model):
     """The same corpus, three seeds each: the torch backend's topic separation is within a band below the
-    Numba backend's.  Calibrated over 8 seeds: sg 0.690 (0.688-0.692) Numba, 0.678 (0.674-0.682) torch;
-    cbow 0.726 (0.720-0.740) and 0.705 (0.699-0.711).  The band, 0.05, is twice the largest gap seen."""
+    Numba backend's.  Calibrated over 8 seeds: sg 0.690 (0.688-0.692) Numba, 0.672 (0.669-0.675) torch;
+    cbow 0.726 (0.720-0.740) and 0.696 (0.690-0.702).  The band, 0.06, is twice the largest mean gap."""
     sentences, vocab = topic_corpus()
     scores = {}
     for backend in ("numba", "torch"):
@@ -139,7 +139,7 @@ def test_numba_and_torch_backends_learn_alike(model):
                                             .train(sentences, progress=False), vocab) for s in (1, 2, 3)]
     numba, torch_ = np.mean(scores["numba"]), np.mean(scores["torch"])
     assert numba > 0.3, scores  # the task is learnable
-    assert torch_ > numba - 0.05, scores
+    assert torch_ > numba - 0.06, scores
 
 
 @pytest.mark.parametrize("model,hogbatch", [("sg", False), ("sg", None), ("cbow", None)])

@@ -10,11 +10,14 @@ What differs is when updates land.  The Numba kernels apply each (context, centr
 next pair is computed; a GPU wants thousands of them at once.  Here :data:`STEP_CENTRES` consecutive centre
 words (after subsampling) are one **step**: every update of the step is computed from the weights at its
 start, and the updates are summed into their rows (``index_add_``): the HogBatch minibatch, over many
-windows.  The risk is the frequent rows: a step of 4,096 centres touches the row of "the" a few hundred times
-(subsampling keeps ~15% of its occurrences on Wikipedia), and a sum of a few hundred stale updates could
-overshoot where a sequential pass would correct itself.  The step size bounds that: it is small enough to keep
-the concurrent updates of any row to a few hundred (the C tool with 16 threads has a few of them, BlazingText
-a few thousand), large enough to fill a GPU; the tests check the quality against the Numba path.
+windows.  The risk is the frequent rows: a step of 1,024 centres touches the row of "the" about a hundred
+times (subsampling keeps ~15% of its occurrences on Wikipedia), and summed plainly such stale updates
+overshoot where a sequential pass corrects itself (measured: steps of 4,096 diverged within a few steps).
+So each row's summed update is damped by ``(1 - exp(-A)) / A``, ``A`` the sum over the step's contributions
+to that row of its stiffness ``lr * s'(f) * |x|^2`` (``x`` the pair's other vector): the distance that many
+sequential SGD steps travel along a quadratic model of the loss, relative to their sum.  A row hit once or
+twice moves as plain SGD would; a row hit hundreds of times cannot overshoot.  The tests check the quality
+against the Numba path; benchmarks/NOTES.md (section 9) has the measurements.
 
 Random draws are counter-based, so that they do not depend on how chunks are grouped or on any order: draw
 ``slot`` of the token at position ``p`` of a chunk is ``random32(chunk seed, p * S + slot)`` with
@@ -32,8 +35,10 @@ import torch.nn.functional as F
 
 from .engine import Batch
 
-STEP_CENTRES = 4096
-"""Centre words (after subsampling) per step: updates within a step are computed from the same weights."""
+STEP_CENTRES = 1024
+"""Centre words (after subsampling) per step: updates within a step are computed from the same weights.
+Larger steps use a GPU better and learn a little worse (benchmarks/NOTES.md, section 9: at 4,096 WS-353 lost
+0.02 more and the analogies a point)."""
 
 GROUP_TOKENS = 1 << 17
 """Tokens handed over per call (consecutive chunks; about 13 of the trainer's 10,000-token chunks): one host
