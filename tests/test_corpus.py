@@ -390,3 +390,53 @@ def test_real_corpus_token_count():
     c = Corpus(DATA / "kjv.txt.gz")
     assert sum(len(s) for s in c) == 789_634 == c.raw_tokens
     assert c.decode_errors == 0 and c.nul_bytes == 0
+
+
+# -- shares: contiguous parts for parallel readers and distributed ranks -----------------------------------
+
+def _share_files(tmp_path):
+    rng = np.random.default_rng(0)
+    lines = [" ".join("abcdefghij"[k] * (1 + k % 3) for k in rng.integers(0, 10, rng.integers(0, 30)))
+             for _ in range(5000)]
+    a = write(tmp_path / "a.txt", ("\n".join(lines[:2000]) + "\n").encode())
+    b = write(tmp_path / "b.txt", "\n".join(lines[2000:2100]).encode())  # no final newline
+    c = tmp_path / "c.txt.gz"
+    c.write_bytes(gzip.compress(("\r\n".join(lines[2100:]) + "\n").encode()))
+    long = write(tmp_path / "long.txt", " ".join(f"tok{i % 97}" for i in range(300_000)).encode())
+    return [str(a), str(b), str(c)], [str(long)]
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 7, 40])
+def test_shares_hold_the_corpus_tokens_in_order(parts, tmp_path, monkeypatch):
+    """Every token in exactly one share, in order; lines stay whole (sentences identical) except a line
+    longer than the cut search, cut between two words."""
+    import w2v.sources as sources_mod
+
+    monkeypatch.setattr(sources_mod, "CUT_SEARCH", 1 << 12)  # so that the long line is cut mid-line
+    several, one_line = _share_files(tmp_path)
+    for files, whole_lines in ((several, True), (one_line, False), (several[2:], True)):
+        whole = Corpus(files)
+        reference = list(whole)
+        shares = whole.shares(parts)
+        assert len(shares) == parts
+        got = [s for share in shares for s in share]
+        assert [t for s in got for t in s] == [t for s in reference for t in s]
+        if whole_lines:
+            assert got == reference
+        if parts > 1 and files is several:
+            sizes = [sum(len(s) for s in share) for share in shares]
+            assert max(sizes) < 2.5 * (sum(sizes) / parts) + 100  # balanced, the gzip file weighed by content
+
+
+def test_shares_of_an_iterable_and_their_counts_merge_to_one_pass():
+    from w2v.vocab import count_words, merge_counts, select_vocab
+
+    rng = np.random.default_rng(1)
+    sentences = [[f"w{int(x)}" for x in rng.zipf(1.3, rng.integers(1, 20))] for _ in range(3000)]
+    whole = Corpus(sentences)
+    one = build_vocab(whole, min_count=2)
+    for parts in (2, 5):
+        merged = merge_counts([count_words(share) for share in whole.shares(parts)])
+        vocab = select_vocab(merged, min_count=2)
+        assert vocab.words == one.words  # the same ids, ties in the same order
+        np.testing.assert_array_equal(vocab.counts, one.counts)

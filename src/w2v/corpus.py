@@ -33,7 +33,8 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ConfigError, CorpusError, CorpusNotFoundError
-from .sources import READERS, compression_from_head, compression_of, expand_paths, read_block  # noqa: F401
+from .sources import (READERS, Piece, compression_from_head, compression_of, expand_paths,  # noqa: F401
+                      plan_shares, read_block)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .vocab import Vocab
@@ -114,6 +115,8 @@ class Corpus:
     ----------
     files : list[str] or None
         The files read, in order (None for an iterable source).
+    pieces : list[w2v.sources.Piece] or None
+        What is read of them: whole files, or for a share (:meth:`shares`) runs of their content.
     decode_errors, nul_bytes, raw_tokens : int
         Of the last complete pass: bytes of invalid UTF-8 replaced by U+FFFD, NUL bytes read as spaces, and
         tokens yielded.
@@ -130,8 +133,9 @@ class Corpus:
         self.max_sentence_length = max_sentence_length
         self.allow_truncated = bool(allow_truncated)
         self.allow_binary = bool(allow_binary)
-        # path -> ((size, mtime_ns), tokens) of its first complete read: later passes must find the same
-        self._seen: dict[str, tuple[tuple[int, int], int]] = {}
+        # (path, start, end) -> ((size, mtime_ns), tokens) of its first complete read: later passes must find
+        # the same
+        self._seen: dict[tuple[str, int, int | None], tuple[tuple[int, int], int]] = {}
         self.files: list[str] | None = None
         self.source: Any = None
         self.decode_errors = 0
@@ -159,6 +163,33 @@ class Corpus:
                                   "read twice (once to count the words, once to encode them); pass a list of "
                                   "token lists, an object whose __iter__ starts over, or a file path")
             self.source = source
+        self.pieces = None if self.files is None else [Piece(f) for f in self.files]
+        self._slice: tuple[int, int] | None = None  # an iterable source's share: sentences [a, b)
+
+    def shares(self, parts: int) -> list["Corpus"]:
+        """This corpus cut into ``parts`` contiguous shares, each a :class:`Corpus` with the same settings:
+        files cut at line ends (:func:`w2v.sources.plan_shares`), an iterable cut by sentence count.  The
+        shares' sentences, in order, hold exactly the corpus's tokens; a line longer than
+        ``sources.CUT_SEARCH`` bytes may be cut between two words (and ``max_sentence_length`` then counts
+        from the cut)."""
+        import copy
+
+        if self.files is not None:
+            plans = plan_shares(self.files, parts)
+        else:
+            n = len(self.source) if hasattr(self.source, "__len__") else sum(1 for _ in self.source)
+            plans = [(n * r // parts, n * (r + 1) // parts) for r in range(parts)]
+        out = []
+        for plan in plans:
+            share = copy.copy(self)
+            share._seen, share._warned = {}, set()
+            if self.files is not None:
+                share.pieces = list(plan)
+                share.files = list(dict.fromkeys(p.path for p in plan))
+            else:
+                share._slice = plan
+            out.append(share)
+        return out
 
     # -- description ------------------------------------------------------------------------------------
     def describe(self) -> str:
@@ -183,10 +214,10 @@ class Corpus:
         if self.files is None:
             yield from self._iter_sentences(stats)
         else:
-            for path in self.files:
+            for piece in self.pieces:
                 file_stats = _Stats()
-                yield from self._iter_file(path, file_stats)
-                self._report(path, file_stats)
+                yield from self._iter_file(piece.path, file_stats, piece.start, piece.end)
+                self._report(piece.path, file_stats)
                 for name in _Stats.__slots__:
                     setattr(stats, name, getattr(stats, name) + getattr(file_stats, name))
         self.decode_errors = stats.decode_errors
@@ -219,7 +250,8 @@ class Corpus:
 
     def _iter_sentences(self, stats: _Stats) -> Iterator[list[str]]:
         lower, normalize = self.lowercase, self.normalize
-        for sentence in self.source:
+        source = self.source if self._slice is None else itertools.islice(self.source, *self._slice)
+        for sentence in source:
             if isinstance(sentence, str):
                 raise CorpusError("sentences must be lists of tokens, not strings (got "
                                   f"{sentence[:40]!r}); split each sentence, e.g. line.split()")
@@ -246,12 +278,13 @@ class Corpus:
                            "the first pass no longer matches the text, so nothing was trained on it. Train "
                            "again once the file is complete (with a new Corpus)")
 
-    def _open(self, path: str) -> tuple[IO[bytes], IO[bytes], str | None, tuple[int, int]]:
-        """(raw file, decompressing reader, compression, (size, mtime_ns)); checks the file did not change."""
+    def _open(self, path: str, start: int = 0) -> tuple[IO[bytes], IO[bytes], str | None, tuple[int, int]]:
+        """(raw file, decompressing reader at content offset ``start``, compression, (size, mtime_ns));
+        checks the file did not change."""
         try:
             raw = open(path, "rb")
         except OSError as e:
-            if path in self._seen:
+            if any(k[0] == path for k in self._seen):
                 raise self._changed(path, f"it cannot be opened any more ({e.strerror or e})") from None
             err = CorpusNotFoundError(f"corpus file cannot be read: {path!r} ({e.strerror or e})")
             err.filename = path
@@ -259,15 +292,21 @@ class Corpus:
         try:
             st = os.fstat(raw.fileno())
             stamp = (st.st_size, st.st_mtime_ns)
-            seen = self._seen.get(path)
+            seen = next((v for k, v in self._seen.items() if k[0] == path), None)
             if seen is not None and seen[0] != stamp:
                 raise self._changed(path, f"it held {seen[0][0]:,} bytes when first read, now {stamp[0]:,}"
                                     if seen[0][0] != stamp[0] else "its modification time differs from the "
                                     "first pass")
             head = raw.read(6)
-            raw.seek(0)
             kind = compression_from_head(head)
+            raw.seek(start if kind is None else 0)
             reader = READERS[kind](raw)
+            skip = 0 if kind is None else start  # a compressed stream is decompressed up to the piece
+            while skip > 0:
+                data, error = read_block(reader, min(skip, BLOCK_SIZE))
+                if not data or error is not None:
+                    break
+                skip -= len(data)
         except BaseException:
             raw.close()
             raise
@@ -289,17 +328,22 @@ class Corpus:
                            "bytes (%s tokens); the rest is lost (allow_truncated)", path, kind, what, e,
                            f"{stats.bytes:,}", f"{stats.tokens:,}")
 
-    def _iter_file(self, path: str, stats: _Stats) -> Iterator[list[str]]:
-        """Stream one file's sentences; the block loop is below, the splitting in :meth:`_split`."""
-        raw, f, kind, stamp = self._open(path)
+    def _iter_file(self, path: str, stats: _Stats, start: int = 0, end: int | None = None) -> Iterator[list[str]]:
+        """Stream the sentences of one file (or of its content bytes ``start`` to ``end``: a piece of a
+        share, see :func:`w2v.sources.plan_shares`); the block loop is below, the splitting in :meth:`_split`."""
+        raw, f, kind, stamp = self._open(path, start)
         block_size = BLOCK_SIZE
-        decoder = codecs.getincrementaldecoder("utf-8-sig")(errors=_ERRORS)  # -sig: drop a leading BOM
+        # -sig: drop a leading BOM (only a file's first piece can hold one)
+        decoder = codecs.getincrementaldecoder("utf-8-sig" if start == 0 else "utf-8")(errors=_ERRORS)
         line: list[str] = []  # tokens of the current, unfinished line not yet yielded
         carry = ""  # text held back for the next block: a partial token or a '\r' that may start a CRLF
+        left = None if end is None else end - start
         with raw, f:
             while True:
-                data, error = read_block(f, block_size)
-                final = not data or error is not None  # a read error ends the file after what was read
+                data, error = read_block(f, block_size if left is None else min(block_size, left))
+                if left is not None:
+                    left -= len(data)
+                final = not data or error is not None or left == 0  # a read error ends what is read
                 stats.bytes += len(data)
                 if b"\x00" in data:
                     stats.nul_bytes += data.count(b"\x00")
@@ -329,9 +373,10 @@ class Corpus:
         if (st.st_size, st.st_mtime_ns) != stamp:
             raise self._changed(path, f"it was modified while being read ({stamp[0]:,} bytes when opened, "
                                       f"{st.st_size:,} at the end)")
-        seen = self._seen.get(path)
+        key = (path, start, end)
+        seen = self._seen.get(key)
         if seen is None:
-            self._seen[path] = (stamp, stats.tokens)
+            self._seen[key] = (stamp, stats.tokens)
         elif seen[1] != stats.tokens:
             raise self._changed(path, f"this pass read {stats.tokens:,} tokens, the first {seen[1]:,}")
 

@@ -18,6 +18,7 @@ import logging
 import lzma
 import os
 import zlib
+from dataclasses import dataclass
 from typing import IO, Mapping, Sequence
 
 from . import filetypes
@@ -154,3 +155,132 @@ def _check_text(file: str, directory: str | None) -> None:
         found = f" (found in the corpus directory {directory!r})" if directory else ""
         raise CorpusError(f"corpus file {file!r}{found} is not text: {reason}. Pass allow_binary=True "
                           "(--allow-binary) to read it as text anyway")
+
+
+# -- shares: contiguous parts of a corpus, for parallel readers and for the ranks of a distributed training --
+CUT_SEARCH = 1 << 20
+"""Bytes searched after a target offset for a line end before settling for a space (a line longer than this
+is cut between two words instead)."""
+
+_WHITESPACE = b" \t\r\x0b\x0c"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A contiguous run of one file's content: bytes ``start`` to ``end`` (of the decompressed content, for a
+    compressed file; ``end`` None: to the end).  ``start`` is 0 or just after a line end, unless
+    ``mid_line``: then it is just after a space inside a line too long to wait for its end (the line's words
+    before the cut belong to the previous piece)."""
+
+    path: str
+    start: int = 0
+    end: int | None = None
+    mid_line: bool = False
+
+
+def _content_size(path: str) -> int:
+    """Bytes of the file's content: its size, or for a compressed file its decompressed size (streamed)."""
+    kind = compression_of(path)
+    if kind is None:
+        return os.path.getsize(path)
+    total = 0
+    with open(path, "rb") as raw, READERS[kind](raw) as f:
+        while True:
+            data, error = read_block(f, 1 << 22)
+            total += len(data)
+            if not data or error is not None:
+                return total
+
+
+def _weight(path: str) -> int:
+    """The size of a file's content, estimated cheaply: its size, or for a compressed file its size times the
+    expansion of its first 4 MB of content."""
+    size = os.path.getsize(path)
+    kind = compression_of(path)
+    if kind is None:
+        return size
+    with open(path, "rb") as raw, READERS[kind](raw) as f:
+        data, _ = read_block(f, 1 << 22)
+        used = raw.tell()
+    return len(data) if used >= size or not used else int(size * len(data) / used)
+
+
+def open_content(path: str, start: int = 0) -> tuple[IO[bytes], IO[bytes], str | None]:
+    """(raw file, reader of its content positioned at ``start``, compression): a plain file seeks, a
+    compressed one decompresses and drops the first ``start`` bytes."""
+    raw = open(path, "rb")
+    try:
+        kind = compression_from_head(raw.read(6))
+        raw.seek(start if kind is None else 0)
+        f = READERS[kind](raw)
+        skip = 0 if kind is None else start
+        while skip > 0:
+            data, error = read_block(f, min(skip, 1 << 22))
+            if not data or error is not None:
+                break
+            skip -= len(data)
+    except BaseException:
+        raw.close()
+        raise
+    return raw, f, kind
+
+
+def cut_point(path: str, target: int) -> tuple[int, bool]:
+    """The first cut at or after content offset ``target``: just after a line end within
+    :data:`CUT_SEARCH` bytes, else just after the first whitespace byte (``mid_line`` True), else (a word of
+    a megabyte) ``target`` itself.  Returns (offset, mid_line).  Two neighbouring shares compute it alike."""
+    if target <= 0:
+        return 0, False
+    raw, f, _ = open_content(path, target - 1)  # the byte before: a cut right at a line start is found too
+    with raw, f:
+        data, _ = read_block(f, CUT_SEARCH + 1)
+    newline = data.find(b"\n")
+    if newline >= 0:
+        return target + newline, False
+    for i, byte in enumerate(data):
+        if byte in _WHITESPACE:
+            return target + i, True
+    return target + len(data) - 1 if data else target, True
+
+
+def plan_shares(files: Sequence[str], parts: int) -> list[list[Piece]]:
+    """Cut the files (in order) into ``parts`` contiguous shares of about equal size, at line ends.
+
+    Sizes are content bytes: a plain file's size, a compressed file's estimated from how its start expands;
+    a compressed file that a cut falls in is measured (decompressed once) and cut in its content.  Every byte of the corpus is in exactly one share, in order, so the shares' tokens
+    concatenated are the corpus's tokens.  A share may be empty (``[]``) when the corpus has fewer lines
+    than ``parts``.  Deterministic: every process that plans the same files gets the same shares.
+    """
+    if parts < 1:
+        raise ValueError(f"plan_shares: parts must be >= 1; got {parts}")
+    sizes = [_weight(f) for f in files]
+    total = sum(sizes)
+    # the cut of each boundary r = 1 .. parts-1: (file index, content offset, mid_line)
+    cuts: list[tuple[int, int, bool]] = []
+    offset_of = [0]
+    for size in sizes:
+        offset_of.append(offset_of[-1] + size)
+    for r in range(1, parts):
+        target = total * r // parts
+        i = max(0, min(len(files) - 1, next((k for k in range(len(files)) if offset_of[k + 1] > target),
+                                            len(files) - 1)))
+        within = target - offset_of[i]
+        if within <= 0:
+            cuts.append((i, 0, False))
+            continue
+        content = _content_size(files[i]) if compression_of(files[i]) else sizes[i]
+        scaled = within if sizes[i] == content else int(content * within / max(sizes[i], 1))
+        at, mid = cut_point(files[i], scaled) if scaled < content else (content, False)
+        cuts.append((i, at, mid) if at < content else (i + 1, 0, False))
+    shares: list[list[Piece]] = []
+    bounds = [(0, 0, False)] + cuts + [(len(files), 0, False)]
+    for (fa, oa, ma), (fb, ob, _) in zip(bounds[:-1], bounds[1:]):
+        share: list[Piece] = []
+        for k in range(fa, min(fb, len(files) - 1) + 1):
+            start = oa if k == fa else 0
+            end = ob if k == fb else None
+            if end is not None and end <= start:
+                continue
+            share.append(Piece(files[k], start, end, ma and k == fa and start > 0))
+        shares.append(share)
+    return shares

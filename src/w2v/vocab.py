@@ -134,9 +134,97 @@ def _prune(counter: Counter, max_vocab: int, min_reduce: int) -> tuple[Counter, 
     return counter, dropped, min_reduce
 
 
+@dataclass
+class WordCounts:
+    """Raw counts of a corpus (or of a share of it): the words in order of first appearance, their counts,
+    and what counting saw.  :func:`merge_counts` adds shares up; :func:`select_vocab` makes a :class:`Vocab`."""
+
+    words: list[str]
+    counts: np.ndarray        # int64, aligned with words
+    raw_tokens: int = 0
+    pruned_words: int = 0
+    min_reduce: int = 0
+
+
+def count_words(sentences: Iterable[Sequence[str]], *, max_vocab: int | None = None) -> WordCounts:
+    """Count the words of ``sentences`` in one pass (pass 1), holding at most ``max_vocab`` distinct words
+    (C-tool pruning; the counts of the survivors are then lower bounds and a warning says how many words
+    were pruned)."""
+    _check_count("max_vocab", max_vocab, none_ok=True)
+    counter: Counter = Counter()
+    raw_tokens = pruned = min_reduce = 0
+    for sentence in sentences:
+        if isinstance(sentence, str):
+            raise CorpusError("sentences must be lists of tokens, not strings (split them, or pass a file path "
+                              "to Corpus)")
+        counter.update(sentence)
+        raw_tokens += len(sentence)
+        if max_vocab is not None and len(counter) > max_vocab:
+            counter, dropped, min_reduce = _prune(counter, max_vocab, min_reduce)
+            pruned += dropped
+    if pruned:
+        logger.warning("max_vocab=%d: %d distinct words were pruned while counting (last threshold: count <= "
+                       "%d); the counts of the surviving words are lower bounds until the second pass "
+                       "measures them exactly", max_vocab, pruned, min_reduce)
+    words = list(counter)
+    counts = np.fromiter(counter.values(), dtype=np.int64, count=len(words))
+    return WordCounts(words, counts, raw_tokens, pruned, min_reduce)
+
+
+def merge_counts(parts: Sequence[WordCounts]) -> WordCounts:
+    """The counts of consecutive shares (in corpus order) as one: summed, and in order of first appearance
+    over the whole corpus (a word's first share decides), so that ties sort as in one pass."""
+    index: dict[str, int] = {}
+    words: list[str] = []
+    for part in parts:
+        for w in part.words:
+            if w not in index:
+                index[w] = len(words)
+                words.append(w)
+    counts = np.zeros(len(words), dtype=np.int64)
+    for part in parts:
+        counts[np.fromiter((index[w] for w in part.words), dtype=np.int64, count=len(part.words))] += part.counts
+    return WordCounts(words, counts, sum(p.raw_tokens for p in parts), sum(p.pruned_words for p in parts),
+                      max((p.min_reduce for p in parts), default=0))
+
+
+def select_vocab(found: WordCounts, *, min_count: int = 5, max_final_vocab: int | None = None,
+                 describe: str = "the corpus") -> Vocab:
+    """Keep the words of ``found`` that reach ``min_count`` (at most ``max_final_vocab``, the most frequent),
+    sorted by count, ties in first-appearance order.
+
+    Raises
+    ------
+    CorpusError
+        No token was counted, or no word reaches ``min_count`` (the message gives the figures).
+    """
+    _check_count("min_count", min_count, none_ok=False)
+    _check_count("max_final_vocab", max_final_vocab, none_ok=True)
+    if found.raw_tokens == 0:
+        raise CorpusError(f"corpus is empty: no token was read from {describe}")
+    words, counts, distinct = found.words, found.counts, len(found.words)
+    kept = np.flatnonzero(counts >= min_count)
+    if len(kept) == 0:
+        top = int(np.argmax(counts))  # the first of the most frequent
+        raise CorpusError(f"no word occurs at least min_count={min_count} times (the most frequent, "
+                          f"{words[top]!r}, occurs {counts[top]} times, among {distinct} distinct words and "
+                          f"{found.raw_tokens} tokens); lower min_count (--min-count)")
+    order = kept[np.argsort(-counts[kept], kind="stable")]  # stable: ties in first-appearance order
+    logger.info("vocabulary: %d of %d distinct words occur at least min_count=%d times", len(order), distinct,
+                min_count)
+    if max_final_vocab is not None and len(order) > max_final_vocab:
+        cut = len(order) - max_final_vocab
+        order = order[:max_final_vocab]
+        logger.info("max_final_vocab=%d: kept the %d most frequent words, cut %d more (the last kept occurs "
+                    "%d times)", max_final_vocab, max_final_vocab, cut, counts[order[-1]])
+    return Vocab([words[i] for i in order], counts[order], pruned_words=found.pruned_words,
+                 min_reduce=found.min_reduce, raw_tokens=found.raw_tokens, distinct_words=distinct)
+
+
 def build_vocab(sentences: Iterable[Sequence[str]], *, min_count: int = 5, max_vocab: int | None = None,
                 max_final_vocab: int | None = None) -> Vocab:
-    """Count the words of ``sentences`` in one pass and keep the frequent ones.
+    """Count the words of ``sentences`` in one pass and keep the frequent ones (:func:`count_words`, then
+    :func:`select_vocab`).
 
     Parameters
     ----------
@@ -160,44 +248,9 @@ def build_vocab(sentences: Iterable[Sequence[str]], *, min_count: int = 5, max_v
     _check_count("max_vocab", max_vocab, none_ok=True)
     _check_count("max_final_vocab", max_final_vocab, none_ok=True)
     start = time.perf_counter()
-    counter: Counter = Counter()
-    raw_tokens = pruned = min_reduce = 0
-    for sentence in sentences:
-        if isinstance(sentence, str):
-            raise CorpusError("sentences must be lists of tokens, not strings (split them, or pass a file path "
-                              "to Corpus)")
-        counter.update(sentence)
-        raw_tokens += len(sentence)
-        if max_vocab is not None and len(counter) > max_vocab:
-            counter, dropped, min_reduce = _prune(counter, max_vocab, min_reduce)
-            pruned += dropped
-    if raw_tokens == 0:
-        raise CorpusError(f"corpus is empty: no token was read from {_describe(sentences)}")
-    if pruned:
-        logger.warning("max_vocab=%d: %d distinct words were pruned while counting (last threshold: count <= "
-                       "%d); the counts of the surviving words are lower bounds until the second pass "
-                       "measures them exactly", max_vocab, pruned, min_reduce)
-
-    distinct = len(counter)
-    words = list(counter)
-    counts = np.fromiter(counter.values(), dtype=np.int64, count=distinct)
-    del counter
-    kept = np.flatnonzero(counts >= min_count)
-    if len(kept) == 0:
-        top = int(np.argmax(counts))  # the first of the most frequent
-        raise CorpusError(f"no word occurs at least min_count={min_count} times (the most frequent, "
-                          f"{words[top]!r}, occurs {counts[top]} times, among {distinct} distinct words and "
-                          f"{raw_tokens} tokens); lower min_count (--min-count)")
-    order = kept[np.argsort(-counts[kept], kind="stable")]  # stable: ties in first-appearance order
-    logger.info("vocabulary: %d of %d distinct words occur at least min_count=%d times", len(order), distinct,
-                min_count)
-    if max_final_vocab is not None and len(order) > max_final_vocab:
-        cut = len(order) - max_final_vocab
-        order = order[:max_final_vocab]
-        logger.info("max_final_vocab=%d: kept the %d most frequent words, cut %d more (the last kept occurs "
-                    "%d times)", max_final_vocab, max_final_vocab, cut, counts[order[-1]])
-    vocab = Vocab([words[i] for i in order], counts[order], pruned_words=pruned, min_reduce=min_reduce,
-                  raw_tokens=raw_tokens, distinct_words=distinct)
-    logger.info("pass 1: %d tokens, %d words in the vocabulary (%d in-vocabulary tokens), %.1f s", raw_tokens,
-                len(vocab), vocab.total, time.perf_counter() - start)
+    found = count_words(sentences, max_vocab=max_vocab)
+    vocab = select_vocab(found, min_count=min_count, max_final_vocab=max_final_vocab,
+                         describe=_describe(sentences))
+    logger.info("pass 1: %d tokens, %d words in the vocabulary (%d in-vocabulary tokens), %.1f s",
+                found.raw_tokens, len(vocab), vocab.total, time.perf_counter() - start)
     return vocab
