@@ -1,0 +1,188 @@
+"""Distributed training under torchrun: 2 ranks with gloo on this machine, started for real.
+
+Each test launches ``torchrun --nproc-per-node 2 -m w2v train ...`` (or a small script under torchrun) and
+checks what a user would: the same vocabulary on both ranks, every token trained once per epoch across them,
+quality within a band of the one-process run, a rank killed or frozen ending the other within the timeout
+with a message naming it and the checkpoint, and a resume that finishes the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="distributed training needs PyTorch (pip install 'w2v[torch]'); "
+                                            "`make test` installs it")
+
+from w2v import Word2Vec  # noqa: E402
+from w2v.checkpoint import load_checkpoint  # noqa: E402
+from w2v.distributed import Options, _pack_counts, _unpack_counts  # noqa: E402
+from w2v.vocab import WordCounts  # noqa: E402
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
+SCRIPT = Path(__file__).with_name("distributed_job.py")
+LOSS_BAND = 0.05  # |last-epoch loss, 2 ranks - 1 process| on this corpus
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def torchrun(*args, **popen) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    command = [*TORCHRUN, "--nproc-per-node", "2", "--rdzv-backend", "c10d", "--rdzv-endpoint",
+               f"127.0.0.1:{free_port()}", *map(str, args)]
+    return subprocess.Popen(command, env=env, text=True, **popen)
+
+
+def write_corpus(path: Path, n: int, seed: int = 0, vocab: int = 2000) -> Path:
+    rng = np.random.default_rng(seed)
+    words = np.minimum(rng.zipf(1.2, n), vocab)
+    path.write_text("\n".join(" ".join(f"w{w}" for w in words[i:i + 50]) for i in range(0, n, 50)) + "\n")
+    return path
+
+
+def worker_pid(rank: int, marker: str, timeout: float = 60.0) -> int:
+    """The pid of the torchrun worker of ``rank`` whose command line holds ``marker``."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+                environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if marker.encode() in cmdline and f"RANK={rank}".encode() in environ and b"-m\0w2v" in cmdline:
+                return int(entry)
+        time.sleep(0.1)
+    raise AssertionError(f"no worker of rank {rank} found")
+
+
+def test_counts_travel_between_ranks_unchanged():
+    counts = WordCounts(["a", "é\nb", "", "x" * 300], np.array([5, 1, 2, 9], np.int64), 17, 3, 2)
+    back = _unpack_counts(_pack_counts(counts), WordCounts)
+    assert back.words == counts.words and back.counts.tolist() == [5, 1, 2, 9]
+    assert (back.raw_tokens, back.pruned_words, back.min_reduce) == (17, 3, 2)
+
+
+def test_options_are_checked():
+    for bad in (dict(timeout=0), dict(sync="some"), dict(sync_words=0)):
+        with pytest.raises(ValueError):
+            Options(**bad)
+
+
+def test_two_ranks_train_one_model(tmp_path):
+    """Same vocabulary (ids and ties) on both ranks, every token once per epoch across them, and quality
+    within a band of one process on the same corpus and seed."""
+    corpus = write_corpus(tmp_path / "c.txt", 300_000)
+    out = tmp_path / "ranks"
+    proc = torchrun(SCRIPT, corpus, out, stderr=subprocess.PIPE)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["words"] == ranks[1]["words"] and ranks[0]["counts"] == ranks[1]["counts"]
+    one = Word2Vec(dim=32, epochs=3, min_count=5, threads=1, seed=3).train(corpus, progress=False)
+    assert ranks[0]["words"] == list(one.vocab.words)  # the same ids as one process, ties included
+    n = int(one.vocab.total)
+    for r in ranks:
+        assert [e["words"] for e in r["log"]] == [n] * 3  # every in-vocabulary token once per epoch
+        assert r["shares"][0] + r["shares"][1] == n and min(r["shares"]) > 0.4 * n
+    assert ranks[0]["weights_digest"] == ranks[1]["weights_digest"]  # the replicas end equal
+    # quality: the loss of the last epoch near one process's (calibrated below)
+    assert abs(ranks[0]["log"][-1]["loss"] - one.training_log[-1]["loss"]) < LOSS_BAND, \
+        (ranks[0]["log"][-1]["loss"], one.training_log[-1]["loss"])
+    assert Word2Vec.load(out / "model.w2v").training_log == ranks[0]["log"]
+
+
+def stop_a_rank(tmp_path, how: int, timeout: float):
+    corpus = write_corpus(tmp_path / "big.txt", 1_500_000, vocab=5000)
+    out = tmp_path / "m.w2v"
+    ckpt = tmp_path / "m.w2v.ckpt"
+    proc = torchrun("-m", "w2v", "train", corpus, "-o", out, "--dim", 32, "--epochs", 12, "--threads", 1,
+                    "--sync-words", 50_000, "--checkpoint-every", 0.5, "--dist-timeout", timeout,
+                    stderr=subprocess.PIPE)
+    pid = worker_pid(1, str(out))
+    deadline = time.monotonic() + 120
+    while not ckpt.exists():  # a checkpoint first, so that there is one to resume from
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    os.kill(pid, how)
+    stopped = time.monotonic()
+    rank0 = None
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if line.startswith("w2v: error:"):
+            rank0 = time.monotonic() - stopped
+            if how == signal.SIGSTOP:  # rank 0 is done; torchrun would wait half a minute for the frozen one
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+    proc.wait(timeout=120)
+    return proc.returncode, "".join(lines), rank0, corpus, out, ckpt
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, pytest.param(signal.SIGSTOP, marks=pytest.mark.slow)],
+                         ids=["killed", "frozen"])
+def test_a_rank_that_dies_or_freezes_ends_the_training_naming_it(how, tmp_path):
+    timeout = 4.0
+    rc, err, seconds, corpus, out, ckpt = stop_a_rank(tmp_path, how, timeout)
+    assert rc != 0
+    message = next(line for line in err.splitlines() if line.startswith("w2v: error:"))
+    assert "rank 1" in message and "stopped responding" in message and str(ckpt) in message, message
+    assert seconds is not None and seconds < timeout + 10, seconds  # bounded: the timeout and a heartbeat
+    assert "Traceback" not in message and not out.exists()
+    done = torchrun("-m", "w2v", "train", corpus, "-o", out, "--sync-words", 50_000, "--resume", ckpt,
+                    stderr=subprocess.PIPE)
+    _, err = done.communicate(timeout=300)
+    assert done.returncode == 0, err[-3000:]
+    model = Word2Vec.load(out)
+    assert len(model.training_log) == 12 and model.stats["ranks"] == 2
+
+
+def test_sigterm_to_one_rank_stops_both_with_one_checkpoint(tmp_path):
+    corpus = write_corpus(tmp_path / "big.txt", 1_500_000, vocab=5000)
+    out = tmp_path / "m.w2v"
+    proc = torchrun("-m", "w2v", "train", corpus, "-o", out, "--dim", 32, "--epochs", 30, "--threads", 1,
+                    "--sync-words", 50_000, stderr=subprocess.PIPE)
+    pid = worker_pid(1, str(out))
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if "epoch 2:" in line:
+            os.kill(pid, signal.SIGTERM)
+    proc.wait(timeout=120)
+    err = "".join(lines)
+    stops = [line for line in lines if "training interrupted" in line]
+    assert len(stops) == 2 and all(f"{out}.ckpt" in line for line in stops), err[-3000:]
+    assert any("on another rank" in line for line in stops)
+    position = load_checkpoint(f"{out}.ckpt")[1]
+    assert position.ranks is not None and len(position.ranks) == 2
+
+
+def test_a_distributed_checkpoint_needs_its_ranks(tmp_path):
+    """Resumed in one process, a checkpoint of two ranks is refused with the launch it needs."""
+    corpus = write_corpus(tmp_path / "big.txt", 1_500_000, vocab=5000)
+    out = tmp_path / "m.w2v"
+    proc = torchrun("-m", "w2v", "train", corpus, "-o", out, "--dim", 32, "--epochs", 30, "--threads", 1,
+                    "--sync-words", 50_000, stderr=subprocess.PIPE)
+    for line in proc.stderr:
+        if "epoch 1:" in line:
+            proc.send_signal(signal.SIGTERM)  # torchrun passes it to both ranks
+    proc.wait(timeout=120)
+    r = subprocess.run([sys.executable, "-m", "w2v", "train", str(corpus), "-o", str(out), "--resume",
+                        f"{out}.ckpt"], capture_output=True, text=True)
+    assert r.returncode == 2 and "2 ranks" in r.stderr and "torchrun" in r.stderr, r.stderr
