@@ -155,9 +155,10 @@ def test_native_wrong_magic(tmp_path):
 def test_native_newer_version_refused(tmp_path):
     path = _native(tmp_path)
     raw = bytearray(path.read_bytes())
-    struct.pack_into("<I", raw, 8, 2)
+    newer = formats.FORMAT_VERSION + 1
+    struct.pack_into("<I", raw, 8, newer)
     path.write_bytes(bytes(raw))
-    with pytest.raises(ModelFileError, match=r"newer w2v \(format 2\).*reads format 1: upgrade"):
+    with pytest.raises(ModelFileError, match=rf"newer w2v \(format {newer}\).*reads format {newer - 1}: upgrade"):
         load_native(path)
 
 

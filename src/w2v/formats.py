@@ -1,15 +1,15 @@
 """File formats: the native model file, the word2vec C text and binary formats, atomic writes.
 
-Native model file (format version 1)
+Native model file (format version 2)
 ------------------------------------
 One file, little-endian throughout, readable with NumPy alone::
 
     offset 0   8 bytes   magic b"W2VMODEL"
-    offset 8   uint32    format version (1); a reader refuses a newer one
+    offset 8   uint32    format version (2); a reader refuses a newer one and reads every older one
     offset 12  uint32    reserved (0)
     offset 16  uint64    J, the length in bytes of the JSON header
     offset 24  J bytes   UTF-8 JSON (padded with spaces):
-                         {"format": 1, "w2v_version": "0.1.0",
+                         {"format": 2, "w2v_version": "0.1.0",
                           "header": {...the caller's header...},
                           "vocab": {"offset": o, "nbytes": n, "count": V},
                           "arrays": {"vectors": {"dtype": "<f4", "shape": [V, d],
@@ -29,6 +29,13 @@ Every offset in the JSON counts from the start of the file.  To read one without
 
 A trained model stores arrays "vectors", "output" and "counts" with header {"kind": "model", "config": {...}};
 a vectors file stores "vectors" and "counts" with header {"kind": "vectors"}.  No pickle, ever.
+
+Versions: 1 (w2v before hierarchical softmax) had one loss, negative sampling: "output" always had the
+shape of "vectors" and the config no "loss".  2 adds the config's "loss" ("ns", "hs" or "softmax"; absent
+means "ns") and, for "hs", an "output" of V - 1 rows (the inner nodes of the Huffman tree, which the counts
+rebuild: see w2v.losses) and the tree's CRC-32 in the header ("huffman_crc32"); "negative" and
+"ns_exponent" may be null (not given: the loss's default).  A version-1 file reads as a version-2 file of
+loss "ns".
 
 word2vec C formats
 ------------------
@@ -62,7 +69,7 @@ from .errors import ModelFileError, ModelFileNotFoundError, OutputError, W2VErro
 log = logging.getLogger(__name__)
 
 MAGIC = b"W2VMODEL"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the loss, and hierarchical softmax's V - 1 output rows (above)
 _PREFIX = struct.Struct("<8sIIQ")  # magic, format version, reserved, JSON length: 24 bytes
 _ALIGN = 64                        # array offsets are multiples of 64: aligned for SIMD and memmap
 _NUMERIC_KINDS = "biufc"           # bool, int, uint, float, complex: never object/str/void

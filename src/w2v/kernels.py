@@ -2,24 +2,33 @@
 
 Every kernel has the same arguments (grouped so that no signature grows long):
 
-- ``weights = (W_in, W_out)``: float32[V, d], C-contiguous, updated in place (Hogwild: threads share them
-  without locks);
-- ``tables = (keep, noise)``: ``keep`` int64[V] subsampling thresholds (keep a word when a 32-bit uniform
-  is below it, see :func:`w2v.sampling.keep_thresholds`); ``noise`` uint64[V] the packed alias table of the
-  noise distribution (:func:`w2v.sampling.alias_table`);
+- ``weights = (W_in, W_out)``: float32, C-contiguous, updated in place (Hogwild: threads share them without
+  locks); ``W_in`` [V, d]; ``W_out`` [V, d] for negative sampling and the softmax, [V - 1, d] (the inner
+  nodes of the Huffman tree) for hierarchical softmax;
+- ``tables``, read-only, the subsampling thresholds first: ``keep`` int64[V] (keep a word when a 32-bit
+  uniform is below it, see :func:`w2v.sampling.keep_thresholds`), then what the loss needs
+  (:func:`w2v.losses.kernel_tables`): negative sampling ``(keep, noise)``, ``noise`` uint64[V] the packed
+  alias table of the noise distribution (:func:`w2v.sampling.alias_table`); hierarchical softmax
+  ``(keep, offsets, paths)``, each word's path in the Huffman tree (:func:`w2v.losses.huffman_tree`); the
+  softmax ``(keep,)``;
 - ``ids`` int32[n] the encoded corpus and ``sentence_ends`` int64[s] its sentence end offsets; the chunk
   is sentences ``s0 .. s1-1``;
-- ``params = (window, negative, cbow_mean)``;
+- ``params = (window, negative, cbow_mean)`` (``negative`` 0 unless the loss is negative sampling);
 - ``lr`` the learning rate of this chunk (the schedule lives in :func:`w2v.train.learning_rate`);
 - ``seed`` the chunk's own random stream (so the draws do not depend on which thread runs the chunk).
 
-Each returns ``(loss_sum, examples, words_seen, words_kept)``: the negative-sampling loss
-``-log s(u_o.v) - sum_k log s(-u_k.v)`` summed (float64) over the chunk's training examples, the number of
-examples (skip-gram: (context, centre) pairs; CBOW: windows), the in-vocabulary tokens visited and the
-tokens kept by subsampling.
+Each returns ``(loss_sum, examples, words_seen, words_kept)``: the loss summed (float64) over the chunk's
+training examples, the number of examples (skip-gram: (context, centre) pairs; CBOW: windows), the
+in-vocabulary tokens visited and the tokens kept by subsampling.  The loss of an example is, by loss:
+negative sampling ``-log s(u_o.v) - sum_k log s(-u_k.v)``; hierarchical softmax the exact
+``-log P(centre | v)`` of the tree (a sum of ``-log s(+-u_n.v)`` over the path's nodes); softmax the exact
+cross-entropy ``logsumexp(W_out v) - u_o.v``.
 
-Order of random draws, per sentence: one per token for subsampling (in order), then per kept centre word
-one for its window, then one per negative.  ``tests/reference.py`` replays exactly this in NumPy.
+The loop over sentences, subsampling and the counters is written once (:func:`_train_chunk`), and so is the
+window draw (:func:`_window`); each kernel supplies the step that trains one sentence's kept words.  Order of
+random draws, per sentence: one per token for subsampling (in order), then per kept centre word one for its
+window, then (negative sampling only) one per negative.  ``tests/reference.py`` replays exactly this in
+NumPy.
 """
 
 from __future__ import annotations
@@ -123,21 +132,21 @@ def _subsample(ids, start, end, keep, buf, state):
 
 @njit(inline="always", **_JIT)
 def _sgns_update(v, W_out, target, label, lr, err):
-    """One negative-sampling step for input vector ``v`` (float32[d]) and output row ``target``.
+    """One binary logistic step for input vector ``v`` (float32[d]) and output row ``target``: a target or a
+    noise word of negative sampling, or a node of a hierarchical-softmax path.
 
     ``g = lr * (label - sigmoid(u.v))``; ``err += g*u``; ``u += g*v`` (``v`` itself is updated by the
     caller with ``err`` once all targets are done, as in the C tool).  Returns this target's loss term.
     """
     d = v.shape[0]
-    u = W_out[target]
     f = np.float32(0.0)
-    for j in range(d):
-        f += v[j] * u[j]
+    for j in range(d):  # W_out indexed in 2-D, not through a row view: no reference count updated per target
+        f += v[j] * W_out[target, j]
     sig, loss = _logistic(np.float64(f), label)
     g = np.float32(lr * (label - sig))
     for j in range(d):
-        err[j] += g * u[j]
-        u[j] += g * v[j]
+        err[j] += g * W_out[target, j]
+        W_out[target, j] += g * v[j]
     return loss
 
 
@@ -156,19 +165,25 @@ def _longest(sentence_ends, s0, s1):
     return longest
 
 
-@njit(**_JIT)
-def train_chunk_sg(weights, tables, ids, sentence_ends, s0, s1, params, lr, seed):
-    """Skip-gram with negative sampling over sentences s0..s1-1 (Mikolov 2013b; the C tool's order).
+# -- the prologue every kernel shares ---------------------------------------------------------------------
+@njit(inline="always", **_JIT)
+def _train_chunk(step, scratch, weights, tables, ids, sentence_ends, s0, s1, params, lr, seed):
+    """The loop every kernel shares, written once: over sentences ``s0 .. s1-1``, count the tokens, subsample
+    (one draw per token, into ``buf``), count the kept ones, and train the sentence's kept tokens ``buf[:n]``
+    with ``step(weights, tables, params, scratch, buf, n, lr, state) -> (loss, examples, state)``.  The step
+    draws each centre word's window with :func:`_window`, in order, before its other draws.
 
-    For each centre word and each context word in its (randomly shrunk) window, the context word's input
-    vector predicts the centre word against ``negative`` noise words.
+    This loop is inlined into each kernel, where ``step`` is a constant: a module-level ``@njit`` function,
+    compiled and cached once, called once per sentence.  Measured against the hand-written loops
+    (benchmarks/NOTES.md, section 12): a step per centre word, inlined, lost 4-10% (each call unpacked the
+    ``weights``/``tables``/``scratch`` tuples: atomic reference-count updates per word that Numba did not
+    prune); a step per sentence, called, is as fast for HogBatch and faster for the others (LLVM optimises
+    it on its own; rows indexed in 2-D, not through views, gave CBOW +25%).  A loop that is not inlined
+    takes the step as a first-class function argument, which Numba cannot cache: every process would compile
+    the kernels again.  ``tables[0]`` is always the subsampling thresholds.
     """
-    W_in, W_out = weights
-    keep, noise = tables
-    window, negative, _ = params
-    d = W_in.shape[1]
+    keep = tables[0]
     buf = np.empty(_longest(sentence_ends, s0, s1), dtype=np.int32)
-    err = np.empty(d, dtype=np.float32)
     state = np.uint64(seed)
     loss = 0.0
     examples = np.int64(0)
@@ -179,26 +194,127 @@ def train_chunk_sg(weights, tables, ids, sentence_ends, s0, s1, params, lr, seed
         seen += end - start
         n, state = _subsample(ids, start, end, keep, buf, state)
         kept += n
-        for i in range(n):
-            state, r = _splitmix64(state)
-            b = 1 + np.int64(r % np.uint64(window))  # effective window, uniform in 1..window
-            centre = buf[i]
-            for j in range(max(0, i - b), min(n, i + b + 1)):
-                if j == i:
-                    continue
-                v = W_in[buf[j]]
-                err[:] = 0.0
-                loss += _sgns_update(v, W_out, centre, 1.0, lr, err)
-                for _k in range(negative):
-                    state, r = _splitmix64(state)
-                    t = _draw_noise(noise, r)
-                    if t == centre:  # the true target is no noise word (C tool)
-                        continue
-                    loss += _sgns_update(v, W_out, t, 0.0, lr, err)
-                for x in range(d):
-                    v[x] += err[x]
-                examples += 1
+        sentence_loss, sentence_examples, state = step(weights, tables, params, scratch, buf, n, lr, state)
+        loss += sentence_loss
+        examples += sentence_examples
     return loss, examples, seen, kept
+
+
+@njit(inline="always", **_JIT)
+def _window(state, window, i, n):
+    """The context of centre ``i`` among ``n`` kept tokens: ``[lo, hi)`` but ``i``, with the effective window
+    drawn uniformly from 1..window (one draw; Mikolov 2013a).  Returns ``(lo, hi, state)``."""
+    state, r = _splitmix64(state)
+    b = 1 + np.int64(r % np.uint64(window))
+    return max(0, i - b), min(n, i + b + 1), state
+
+
+# -- negative sampling ---------------------------------------------------------------------------------------
+@njit(**_JIT)
+def _sg_ns_step(weights, tables, params, scratch, buf, n, lr, state):
+    """Skip-gram over one sentence: each context word's input vector predicts the centre word against its own
+    ``negative`` noise words (the C tool's order)."""
+    W_in, W_out = weights
+    noise = tables[1]
+    window, negative = params[0], params[1]
+    (err,) = scratch
+    d = W_in.shape[1]
+    loss = 0.0
+    examples = np.int64(0)
+    for i in range(n):
+        lo, hi, state = _window(state, window, i, n)
+        centre = buf[i]
+        for j in range(lo, hi):
+            if j == i:
+                continue
+            v = W_in[buf[j]]
+            err[:] = 0.0
+            loss += _sgns_update(v, W_out, centre, 1.0, lr, err)
+            for _k in range(negative):
+                state, r = _splitmix64(state)
+                t = _draw_noise(noise, r)
+                if t == centre:  # the true target is no noise word (C tool)
+                    continue
+                loss += _sgns_update(v, W_out, t, 0.0, lr, err)
+            for x in range(d):
+                v[x] += err[x]
+            examples += 1
+    return loss, examples, state
+
+
+@njit(**_JIT)
+def train_chunk_sg(weights, tables, ids, sentence_ends, s0, s1, params, lr, seed):
+    """Skip-gram with negative sampling over sentences s0..s1-1 (Mikolov 2013b; the C tool's order).
+
+    For each centre word and each context word in its (randomly shrunk) window, the context word's input
+    vector predicts the centre word against ``negative`` noise words.
+    """
+    scratch = (np.empty(weights[0].shape[1], dtype=np.float32),)  # err: the input vector's update
+    return _train_chunk(_sg_ns_step, scratch, weights, tables, ids, sentence_ends, s0, s1, params, lr, seed)
+
+
+@njit(**_JIT)
+def _sg_hogbatch_step(weights, tables, params, scratch, buf, n, lr, state):
+    """Skip-gram HogBatch over one sentence: see :func:`train_chunk_sg_hogbatch`."""
+    W_in, W_out = weights
+    noise = tables[1]
+    window, negative = params[0], params[1]
+    ctx, tgt, G, dX = scratch
+    d = W_in.shape[1]
+    loss = 0.0
+    examples = np.int64(0)
+    for i in range(n):
+        lo, hi, state = _window(state, window, i, n)
+        centre = buf[i]
+        m = 0
+        for j in range(lo, hi):
+            if j != i:
+                ctx[m] = buf[j]
+                m += 1
+        if m == 0:
+            continue
+        tgt[0] = centre
+        nt = 1
+        for _k in range(negative):
+            state, r = _splitmix64(state)
+            t = _draw_noise(noise, r)
+            if t != centre:
+                tgt[nt] = t
+                nt += 1
+        # G = lr * (label - sigmoid(X Y^T)), and the loss
+        for a in range(m):
+            x = W_in[ctx[a]]
+            for c in range(nt):
+                y = W_out[tgt[c]]
+                f = np.float32(0.0)
+                for q in range(d):
+                    f += x[q] * y[q]
+                label = 1.0 if c == 0 else 0.0
+                sig, term = _logistic(np.float64(f), label)
+                loss += term
+                G[a, c] = np.float32(lr * (label - sig))
+        # dX = G Y (from the old Y), then Y += G^T X (old X), then X += dX
+        for a in range(m):
+            for q in range(d):
+                dX[a, q] = 0.0
+            for c in range(nt):
+                g = G[a, c]
+                y = W_out[tgt[c]]
+                for q in range(d):
+                    dX[a, q] += g * y[q]
+        for c in range(nt):
+            y = W_out[tgt[c]]
+            for a in range(m):
+                g = G[a, c]
+                x = W_in[ctx[a]]
+                for q in range(d):
+                    y[q] += g * x[q]
+        for a in range(m):
+            x = W_in[ctx[a]]
+            for q in range(d):
+                x[q] += dX[a, q]
+        examples += m
+    return loss, examples, state
 
 
 @njit(**_JIT)
@@ -210,139 +326,274 @@ def train_chunk_sg_hogbatch(weights, tables, ids, sentence_ends, s0, s1, params,
     ``X += G Y`` and ``Y += G^T X``, both from the values before the update (a minibatch step).  Each row is
     read once per centre word instead of once per pair: level-3 work that stays in L1 cache.
     """
-    W_in, W_out = weights
-    keep, noise = tables
-    window, negative, _ = params
+    window, negative = params[0], params[1]
+    d = weights[0].shape[1]
+    scratch = (np.empty(2 * window, dtype=np.int64),                  # ctx: the context words
+               np.empty(negative + 1, dtype=np.int64),                # tgt: the centre, then the noise words
+               np.empty((2 * window, negative + 1), dtype=np.float32),  # G (m, 1+k)
+               np.empty((2 * window, d), dtype=np.float32))           # dX (m, d)
+    return _train_chunk(_sg_hogbatch_step, scratch, weights, tables, ids, sentence_ends, s0, s1, params, lr,
+                        seed)
+
+
+@njit(inline="always", **_JIT)
+def _context_sum(W_in, buf, i, lo, hi, cbow_mean, h):
+    """``h`` = the sum of the context input vectors ``buf[lo:hi]`` (without ``i``), divided by their number
+    when ``cbow_mean``."""
     d = W_in.shape[1]
-    buf = np.empty(_longest(sentence_ends, s0, s1), dtype=np.int32)
-    ctx = np.empty(2 * window, dtype=np.int64)
-    tgt = np.empty(negative + 1, dtype=np.int64)
-    G = np.empty((2 * window, negative + 1), dtype=np.float32)
-    dX = np.empty((2 * window, d), dtype=np.float32)
-    state = np.uint64(seed)
+    h[:] = 0.0
+    for j in range(lo, hi):
+        if j != i:
+            row = buf[j]  # indexed in 2-D, not through a row view: no reference count to update per word
+            for q in range(d):
+                h[q] += W_in[row, q]
+    if cbow_mean:
+        inv = np.float32(1.0 / (hi - lo - 1))
+        for q in range(d):
+            h[q] *= inv
+
+
+@njit(inline="always", **_JIT)
+def _add_to_context(W_in, buf, i, lo, hi, err):
+    """Add ``err`` to every context input vector ``buf[lo:hi]`` but ``i`` (the C tool's CBOW update)."""
+    d = W_in.shape[1]
+    for j in range(lo, hi):
+        if j != i:
+            row = buf[j]
+            for q in range(d):
+                W_in[row, q] += err[q]
+
+
+@njit(**_JIT)
+def _cbow_ns_step(weights, tables, params, scratch, buf, n, lr, state):
+    """CBOW over one sentence: each window's mean (or sum) predicts its centre word against ``negative`` noise
+    words."""
+    W_in, W_out = weights
+    noise = tables[1]
+    window, negative, cbow_mean = params
+    h, err = scratch
     loss = 0.0
     examples = np.int64(0)
-    seen = np.int64(0)
-    kept = np.int64(0)
-    for s in range(s0, s1):
-        start, end = _sentence_bounds(sentence_ends, s)
-        seen += end - start
-        n, state = _subsample(ids, start, end, keep, buf, state)
-        kept += n
-        for i in range(n):
+    for i in range(n):
+        lo, hi, state = _window(state, window, i, n)
+        if hi - lo - 1 == 0:
+            continue
+        centre = buf[i]
+        _context_sum(W_in, buf, i, lo, hi, cbow_mean, h)
+        err[:] = 0.0
+        loss += _sgns_update(h, W_out, centre, 1.0, lr, err)
+        for _k in range(negative):
             state, r = _splitmix64(state)
-            b = 1 + np.int64(r % np.uint64(window))
-            centre = buf[i]
-            m = 0
-            for j in range(max(0, i - b), min(n, i + b + 1)):
-                if j != i:
-                    ctx[m] = buf[j]
-                    m += 1
-            if m == 0:
+            t = _draw_noise(noise, r)
+            if t == centre:
                 continue
-            tgt[0] = centre
-            nt = 1
-            for _k in range(negative):
-                state, r = _splitmix64(state)
-                t = _draw_noise(noise, r)
-                if t != centre:
-                    tgt[nt] = t
-                    nt += 1
-            # G = lr * (label - sigmoid(X Y^T)), and the loss
-            for a in range(m):
-                x = W_in[ctx[a]]
-                for c in range(nt):
-                    y = W_out[tgt[c]]
-                    f = np.float32(0.0)
-                    for q in range(d):
-                        f += x[q] * y[q]
-                    label = 1.0 if c == 0 else 0.0
-                    sig, term = _logistic(np.float64(f), label)
-                    loss += term
-                    G[a, c] = np.float32(lr * (label - sig))
-            # dX = G Y (from the old Y), then Y += G^T X (old X), then X += dX
-            for a in range(m):
-                for q in range(d):
-                    dX[a, q] = 0.0
-                for c in range(nt):
-                    g = G[a, c]
-                    y = W_out[tgt[c]]
-                    for q in range(d):
-                        dX[a, q] += g * y[q]
-            for c in range(nt):
-                y = W_out[tgt[c]]
-                for a in range(m):
-                    g = G[a, c]
-                    x = W_in[ctx[a]]
-                    for q in range(d):
-                        y[q] += g * x[q]
-            for a in range(m):
-                x = W_in[ctx[a]]
-                for q in range(d):
-                    x[q] += dX[a, q]
-            examples += m
-    return loss, examples, seen, kept
+            loss += _sgns_update(h, W_out, t, 0.0, lr, err)
+        _add_to_context(W_in, buf, i, lo, hi, err)
+        examples += 1
+    return loss, examples, state
 
 
 @njit(**_JIT)
 def train_chunk_cbow(weights, tables, ids, sentence_ends, s0, s1, params, lr, seed):
     """CBOW with negative sampling: the mean (or sum) ``h`` of the window's context input vectors predicts
     the centre word; the error is added to every context input vector (the C tool's choice)."""
+    d = weights[0].shape[1]
+    scratch = (np.empty(d, dtype=np.float32), np.empty(d, dtype=np.float32))  # h, err
+    return _train_chunk(_cbow_ns_step, scratch, weights, tables, ids, sentence_ends, s0, s1, params, lr, seed)
+
+
+# -- hierarchical softmax --------------------------------------------------------------------------------------
+@njit(inline="always", **_JIT)
+def _hs_update(v, W_out, paths, p0, p1, lr, err):
+    """The hierarchical-softmax step for input vector ``v`` (float32[d]) and a word whose path from the root is
+    ``paths[p0:p1]`` (see :func:`w2v.losses.huffman_tree`): one binary logistic step per inner node, the
+    label being ``1 - code`` (the C tool's ``g = (1 - code - f) * alpha``).  The terms sum to the exact
+    ``-log P(word | v)`` of the tree.  Returns that loss."""
+    loss = 0.0
+    for p in range(p0, p1):
+        node = np.int64(paths[p] >> 1)     # packed: inner node (row of W_out) << 1 | code (the branch taken)
+        label = 1.0 - np.float64(paths[p] & 1)
+        loss += _sgns_update(v, W_out, node, label, lr, err)
+    return loss
+
+
+@njit(**_JIT)
+def _sg_hs_step(weights, tables, params, scratch, buf, n, lr, state):
+    """Skip-gram over one sentence: each context word's input vector predicts the centre word's path."""
     W_in, W_out = weights
-    keep, noise = tables
-    window, negative, cbow_mean = params
+    offsets, paths = tables[1], tables[2]
+    window = params[0]
+    (err,) = scratch
     d = W_in.shape[1]
-    buf = np.empty(_longest(sentence_ends, s0, s1), dtype=np.int32)
-    h = np.empty(d, dtype=np.float32)
-    err = np.empty(d, dtype=np.float32)
-    state = np.uint64(seed)
     loss = 0.0
     examples = np.int64(0)
-    seen = np.int64(0)
-    kept = np.int64(0)
-    for s in range(s0, s1):
-        start, end = _sentence_bounds(sentence_ends, s)
-        seen += end - start
-        n, state = _subsample(ids, start, end, keep, buf, state)
-        kept += n
-        for i in range(n):
-            state, r = _splitmix64(state)
-            b = 1 + np.int64(r % np.uint64(window))
-            centre = buf[i]
-            lo = max(0, i - b)
-            hi = min(n, i + b + 1)
-            m = hi - lo - 1
-            if m == 0:
+    for i in range(n):
+        lo, hi, state = _window(state, window, i, n)
+        centre = buf[i]
+        p0, p1 = offsets[centre], offsets[centre + 1]
+        for j in range(lo, hi):
+            if j == i:
                 continue
-            h[:] = 0.0
-            for j in range(lo, hi):
-                if j != i:
-                    x = W_in[buf[j]]
-                    for q in range(d):
-                        h[q] += x[q]
-            if cbow_mean:
-                inv = np.float32(1.0 / m)
-                for q in range(d):
-                    h[q] *= inv
+            v = W_in[buf[j]]
             err[:] = 0.0
-            loss += _sgns_update(h, W_out, centre, 1.0, lr, err)
-            for _k in range(negative):
-                state, r = _splitmix64(state)
-                t = _draw_noise(noise, r)
-                if t == centre:
-                    continue
-                loss += _sgns_update(h, W_out, t, 0.0, lr, err)
-            for j in range(lo, hi):
-                if j != i:
-                    x = W_in[buf[j]]
-                    for q in range(d):
-                        x[q] += err[q]
+            loss += _hs_update(v, W_out, paths, p0, p1, lr, err)
+            for x in range(d):
+                v[x] += err[x]
             examples += 1
-    return loss, examples, seen, kept
+    return loss, examples, state
 
 
+@njit(**_JIT)
+def train_chunk_sg_hs(weights, tables, ids, sentence_ends, s0, s1, params, lr, seed):
+    """Skip-gram with hierarchical softmax (Mikolov 2013a/b; the C tool's ``-hs 1 -negative 0``).
+
+    ``tables = (keep, offsets, paths)`` (:func:`w2v.losses.huffman_tree`); ``W_out`` has ``V - 1`` rows, one
+    per inner node of the Huffman tree.  No random draws besides subsampling and the window.
+    """
+    scratch = (np.empty(weights[0].shape[1], dtype=np.float32),)  # err
+    return _train_chunk(_sg_hs_step, scratch, weights, tables, ids, sentence_ends, s0, s1, params, lr, seed)
+
+
+@njit(**_JIT)
+def _cbow_hs_step(weights, tables, params, scratch, buf, n, lr, state):
+    """CBOW over one sentence: each window's mean (or sum) predicts its centre word's path."""
+    W_in, W_out = weights
+    offsets, paths = tables[1], tables[2]
+    window, cbow_mean = params[0], params[2]
+    h, err = scratch
+    loss = 0.0
+    examples = np.int64(0)
+    for i in range(n):
+        lo, hi, state = _window(state, window, i, n)
+        if hi - lo - 1 == 0:
+            continue
+        centre = buf[i]
+        _context_sum(W_in, buf, i, lo, hi, cbow_mean, h)
+        err[:] = 0.0
+        loss += _hs_update(h, W_out, paths, offsets[centre], offsets[centre + 1], lr, err)
+        _add_to_context(W_in, buf, i, lo, hi, err)
+        examples += 1
+    return loss, examples, state
+
+
+@njit(**_JIT)
+def train_chunk_cbow_hs(weights, tables, ids, sentence_ends, s0, s1, params, lr, seed):
+    """CBOW with hierarchical softmax; ``tables`` and ``W_out`` as in :func:`train_chunk_sg_hs`."""
+    d = weights[0].shape[1]
+    scratch = (np.empty(d, dtype=np.float32), np.empty(d, dtype=np.float32))  # h, err
+    return _train_chunk(_cbow_hs_step, scratch, weights, tables, ids, sentence_ends, s0, s1, params, lr, seed)
+
+
+# -- the full softmax ------------------------------------------------------------------------------------------
+@njit(inline="always", **_JIT)
+def _softmax_update(v, W_out, target, lr, err, z):
+    """One step of the exact softmax over all ``V`` output rows for input vector ``v`` (float32[d]).
+
+    ``z = W_out v`` (float64[V] scratch), ``p = softmax(z)``; every row moves: ``u_j += g_j v`` and
+    ``err += g_j u_j`` with ``g_j = lr * ([j == target] - p_j)``, from the old rows.  Two passes over the
+    whole output matrix per example: the cost negative sampling exists to avoid.  Returns the loss
+    ``-log p_target = logsumexp(z) - z_target``, computed stably (shifted by the largest logit).
+    """
+    V = W_out.shape[0]
+    d = v.shape[0]
+    zmax = -np.inf
+    for j in range(V):
+        u = W_out[j]
+        f = np.float32(0.0)
+        for q in range(d):
+            f += v[q] * u[q]
+        z[j] = f
+        zmax = max(zmax, z[j])
+    z_target = z[target]
+    total = 0.0
+    for j in range(V):
+        z[j] = math.exp(z[j] - zmax)
+        total += z[j]
+    inv = 1.0 / total
+    for j in range(V):
+        p = z[j] * inv
+        g = np.float32(lr * ((1.0 if j == target else 0.0) - p))
+        u = W_out[j]
+        for q in range(d):
+            err[q] += g * u[q]
+            u[q] += g * v[q]
+    return math.log(total) + zmax - z_target
+
+
+@njit(**_JIT)
+def _sg_softmax_step(weights, tables, params, scratch, buf, n, lr, state):
+    """Skip-gram over one sentence: each context word's input vector predicts the centre word over the whole
+    vocabulary."""
+    W_in, W_out = weights
+    window = params[0]
+    err, z = scratch
+    d = W_in.shape[1]
+    loss = 0.0
+    examples = np.int64(0)
+    for i in range(n):
+        lo, hi, state = _window(state, window, i, n)
+        centre = buf[i]
+        for j in range(lo, hi):
+            if j == i:
+                continue
+            v = W_in[buf[j]]
+            err[:] = 0.0
+            loss += _softmax_update(v, W_out, centre, lr, err, z)
+            for x in range(d):
+                v[x] += err[x]
+            examples += 1
+    return loss, examples, state
+
+
+@njit(**_JIT)
+def train_chunk_sg_softmax(weights, tables, ids, sentence_ends, s0, s1, params, lr, seed):
+    """Skip-gram with the full softmax: ``tables = (keep,)``, ``W_out`` float32[V, d]; cost O(V d) a pair."""
+    W_in, W_out = weights
+    scratch = (np.empty(W_in.shape[1], dtype=np.float32),     # err
+               np.empty(W_out.shape[0], dtype=np.float64))    # z: the logits, then exp(z - max)
+    return _train_chunk(_sg_softmax_step, scratch, weights, tables, ids, sentence_ends, s0, s1, params, lr,
+                        seed)
+
+
+@njit(**_JIT)
+def _cbow_softmax_step(weights, tables, params, scratch, buf, n, lr, state):
+    """CBOW over one sentence: each window's mean (or sum) predicts its centre word over the whole
+    vocabulary."""
+    W_in, W_out = weights
+    window, cbow_mean = params[0], params[2]
+    h, err, z = scratch
+    loss = 0.0
+    examples = np.int64(0)
+    for i in range(n):
+        lo, hi, state = _window(state, window, i, n)
+        if hi - lo - 1 == 0:
+            continue
+        _context_sum(W_in, buf, i, lo, hi, cbow_mean, h)
+        err[:] = 0.0
+        loss += _softmax_update(h, W_out, buf[i], lr, err, z)
+        _add_to_context(W_in, buf, i, lo, hi, err)
+        examples += 1
+    return loss, examples, state
+
+
+@njit(**_JIT)
+def train_chunk_cbow_softmax(weights, tables, ids, sentence_ends, s0, s1, params, lr, seed):
+    """CBOW with the full softmax: ``tables = (keep,)``, ``W_out`` float32[V, d]; cost O(V d) a window."""
+    W_in, W_out = weights
+    d = W_in.shape[1]
+    scratch = (np.empty(d, dtype=np.float32), np.empty(d, dtype=np.float32),  # h, err
+               np.empty(W_out.shape[0], dtype=np.float64))                   # z
+    return _train_chunk(_cbow_softmax_step, scratch, weights, tables, ids, sentence_ends, s0, s1, params, lr,
+                        seed)
+
+
+# (model, loss, hogbatch) -> kernel: the one place a training configuration picks its kernel
 KERNELS = {
-    ("sg", False): train_chunk_sg,
-    ("sg", True): train_chunk_sg_hogbatch,
-    ("cbow", False): train_chunk_cbow,
+    ("sg", "ns", False): train_chunk_sg,
+    ("sg", "ns", True): train_chunk_sg_hogbatch,
+    ("cbow", "ns", False): train_chunk_cbow,
+    ("sg", "hs", False): train_chunk_sg_hs,
+    ("cbow", "hs", False): train_chunk_cbow_hs,
+    ("sg", "softmax", False): train_chunk_sg_softmax,
+    ("cbow", "softmax", False): train_chunk_cbow_softmax,
 }
