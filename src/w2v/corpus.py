@@ -166,16 +166,17 @@ class Corpus:
         self.pieces = None if self.files is None else [Piece(f) for f in self.files]
         self._slice: tuple[int, int] | None = None  # an iterable source's share: sentences [a, b)
 
-    def shares(self, parts: int) -> list["Corpus"]:
+    def shares(self, parts: int, *, whole_compressed: bool = False) -> list["Corpus"]:
         """This corpus cut into ``parts`` contiguous shares, each a :class:`Corpus` with the same settings:
-        files cut at line ends (:func:`w2v.sources.plan_shares`), an iterable cut by sentence count.  The
+        its pieces (the files, or a share's runs of them) cut at line ends (:func:`w2v.sources.plan_shares`),
+        an iterable cut by sentence count.  The
         shares' sentences, in order, hold exactly the corpus's tokens; a line longer than
         ``sources.CUT_SEARCH`` bytes may be cut between two words (and ``max_sentence_length`` then counts
         from the cut)."""
         import copy
 
         if self.files is not None:
-            plans = plan_shares(self.files, parts)
+            plans = plan_shares(self.pieces, parts, whole_compressed=whole_compressed)
         else:
             n = len(self.source) if hasattr(self.source, "__len__") else sum(1 for _ in self.source)
             plans = [(n * r // parts, n * (r + 1) // parts) for r in range(parts)]

@@ -243,44 +243,73 @@ def cut_point(path: str, target: int) -> tuple[int, bool]:
     return target + len(data) - 1 if data else target, True
 
 
-def plan_shares(files: Sequence[str], parts: int) -> list[list[Piece]]:
+def _piece_weight(piece: Piece) -> int:
+    """A piece's content bytes, estimated as :func:`_weight` does for a whole file."""
+    end = piece.end if piece.end is not None else _weight(piece.path)
+    return max(0, end - piece.start)
+
+
+def plan_shares(files: Sequence[str | Piece], parts: int, *, whole_compressed: bool = False) -> list[list[Piece]]:
     """Cut the files (in order) into ``parts`` contiguous shares of about equal size, at line ends.
 
-    Sizes are content bytes: a plain file's size, a compressed file's estimated from how its start expands;
-    a compressed file that a cut falls in is measured (decompressed once) and cut in its content.  Every byte of the corpus is in exactly one share, in order, so the shares' tokens
-    concatenated are the corpus's tokens.  A share may be empty (``[]``) when the corpus has fewer lines
-    than ``parts``.  Deterministic: every process that plans the same files gets the same shares.
+    ``files`` may also be pieces (a share's :attr:`w2v.corpus.Corpus.pieces`): a share is then cut again,
+    for the threads of one distributed rank.  Sizes are content bytes: a plain file's size, a compressed
+    file's estimated from how its start expands; a compressed file that a cut falls in is measured
+    (decompressed once) and cut in its content.  Every byte of the corpus is in exactly one share, in order,
+    so the shares' tokens concatenated are the corpus's tokens.  A share may be empty (``[]``) when the
+    corpus has fewer lines than ``parts``.  Deterministic: every process that plans the same files gets the
+    same shares.  ``whole_compressed``: never cut inside a compressed file (a cut that falls in one moves to
+    its nearer end): threads of one process then inflate each file once, not once per share.
     """
     if parts < 1:
         raise ValueError(f"plan_shares: parts must be >= 1; got {parts}")
-    sizes = [_weight(f) for f in files]
+    pieces = [p if isinstance(p, Piece) else Piece(p) for p in files]
+    sizes = [_piece_weight(p) for p in pieces]
     total = sum(sizes)
-    # the cut of each boundary r = 1 .. parts-1: (file index, content offset, mid_line)
-    cuts: list[tuple[int, int, bool]] = []
+    # the cut of each boundary r = 1 .. parts-1: (piece index, content offset, mid_line; None: the piece's own)
+    cuts: list[tuple[int, int, bool | None]] = []
     offset_of = [0]
     for size in sizes:
         offset_of.append(offset_of[-1] + size)
     for r in range(1, parts):
         target = total * r // parts
-        i = max(0, min(len(files) - 1, next((k for k in range(len(files)) if offset_of[k + 1] > target),
-                                            len(files) - 1)))
+        i = max(0, min(len(pieces) - 1, next((k for k in range(len(pieces)) if offset_of[k + 1] > target),
+                                             len(pieces) - 1)))
+        piece = pieces[i]
         within = target - offset_of[i]
         if within <= 0:
-            cuts.append((i, 0, False))
+            cuts.append((i, piece.start, None))
             continue
-        content = _content_size(files[i]) if compression_of(files[i]) else sizes[i]
+        if whole_compressed and compression_of(piece.path):
+            if 2 * within < sizes[i] or i + 1 == len(pieces):
+                cuts.append((i, piece.start, None))
+            else:
+                cuts.append((i + 1, pieces[i + 1].start, None))
+            continue
+        if compression_of(piece.path):
+            end = piece.end if piece.end is not None else _content_size(piece.path)
+            content = max(0, end - piece.start)
+        else:
+            content = sizes[i]
         scaled = within if sizes[i] == content else int(content * within / max(sizes[i], 1))
-        at, mid = cut_point(files[i], scaled) if scaled < content else (content, False)
-        cuts.append((i, at, mid) if at < content else (i + 1, 0, False))
+        at, mid = cut_point(piece.path, piece.start + scaled) if scaled < content else \
+            (piece.start + content, False)
+        if at < piece.start + content:
+            cuts.append((i, at, mid))
+        else:
+            cuts.append((i + 1, pieces[i + 1].start if i + 1 < len(pieces) else 0, None))
     shares: list[list[Piece]] = []
-    bounds = [(0, 0, False)] + cuts + [(len(files), 0, False)]
+    first = (0, pieces[0].start if pieces else 0, None)
+    bounds = [first] + cuts + [(len(pieces), 0, False)]
     for (fa, oa, ma), (fb, ob, _) in zip(bounds[:-1], bounds[1:]):
         share: list[Piece] = []
-        for k in range(fa, min(fb, len(files) - 1) + 1):
-            start = oa if k == fa else 0
-            end = ob if k == fb else None
+        for k in range(fa, min(fb, len(pieces) - 1) + 1):
+            piece = pieces[k]
+            start = oa if k == fa else piece.start
+            end = ob if k == fb else piece.end
             if end is not None and end <= start:
                 continue
-            share.append(Piece(files[k], start, end, ma and k == fa and start > 0))
+            mid = piece.mid_line if k != fa or ma is None or start == piece.start else ma
+            share.append(Piece(piece.path, start, end, bool(mid) and start > 0))
         shares.append(share)
     return shares
