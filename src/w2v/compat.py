@@ -1,0 +1,70 @@
+"""The first minutes of someone coming from gensim: its names for the settings, and its habit of passing the
+corpus to the constructor, each answered with the w2v way to say it.
+
+gensim's names are refused rather than accepted as aliases: a setting has one name in w2v (the Python API,
+the command line and the model file's header all use it), and some of gensim's do not map one to one
+(``sg=0`` is ``model="cbow"``; ``hs=1`` with ``negative=5`` trains both losses in gensim, one in w2v).  The
+message says exactly what to write instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from typing import Any
+
+from .errors import ConfigError
+
+# gensim's name -> what to write in w2v (a setting that has the same name in both is not listed)
+GENSIM_NAMES: dict[str, str] = {
+    "vector_size": "dim=... (the dimension of the vectors)",
+    "size": "dim=... (gensim 3's name for the dimension)",
+    "sg": "model='sg' (gensim's sg=1) or model='cbow' (sg=0)",
+    "hs": "loss='hs' for hierarchical softmax (gensim's hs=1, negative=0); negative sampling is loss='ns', the "
+          "default",
+    "workers": "threads=... (0, the default, uses every core)",
+    "max_vocab_size": "max_vocab=... (the bound on distinct words held while counting)",
+    "iter": "epochs=... (gensim 3's name)",
+    "compute_loss": "nothing: the loss of every epoch is always in model.training_log",
+    "callbacks": "train(corpus, callbacks=[...]): each is called with the epoch's log entry",
+    "trim_rule": "min_count and max_final_vocab (no callable rules)",
+    "null_word": "nothing: w2v has no null word",
+    "sorted_vocab": "nothing: the vocabulary is always sorted by frequency",
+    "batch_words": "nothing: w2v cuts its own chunks of 10,000 words",
+    "shrink_windows": "nothing: the window is always drawn uniformly from 1..window (the C tool's dynamic window)",
+    "hashfxn": "nothing: w2v draws from its own seeded streams (seed=...)",
+}
+CORPUS_ARGUMENTS = ("sentences", "corpus_file", "corpus_iterable")
+
+
+def _looks_like_corpus(value: Any) -> bool:
+    if isinstance(value, (str, bytes, os.PathLike)):
+        return True
+    return hasattr(value, "__iter__") and not isinstance(value, dict)
+
+
+def check_constructor(config: Any, settings: dict[str, Any], known: set[str]) -> None:
+    """Raise :class:`ConfigError` with the w2v way when ``Word2Vec(...)`` is called the gensim way: a corpus
+    given to the constructor, a gensim name, or a setting that does not exist (with the nearest names)."""
+    from .config import Config
+
+    how = "Word2Vec(min_count=5, ...).train(corpus)"
+    if config is not None and not isinstance(config, Config):
+        if _looks_like_corpus(config):
+            raise ConfigError(f"Word2Vec() takes settings, not the corpus (w2v reads it in train): write {how}")
+        raise ConfigError(f"Word2Vec()'s first argument is a w2v.Config; got {type(config).__name__}")
+    for name in CORPUS_ARGUMENTS:
+        if name in settings:
+            raise ConfigError(f"'{name}' is gensim's way to give the corpus; w2v reads it in train: write {how}")
+    mean = settings.get("cbow_mean")
+    if isinstance(mean, int) and not isinstance(mean, bool) and mean in (0, 1):
+        raise ConfigError(f"'cbow_mean' is a bool in w2v: write cbow_mean={bool(mean)} (gensim's {mean})")
+    for name in settings:
+        if name in known:
+            continue
+        if GENSIM_NAMES.get(name):
+            raise ConfigError(f"'{name}' is gensim's name; in w2v write {GENSIM_NAMES[name]}")
+        near = difflib.get_close_matches(name, sorted(known), n=3)
+        hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else \
+            " (w2v.Config lists every setting, `w2v train --help` too)"
+        raise ConfigError(f"unknown setting '{name}'{hint}")

@@ -1,0 +1,44 @@
+"""What a gensim user types first: gensim's names and the corpus in the constructor, each answered with the
+w2v way to say it."""
+
+from __future__ import annotations
+
+import pytest
+
+from w2v import ConfigError, Word2Vec
+from w2v.compat import GENSIM_NAMES
+
+
+@pytest.mark.parametrize("name, value, fragment", [
+    ("vector_size", 50, "dim="), ("size", 50, "dim="), ("sg", 0, "model='cbow'"), ("sg", 1, "model='sg'"),
+    ("hs", 1, "loss='hs'"), ("workers", 4, "threads="), ("max_vocab_size", 10_000, "max_vocab="),
+    ("iter", 5, "epochs="), ("compute_loss", True, "training_log"),
+])
+def test_gensim_names_say_the_w2v_name(name, value, fragment):
+    with pytest.raises(ConfigError) as err:
+        Word2Vec(**{name: value})
+    assert f"'{name}' is gensim's name" in str(err.value) and fragment in str(err.value)
+    assert isinstance(err.value, ValueError)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: Word2Vec([["the", "quick", "fox"]], min_count=1),
+    lambda: Word2Vec([["the", "quick", "fox"]]),
+    lambda: Word2Vec("corpus.txt", vector_size=50),
+    lambda: Word2Vec(sentences=[["a", "b"]], min_count=1),
+    lambda: Word2Vec(corpus_file="corpus.txt"),
+])
+def test_the_corpus_in_the_constructor_shows_train(call):
+    with pytest.raises(ConfigError, match=r"Word2Vec\(min_count=5, \.\.\.\)\.train\(corpus\)"):
+        call()
+
+
+def test_settings_with_the_same_name_are_accepted_and_others_suggested():
+    model = Word2Vec(window=3, negative=4, min_count=1, epochs=2, alpha=0.03, min_alpha=1e-4, seed=7,
+                     sample=1e-4, ns_exponent=0.5)
+    assert model.config.window == 3 and model.config.seed == 7
+    with pytest.raises(ConfigError, match="did you mean 'dim'"):
+        Word2Vec(dimm=3)
+    with pytest.raises(ConfigError, match="cbow_mean=False"):
+        Word2Vec(model="cbow", cbow_mean=0)
+    assert all(isinstance(v, str) and v for v in GENSIM_NAMES.values())
