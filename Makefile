@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: demo test test-all install install-test bench clean
+.PHONY: demo test test-all install install-test install-browser bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +28,18 @@ install-test: $(VENV)/.installed-test
 demo: install
 	$(VENV)/bin/w2v demo
 
-test: install-test
+# The explorer's browser test (tests/test_serve.py) drives Debian's chromium with its chromedriver: installed
+# here as root with apt-get; elsewhere (not root, no apt) nothing fails and that one test skips, saying why.
+install-browser:
+	@[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq >/dev/null 2>&1 && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1; } || \
+	echo "make: chromium and chromium-driver are not installed (needs root and apt-get): the browser test skips"
+
+test: install-test install-browser
 	$(PY) -m pytest -q
 
-test-all: install-test
+test-all: install-test install-browser
 	$(PY) -m pytest -q -m "slow or not slow"
 
 # The benchmark makes its own environment (benchmarks/.venv); e.g. make bench BENCH_ARGS="--tokens 2000000 --repeats 1"

@@ -11,6 +11,7 @@ drawn, in subprocesses of the benchmark's own venv (``benchmarks/.venv``, create
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -20,8 +21,8 @@ import sys
 from pathlib import Path
 
 from corpus_slice import CorpusSlice, prepare_slice
-from report import TOOL_LABELS, markdown, scaling_rows, speed_ratios, summarize
-from runners import SG_ONLY, TOOLS, Job, Runner, RunResult, Settings, tool_available
+from report import GENSIM_MODES, TOOL_LABELS, end_to_end_ratios, markdown, scaling_rows, speed_ratios, summarize
+from runners import LOSSES, TOOLS, Job, Runner, RunResult, Settings, runs_loss, tool_available
 from setup_env import ensure_fasttext, ensure_venv
 
 HERE = Path(__file__).resolve().parent
@@ -45,6 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, nargs="+", default=[2], help="thread counts to measure")
     p.add_argument("--models", nargs="+", choices=("sg", "cbow"), default=["sg", "cbow"])
     p.add_argument("--tools", nargs="+", choices=TOOLS, default=list(TOOLS))
+    p.add_argument("--losses", nargs="+", choices=LOSSES, default=list(LOSSES),
+                   help="ns: negative sampling; hs: hierarchical softmax alone (w2v --loss hs, gensim hs=1 "
+                        "negative=0, fastText -loss hs)")
     p.add_argument("--repeats", type=int, default=2, help="runs of each configuration, interleaved")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--dim", type=int, default=100)
@@ -52,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--negative", type=int, default=5)
     p.add_argument("--sample", type=float, default=1e-3)
     p.add_argument("--min-count", type=int, default=5)
+    p.add_argument("--short-epochs", type=int, default=1,
+                   help="also train w2v and both gensim modes with this many epochs (not evaluated), for the "
+                        "end-to-end table; 0: not")
     p.add_argument("--scaling", action="store_true",
                    help=f"also train w2v and gensim (iterable) at N/{SCALING_RATIO} and N tokens, max threads")
     p.add_argument("--evaluator", choices=("w2v", "gensim"), default="w2v",
@@ -76,8 +83,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def schedule(tools: list[str], models: list[str], threads: list[int], repeats: int, corpus: CorpusSlice,
-             settings: Settings) -> list[Job]:
-    """Every run in the order to make it: repeat > threads > model > tool, the tool order rotated each repeat.
+             settings: Settings, losses: tuple[str, ...] = ("ns",)) -> list[Job]:
+    """Every run in the order to make it: repeat > threads > model > loss > tool, the tool order rotated each
+    repeat.
 
     Interleaving spreads the machine's drift (other load, heat) over all tools alike; rotating the order
     keeps any tool from always running right after the same neighbour.
@@ -87,8 +95,9 @@ def schedule(tools: list[str], models: list[str], threads: list[int], repeats: i
         order = tools[rep % len(tools):] + tools[:rep % len(tools)]
         for n_threads in threads:
             for model in models:
-                jobs += [Job(tool, model, n_threads, rep, corpus, settings) for tool in order
-                         if model == "sg" or tool not in SG_ONLY]
+                for loss in losses:
+                    jobs += [Job(tool, model, n_threads, rep, corpus, settings, loss=loss) for tool in order
+                             if runs_loss(tool, model, loss)]
     return jobs
 
 
@@ -97,7 +106,7 @@ def run_jobs(runner: Runner, jobs: list[Job], unavailable: dict[str, str]) -> li
     runs = []
     for i, job in enumerate(jobs, 1):
         if job.tool in unavailable:
-            run = RunResult(job.tool, job.model, job.threads, job.repeat, job.corpus.tokens,
+            run = RunResult(job.tool, job.model, job.threads, job.repeat, job.corpus.tokens, job.loss,
                             error="unavailable: " + unavailable[job.tool])
         else:
             log(f"[{i}/{len(jobs)}] {job.name} ...")
@@ -125,14 +134,15 @@ def describe(run: RunResult) -> str:
 
 
 def warm_up(runner: Runner, tools: list[str], models: list[str], corpus: CorpusSlice, settings: Settings,
-            unavailable: dict[str, str]) -> None:
-    """Train each tool once on a tiny slice (not measured): loads Numba's cache and catches broken tools,
-    which are added to ``unavailable`` with the reason."""
+            unavailable: dict[str, str], losses: tuple[str, ...] = ("ns",)) -> None:
+    """Train each tool once per model and loss on a tiny slice (not measured): loads Numba's cache and catches
+    broken tools, which are added to ``unavailable`` with the reason."""
     for tool in (t for t in tools if t not in unavailable):
-        for model in (m for m in models if m == "sg" or tool not in SG_ONLY):
-            run = runner.train(Job(tool, model, 1, -1, corpus, settings, evaluate=False))
+        configs = [(m, loss) for m in models for loss in losses if runs_loss(tool, m, loss)]
+        for model, loss in configs:
+            run = runner.train(Job(tool, model, 1, -1, corpus, settings, evaluate=False, loss=loss))
             if run.error:
-                log(f"warm-up: {tool} {model} failed, leaving it out: {run.error}")
+                log(f"warm-up: {tool} {model} {loss} failed, leaving it out: {run.error}")
                 unavailable[tool] = "failed its warm-up run: " + run.error
                 break
         else:
@@ -219,10 +229,20 @@ def main(argv: list[str] | None = None) -> int:
     corpus = prepare_slice(args.corpus, out, args.tokens, args.min_count, log)
     if not args.no_warmup:
         tiny = prepare_slice(args.corpus, out, min(WARMUP_TOKENS, corpus.tokens), args.min_count, log)
-        warm_up(runner, args.tools, args.models, tiny, settings, unavailable)
+        warm_up(runner, args.tools, args.models, tiny, settings, unavailable, tuple(args.losses))
 
-    jobs = schedule(args.tools, args.models, args.threads, args.repeats, corpus, settings)
+    jobs = schedule(args.tools, args.models, args.threads, args.repeats, corpus, settings, tuple(args.losses))
     runs = run_jobs(runner, jobs, unavailable)
+
+    short_runs: list[RunResult] = []  # the end-to-end table's short trainings, logs in <out>/epochs<E>
+    short_tools = [t for t in ("w2v", *GENSIM_MODES) if t in args.tools]
+    if args.short_epochs > 0 and "w2v" in short_tools and len(short_tools) > 1:
+        short = dataclasses.replace(settings, epochs=args.short_epochs)
+        short_jobs = [Job(tool, model, n, rep, corpus, short, evaluate=False)
+                      for rep in range(args.repeats) for n in args.threads for model in args.models
+                      for tool in short_tools[rep % len(short_tools):] + short_tools[:rep % len(short_tools)]]
+        short_runs = run_jobs(dataclasses.replace(runner, out_dir=out / f"epochs{args.short_epochs}"), short_jobs,
+                              unavailable)
 
     scaling_runs: list[RunResult] = []
     if args.scaling:
@@ -241,15 +261,18 @@ def main(argv: list[str] | None = None) -> int:
     rows = summarize(runs)
     ratios = speed_ratios(runs, "w2v") + speed_ratios(runs, "w2v-no-hogbatch")
     scaling = scaling_rows(scaling_runs) if scaling_runs else None
-    text = markdown(meta, rows, ratios, scaling)
+    e2e = end_to_end_ratios(runs, args.epochs) + end_to_end_ratios(short_runs, args.short_epochs)
+    text = markdown(meta, rows, ratios, scaling, e2e)
     results = dict(meta, argv=sys.argv[1:], tool_labels=TOOL_LABELS, fasttext=vars(runner.fasttext),
                    unavailable=unavailable, summary=rows, ratios=ratios, scaling=scaling,
-                   runs=[r.to_dict() for r in runs], scaling_runs=[r.to_dict() for r in scaling_runs])
+                   runs=[r.to_dict() for r in runs], scaling_runs=[r.to_dict() for r in scaling_runs],
+                   end_to_end=e2e, short_runs=[r.to_dict() for r in short_runs])
     write_outputs(out, results, text, python)
     if args.write_results:
         threads = ", ".join(map(str, args.threads))
+        losses = f", loss{'es' if len(args.losses) > 1 else ''} {', '.join(args.losses)}"
         append_results(args.results_md, f"{date[:10]}: {corpus.tokens:,} tokens, {args.epochs} epochs, "
-                                        f"threads {threads}", text)
+                                        f"threads {threads}{losses}", text)
     print(text)
     return 0 if any(r.error is None for r in runs) else 1
 

@@ -26,17 +26,18 @@ def plot(results: dict, path: str) -> None:
     models = [m for m in ("sg", "cbow") if any(r["model"] == m for r in rows)] or ["sg"]
     labels = results.get("tool_labels", {})
     fig, axes = plt.subplots(1, len(models), figsize=(6.5 * len(models), 4.8), squeeze=False)
-    tools = list(dict.fromkeys(r["tool"] for r in rows))  # in table order
+    tools = list(dict.fromkeys((r["tool"], r.get("loss", "ns")) for r in rows))  # in table order
     threads = sorted({r["threads"] for r in rows})
     width = 0.8 / max(len(tools), 1)
     for ax, model in zip(axes[0], models):
-        for i, tool in enumerate(tools):
-            mine = [r for r in rows if r["model"] == model and r["tool"] == tool]
+        for i, (tool, loss) in enumerate(tools):
+            mine = [r for r in rows if r["model"] == model and (r["tool"], r.get("loss", "ns")) == (tool, loss)]
+            label = labels.get(tool, tool) + ("" if loss == "ns" else f" ({loss})")
             speed = [r["words_per_second_train"] for r in mine]
             x = [threads.index(r["threads"]) + (i - (len(tools) - 1) / 2) * width for r in mine]
             errors = [[(s["mean"] - s["low"]) / 1e3 for s in speed], [(s["high"] - s["mean"]) / 1e3 for s in speed]]
             bars = ax.bar(x, [s["mean"] / 1e3 for s in speed], width, yerr=errors, capsize=3,
-                          color=COLOURS.get(tool, "grey"), label=labels.get(tool, tool))
+                          color=COLOURS.get(tool, "grey"), label=label, hatch=None if loss == "ns" else "//")
             for bar, row in zip(bars, mine):
                 analogy = row["analogy"]
                 text = f"{100 * analogy['mean']:.1f}%" if analogy else "n/a"

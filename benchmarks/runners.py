@@ -26,6 +26,13 @@ from setup_env import FastTextTool
 HERE = Path(__file__).resolve().parent
 TOOLS = ("w2v", "w2v-no-hogbatch", "gensim", "gensim-corpus-file", "fasttext")
 SG_ONLY = {"w2v-no-hogbatch"}  # the per-pair skip-gram update (HogBatch off): no CBOW variant
+LOSSES = ("ns", "hs")  # negative sampling; hierarchical softmax (w2v --loss hs, gensim hs=1 negative=0, fastText -loss hs)
+NS_ONLY = {"w2v-no-hogbatch"}  # HogBatch on or off is a choice of negative sampling only
+
+
+def runs_loss(tool: str, model: str, loss: str) -> bool:
+    """Whether ``tool`` has a run for ``model`` and ``loss``."""
+    return (model == "sg" or tool not in SG_ONLY) and (loss == "ns" or tool not in NS_ONLY)
 TRAINED_WORDS_FLAG = 99.0  # a tool that trained less than this % of the words it should have is flagged
 FASTTEXT_TRAIN_START = re.compile(rb"Number of labels:[^\n]*\n")
 FASTTEXT_TRAIN_END = re.compile(rb"Progress: 100\.0%[^\r\n]*\n")  # the final report ends in a newline
@@ -60,11 +67,18 @@ class Job:
     corpus: CorpusSlice
     settings: Settings
     evaluate: bool = True
+    loss: str = "ns"
 
     @property
     def name(self) -> str:
         """A file-name-friendly label, unique within a benchmark."""
-        return f"{self.tool}-{self.model}-t{self.threads}-{self.corpus.tokens}-r{self.repeat}"
+        loss = "" if self.loss == "ns" else f"-{self.loss}"
+        return f"{self.tool}-{self.model}{loss}-t{self.threads}-{self.corpus.tokens}-r{self.repeat}"
+
+    @property
+    def seed(self) -> int:
+        """Each repeat its own seed (1, 2, ...), the same for every tool; the warm-up (repeat -1) seed 1."""
+        return max(self.repeat, 0) + 1
 
 
 @dataclass
@@ -76,6 +90,7 @@ class RunResult:
     threads: int
     repeat: int
     tokens: int
+    loss: str = "ns"
     error: str | None = None
     version: str | None = None
     train_seconds: float | None = None
@@ -169,7 +184,7 @@ class Runner:
                "--model", job.model, "--threads", str(job.threads), "--dim", str(s.dim),
                "--window", str(s.window), "--negative", str(s.negative), "--sample", str(s.sample),
                "--min-count", str(s.min_count), "--epochs", str(s.epochs), "--alpha", str(s.alpha(job.model)),
-               "--vectors", str(vectors), "--result", str(result_path)]
+               "--loss", job.loss, "--seed", str(job.seed), "--vectors", str(vectors), "--result", str(result_path)]
         result_path.unlink(missing_ok=True)
         measured = run_measured(cmd, log)
         run = _blank(job, log)
@@ -193,7 +208,8 @@ class Runner:
         cmd = [self.fasttext.path, "skipgram" if job.model == "sg" else "cbow", "-input", job.corpus.path,
                "-output", str(prefix), "-minn", "0", "-maxn", "0", "-neg", str(s.negative),
                "-ws", str(s.window), "-dim", str(s.dim), "-epoch", str(s.epochs), "-minCount", str(s.min_count),
-               "-t", str(s.sample), "-lr", str(s.alpha(job.model)), "-thread", str(job.threads)]
+               "-t", str(s.sample), "-lr", str(s.alpha(job.model)), "-thread", str(job.threads),
+               "-loss", job.loss]
         measured = run_measured(cmd, log, {"start": FASTTEXT_TRAIN_START, "end": FASTTEXT_TRAIN_END})
         run = _blank(job, log)
         text_vectors, native_model = Path(f"{prefix}.vec"), Path(f"{prefix}.bin")
@@ -256,7 +272,7 @@ class Runner:
 
 def _blank(job: Job, log: Path | None) -> RunResult:
     """A result with only the job's identity filled in."""
-    return RunResult(job.tool, job.model, job.threads, job.repeat, job.corpus.tokens,
+    return RunResult(job.tool, job.model, job.threads, job.repeat, job.corpus.tokens, job.loss,
                      log=str(log) if log else None)
 
 

@@ -21,13 +21,15 @@ import time
 
 
 def train_w2v(args, hogbatch: bool | None = None) -> dict:
-    """w2v through its Python API; its own stats separate the vocabulary pass from training."""
+    """w2v through its Python API; its own stats separate the vocabulary pass from training.  Under
+    hierarchical softmax the negative-sampling settings are left unset (w2v refuses them there)."""
     import w2v
     from w2v import Word2Vec
 
-    model = Word2Vec(model=args.model, dim=args.dim, window=args.window, negative=args.negative,
-                     sample=args.sample, min_count=args.min_count, epochs=args.epochs, threads=args.threads,
-                     alpha=args.alpha, hogbatch=hogbatch, seed=1)
+    ns = args.loss == "ns"
+    model = Word2Vec(model=args.model, dim=args.dim, window=args.window, loss=args.loss,
+                     negative=args.negative if ns else None, sample=args.sample, min_count=args.min_count,
+                     epochs=args.epochs, threads=args.threads, alpha=args.alpha, hogbatch=hogbatch, seed=args.seed)
     model.train(args.corpus)
     stats, log = model.stats, model.training_log
     t0 = time.perf_counter()
@@ -47,9 +49,10 @@ def train_gensim(args, corpus_file: bool) -> dict:
     from gensim.models import Word2Vec
     from gensim.models.word2vec import LineSentence
 
-    model = Word2Vec(vector_size=args.dim, window=args.window, negative=args.negative, hs=0,
+    hs = args.loss == "hs"  # gensim's hierarchical softmax alone: hs=1, negative=0
+    model = Word2Vec(vector_size=args.dim, window=args.window, negative=0 if hs else args.negative, hs=int(hs),
                      sample=args.sample, min_count=args.min_count, epochs=args.epochs, workers=args.threads,
-                     sg=int(args.model == "sg"), alpha=args.alpha, min_alpha=1e-4, seed=1)
+                     sg=int(args.model == "sg"), alpha=args.alpha, min_alpha=1e-4, seed=args.seed)
     source = {"corpus_file": args.corpus} if corpus_file else {"corpus_iterable": LineSentence(args.corpus)}
     t0 = time.perf_counter()
     model.build_vocab(**source)
@@ -78,7 +81,8 @@ def train_fasttext_python(args) -> dict:
     model = fasttext.train_unsupervised(args.corpus, model="skipgram" if args.model == "sg" else "cbow",
                                         dim=args.dim, ws=args.window, neg=args.negative, t=args.sample,
                                         minCount=args.min_count, epoch=args.epochs, thread=args.threads,
-                                        lr=args.alpha, minn=0, maxn=0, loss="ns", verbose=1)
+                                        lr=args.alpha, minn=0, maxn=0, loss=args.loss, seed=args.seed,
+                                        verbose=1)
     t1 = time.perf_counter()
     words = model.words
     write_word2vec_binary(args.vectors, words, [model.get_word_vector(w) for w in words])
@@ -105,6 +109,9 @@ def main() -> None:
     for name, kind in (("threads", int), ("dim", int), ("window", int), ("negative", int), ("sample", float),
                        ("min-count", int), ("epochs", int), ("alpha", float)):
         parser.add_argument("--" + name, type=kind, required=True)
+    parser.add_argument("--loss", choices=("ns", "hs"), default="ns",
+                        help="negative sampling, or hierarchical softmax (w2v loss='hs', gensim hs=1 negative=0)")
+    parser.add_argument("--seed", type=int, default=1, help="the tool's random seed")
     parser.add_argument("--vectors", required=True, help="word2vec binary file to write")
     parser.add_argument("--result", required=True, help="JSON file to write")
     args = parser.parse_args()

@@ -122,6 +122,78 @@ def reference_chunk(model, weights, tables, ids, sentence_ends, s0, s1, params, 
     return w_in, w_out, (loss, examples, seen, kept)
 
 
+# -- hierarchical softmax and the full softmax (w2v.kernels.train_chunk_*_hs, *_softmax) ------------------------
+def hs_path(offsets, paths, word):
+    """Word ``word``'s path from the root: [(inner node, label)], label 1 - code (the C tool's convention)."""
+    return [(int(p) >> 1, 1.0 - (int(p) & 1)) for p in paths[int(offsets[word]):int(offsets[word + 1])]]
+
+
+def hs_step(w_out, h, path, lr):
+    """One example of hierarchical softmax on ``w_out`` (updated in place); returns (loss, err for h)."""
+    loss, err = 0.0, np.zeros_like(h)
+    for node, label in path:
+        f = w_out[node] @ h
+        loss += pair_loss(f, label)
+        g = lr * (label - sigmoid(f))
+        err += g * w_out[node]
+        w_out[node] += g * h
+    return loss, err
+
+
+def softmax_step(w_out, h, target, lr):
+    """One example of the full softmax on ``w_out`` (updated in place); returns (loss, err for h)."""
+    z = w_out @ h
+    lse = np.logaddexp.reduce(z)
+    g = -lr * np.exp(z - lse)
+    g[target] += lr
+    err = g @ w_out
+    w_out += np.outer(g, h)
+    return float(lse - z[target]), err
+
+
+def reference_chunk_loss(model, loss, weights, tables, ids, sentence_ends, s0, s1, params, lr, seed):
+    """Train one chunk like ``kernels.KERNELS[(model, loss, False)]`` for loss "hs" (tables (keep, offsets,
+    paths)) or "softmax" (tables (keep,)), in float64; returns (W_in, W_out, stats).  The draws: subsampling,
+    then one window per kept centre word, nothing else."""
+    w_in = weights[0].astype(np.float64)
+    w_out = weights[1].astype(np.float64)
+    keep = tables[0]
+    window, _, cbow_mean = (int(x) for x in params)
+    rng = SplitMix64(seed)
+    total = 0.0
+    examples = seen = kept = 0
+
+    def step(h, centre):
+        if loss == "hs":
+            return hs_step(w_out, h, hs_path(tables[1], tables[2], centre), lr)
+        return softmax_step(w_out, h, centre, lr)
+
+    for sentence in _sentences(ids, sentence_ends, s0, s1):
+        seen += len(sentence)
+        buf = _subsample(sentence, keep, rng)
+        kept += len(buf)
+        n = len(buf)
+        for i, centre in enumerate(buf):
+            b = 1 + rng.next() % window
+            context = [buf[j] for j in range(max(0, i - b), min(n, i + b + 1)) if j != i]
+            if model == "sg":
+                for c in context:
+                    term, err = step(w_in[c].copy(), centre)
+                    total += term
+                    w_in[c] += err
+                    examples += 1
+            elif context:  # cbow
+                h = w_in[context].sum(axis=0)
+                if cbow_mean:
+                    h /= len(context)
+                term, err = step(h, centre)
+                total += term
+                for c in context:
+                    w_in[c] += err
+                examples += 1
+    return w_in, w_out, (total, examples, seen, kept)
+
+
 # -- the torch engine: minibatch steps with counter-based draws (w2v.torch_engine) -------------------------
 M32 = 0xFFFFFFFF
 

@@ -5,8 +5,9 @@ from .config import Config
 from .errors import (ConfigError, CorpusError, CorpusNotFoundError, DataFileError, ModelFileError,
                      OutputConflictError, OutputError, UnknownWordError, W2VError)
 
-__all__ = ["__version__", "Config", "Word2Vec", "KeyedVectors", "W2VError", "ConfigError", "CorpusError",
-           "CorpusNotFoundError", "DataFileError", "ModelFileError", "OutputError", "OutputConflictError", "UnknownWordError"]
+__all__ = ["__version__", "Config", "Word2Vec", "KeyedVectors", "Phrases", "W2VError", "ConfigError",
+           "CorpusError", "CorpusNotFoundError", "DataFileError", "ModelFileError", "OutputError",
+           "OutputConflictError", "UnknownWordError"]
 
 
 def __getattr__(name):
@@ -17,4 +18,7 @@ def __getattr__(name):
     if name == "KeyedVectors":
         from .vectors import KeyedVectors
         return KeyedVectors
+    if name == "Phrases":  # collocations (word2phrase); Numba kernels too, so lazy as well
+        from .phrases import Phrases
+        return Phrases
     raise AttributeError(f"module 'w2v' has no attribute {name!r}")

@@ -1,9 +1,10 @@
 """Checkpoints: everything needed to continue an interrupted training to the same final schedule.
 
 A checkpoint is a native w2v file (``formats.save_native``) of kind ``"checkpoint"``: the config, the
-vocabulary and counts, both weight matrices, the training log of the finished epochs, the position (pass of
-this call, chunks of that pass still to train, the pass's partial sums) and a fingerprint of the encoded
-corpus.  The random stream and learning rate of every chunk are functions of (seed, epoch, chunk) only
+vocabulary and counts, both weight matrices (under hierarchical softmax with the CRC of the Huffman tree the
+counts rebuild, :func:`w2v.losses.file_header`), the training log of the finished epochs, the position
+(pass of this call, chunks of that pass still to train, the pass's partial sums) and a fingerprint of the
+encoded corpus.  The random stream and learning rate of every chunk are functions of (seed, epoch, chunk) only
 (:func:`w2v.train.chunk_seed`, :func:`w2v.train.learning_rate`), so nothing else is needed: with one thread
 a resumed training ends bit-identical to an uninterrupted one.
 """
@@ -34,6 +35,8 @@ class Position:
     sums: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # loss, examples, seen, kept
     seconds: float = 0.0        # training seconds of the current pass so far
     partitions: int = 0         # shares of the corpus (the thread count of the first run; 0: not yet set)
+    sync_point: int = 0         # distributed: sync points of the current pass already done
+    ranks: list[dict] | None = None  # distributed: every rank's own position (rank 0's checkpoint holds all)
 
 
 def fingerprint(enc) -> dict[str, int]:
@@ -62,9 +65,11 @@ def check_fingerprint(saved: dict[str, Any], enc, path: str | os.PathLike) -> No
 def save_checkpoint(path: str | os.PathLike, model, position: Position, print_: dict[str, int]) -> None:
     """Write a checkpoint atomically (an interrupted write leaves the previous checkpoint intact)."""
     from .formats import save_native
+    from .losses import file_header
 
     header = {"kind": "checkpoint", "config": model.config.to_dict(), "training_log": model.training_log,
-              "position": asdict(position), "fingerprint": print_}
+              "position": asdict(position), "fingerprint": print_,
+              **file_header(model.config, model.vocab.counts)}
     arrays = {"vectors": model.weights[0], "output": model.weights[1], "counts": model.vocab.counts}
     save_native(path, words=list(model.vocab.words), arrays=arrays, header=header)
 

@@ -1,4 +1,5 @@
-"""The command line: ``w2v train / similar / analogy / evaluate / export / import / plot / plot-loss / demo``.
+"""The command line: ``w2v train / similar / analogy / evaluate / export / import / plot / plot-loss / serve /
+demo``.
 
 Every ``train`` option is derived from :class:`w2v.config.Config` (name, type, help, default, choices), and
 only the options the user gives are passed on, so each default lives in one place.  Errors a user can fix
@@ -34,7 +35,7 @@ DEMO_SETTINGS = dict(model="sg", dim=100, window=5, min_count=5, epochs=5, threa
                      lowercase=True)
 DEMO_WORDS = ("god", "jesus", "king", "egypt", "sword", "wine")
 DEMO_ANALOGY = ("man", "woman", "king")  # man is to woman as king is to ? (queen)
-EXPORT_FORMATS = ("word2vec-binary", "word2vec-text")
+EXPORT_FORMATS = ("word2vec-binary", "word2vec-text", "projector")
 
 # Bool settings whose default is True are exposed as a flag that turns them off.
 _NEGATED_FLAGS = {"cbow_mean": ("--cbow-sum", "cbow: sum the context vectors instead of averaging them")}
@@ -75,6 +76,14 @@ def _int_at_least(low: int):
 
 _positive_int = _int_at_least(1)
 _count = _int_at_least(0)
+
+
+def _port(text: str) -> int:
+    """An argparse type: a TCP port in [0, 65535] (0: any free port)."""
+    value = _count(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be at most 65535; got {value}")
+    return value
 
 
 def _add_nonfinite_flag(parser: argparse.ArgumentParser) -> None:
@@ -152,6 +161,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "PyTorch: pip install 'w2v[torch]') (default: cpu)")
     engine.add_argument("--backend", choices=("numba", "torch"), help="numba (Numba kernels, CPU only) or torch "
                         "(PyTorch, CPU or GPU) (default: numba on cpu, torch on cuda)")
+    dist = p.add_argument_group("distributed training (under torchrun: every rank trains its share of the corpus)")
+    dist.add_argument("--dist-timeout", type=float, default=300.0, metavar="SECONDS",
+                      help="a rank that stops answering for this long ends the training, naming it and the "
+                           "checkpoint to resume from (default: 300)")
+    dist.add_argument("--sync", choices=("full", "hot"), default="full",
+                      help="at each sync point average the whole weights (full) or the rows of the most frequent "
+                           "words, the whole weights at the end of a pass and every 8th point (hot) "
+                           "(default: full)")
+    dist.add_argument("--sync-words", type=_positive_int, default=1_000_000, metavar="N",
+                      help="tokens of a rank's share between two sync points (default: 1000000)")
     _add_config_options(p)
 
     p = sub.add_parser("similar", help="nearest neighbours of words",
@@ -189,11 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "outside them as out of vocabulary (default: 30000, as the C tool and gensim)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
-    p = sub.add_parser("export", help="write the vectors in the word2vec C format",
+    p = sub.add_parser("export", help="write the vectors in the word2vec C format (or for the Embedding "
+                       "Projector)",
                        description="Write the vectors of a model or vectors file in the word2vec C format "
-                                   "(readable by the C tool, gensim, fastText).")
+                                   "(readable by the C tool, gensim, fastText), or, with --format projector, "
+                                   "as vectors.tsv and metadata.tsv in the directory OUT for TensorFlow's "
+                                   "Embedding Projector.")
     p.add_argument("model", metavar="MODEL", help="a model or vectors file")
-    p.add_argument("out", metavar="OUT", help="the file to write (atomically)")
+    p.add_argument("out", metavar="OUT", help="the file to write (atomically); for --format projector, the "
+                   "directory to write the two files into (created if missing)")
     _add_nonfinite_flag(p)
     p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     p.add_argument("--limit", type=_positive_int, metavar="N", help="only the N most frequent words")
@@ -235,6 +258,60 @@ def build_parser() -> argparse.ArgumentParser:
                    ".pdf; atomically)")
     p.add_argument("--title", help="the picture's title (default: the model's file name)")
 
+    # -- serve (the explorer: w2v.serve) --
+    p = sub.add_parser("serve", help="explore a model in a local web page",
+                       description="Serve a web page to explore MODEL: nearest neighbours with completion, a "
+                                   "2-D map, analogies, similarity; and the JSON API behind it (see the README).  "
+                                   "Loopback only unless --host says otherwise.  Needs the serve extra: "
+                                   "pip install 'w2v[serve]'.")
+    p.add_argument("model", metavar="MODEL", help="a model or vectors file (a native file is memory-mapped)")
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1, this "
+                   "machine only)")
+    p.add_argument("--port", type=_port, default=8000, help="the port (default: 8000; 0 picks a free one)")
+    _add_nonfinite_flag(p)
+    # -- end serve --
+
+    # -- phrases (w2v.phrases; the defaults live in PhraseSettings, shown by _PhrasesHelp) --
+    p = sub.add_parser("phrases", help="join collocations in text (new york -> new_york), as word2phrase",
+                       formatter_class=_PhrasesHelp,
+                       description="Learn collocations from text files and write the text with them joined by "
+                                   "'_' (one sentence a line), ready for 'w2v train'; or, with --apply, join the "
+                                   "phrases of a saved phrase file in other text.  The text is read as 'train' "
+                                   "reads it.  Score of a pair: (count(ab) - min_count) / (count(a) count(b)) * "
+                                   "N, N the tokens (the C tool's), or npmi.")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="text files or directories of text files")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="the text to write with its phrases "
+                   "joined (atomically; gzip when OUT ends in .gz)")
+    p.add_argument("--apply", metavar="P", help="join the phrases of the phrase file P (written by "
+                   "--save-phrases) instead of learning them; the text is read with P's settings")
+    p.add_argument("--save-phrases", metavar="P", help="also write the phrase table to P (tab-separated text: "
+                   "phrase, score, pass, parts; see the README)")
+    p.add_argument("--cache-dir", metavar="DIR", help="where the text is kept between passes, in an anonymous "
+                   "temporary file about its size (default: the system's temp directory)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no log and no summary")
+    group = p.add_argument_group("phrase settings (defaults from w2v.phrases.PhraseSettings)")
+    group.add_argument("--min-count", dest="min_count", type=_positive_int, metavar="N",
+                       default=argparse.SUPPRESS, help=_FROM_SETTINGS)
+    group.add_argument("--threshold", dest="threshold", type=float, metavar="X", default=argparse.SUPPRESS,
+                       help=_FROM_SETTINGS)
+    group.add_argument("--scoring", dest="scoring", choices=("default", "npmi"), default=argparse.SUPPRESS,
+                       help=_FROM_SETTINGS)
+    group.add_argument("--passes", dest="passes", type=_positive_int, metavar="N", default=argparse.SUPPRESS,
+                       help=_FROM_SETTINGS)
+    group.add_argument("--connectors", dest="connectors", metavar="FILE|english", default=argparse.SUPPRESS,
+                       help="a file of connector words (whitespace-separated; # starts a comment line) or "
+                            "'english' (gensim's list: a an the for of with without at from to in on by and "
+                            "or): such words never start or end a phrase but may be inside one "
+                            "(bank_of_america)")
+    group.add_argument("--max-vocab", dest="max_vocab", type=_positive_int, metavar="N",
+                       default=argparse.SUPPRESS, help=_FROM_SETTINGS)
+    for name in ("lowercase", "normalize", "allow_truncated", "allow_binary"):
+        group.add_argument(flag_name(name), dest=name, action="store_true", default=argparse.SUPPRESS,
+                           help=_FROM_SETTINGS)
+    group.add_argument("--max-sentence-length", dest="max_sentence_length", type=_positive_int, metavar="N",
+                       default=argparse.SUPPRESS, help=_FROM_SETTINGS)
+    # -- end phrases --
+
     p = sub.add_parser("demo", help="train on the bundled King James Bible and show neighbours",
                        description="Train skip-gram on the bundled King James Bible (790,000 words) with every "
                                    "core, then show nearest neighbours and an analogy.  About a minute or less.")
@@ -246,9 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _setup_logging(quiet: bool) -> tuple[logging.Logger, logging.Handler, tuple[int, bool]]:
     logger = logging.getLogger("w2v")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("w2v: %(message)s"))
+    rank = os.environ.get("RANK") if "WORLD_SIZE" in os.environ else None  # under torchrun
+    handler.setFormatter(logging.Formatter(f"w2v[rank {rank}]: %(message)s" if rank not in (None, "0")
+                                           else "w2v: %(message)s"))
     saved = (logger.level, logger.propagate)
-    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    # under torchrun the other ranks say only what goes wrong: rank 0 speaks for all
+    logger.setLevel(logging.WARNING if quiet or rank not in (None, "0") else logging.INFO)
     logger.propagate = False
     logger.addHandler(handler)
     return logger, handler, saved
@@ -362,11 +442,42 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.format == "projector":
+        return _export_projector(args)
     _check_output(args.out, "output file")
     _check_not_input(("OUT", args.out), ("the model read", args.model))
     kv = _load_vectors(args.model, limit=args.limit, allow_nonfinite=args.allow_nonfinite)
     kv.save_word2vec_format(args.out, binary=args.format == "word2vec-binary")
     print(f"{args.out}: {len(kv):,} vectors of {kv.vector_size} dimensions, {args.format} ({_size(args.out)})")
+    return 0
+
+
+# -- export --format projector, serve (the explorer) --------------------------------------------------
+def _export_projector(args: argparse.Namespace) -> int:
+    """``export --format projector``: vectors.tsv and metadata.tsv into the directory OUT."""
+    from .projector import projector_paths, save_projector
+
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise NotADirectoryError(f"OUT {args.out!r} is a file; --format projector writes two files into a "
+                                 "directory: give a directory (it is created if missing)")
+    vectors_path, metadata_path = projector_paths(args.out)
+    _check_not_input(("OUT/" + os.path.basename(vectors_path), vectors_path), ("the model read", args.model))
+    _check_not_input(("OUT/" + os.path.basename(metadata_path), metadata_path), ("the model read", args.model))
+    kv = _load_vectors(args.model, limit=args.limit, allow_nonfinite=args.allow_nonfinite)
+    os.makedirs(args.out, exist_ok=True)
+    save_projector(args.out, kv.index_to_key, kv.vectors, kv.counts)
+    what = "words and counts" if kv.counts is not None else "words"
+    print(f"{args.out}: {len(kv):,} vectors of {kv.vector_size} dimensions for the Embedding Projector: "
+          f"{vectors_path} ({_size(vectors_path)}), {metadata_path} ({what}, {_size(metadata_path)})")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from . import serve
+
+    serve.check_installed()  # the extra, before loading a model
+    kv = serve.load_model(args.model, allow_nonfinite=args.allow_nonfinite)
+    serve.run(kv, args.model, host=args.host, port=args.port)
     return 0
 
 
@@ -451,9 +562,94 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- phrases ------------------------------------------------------------------------------------------
+_FROM_SETTINGS = "(the help of the PhraseSettings field)"  # placeholder: see _PhrasesHelp
+
+
+class _PhrasesHelp(argparse.HelpFormatter):
+    """The help of ``w2v phrases``: each setting's help text and default are read from
+    :class:`w2v.phrases.PhraseSettings` when the help is shown (importing it loads Numba, which building the
+    parser for every command must not)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        from .phrases import PhraseSettings
+
+        f = PhraseSettings.__dataclass_fields__.get(action.dest)
+        if f is None:
+            return super()._get_help_string(action)
+        text = (f.metadata.get("help", "") if action.help == _FROM_SETTINGS else action.help).replace("%", "%%")
+        if "(default" not in text and f.type != "bool":
+            text += f" (default: {'none' if f.default in (None, ()) else f.default})"
+        return text
+
+
+def _phrases_error_for_cli(err: Exception) -> Exception:
+    """The same error with setting names written as flags ('threshold' -> --threshold)."""
+    from .phrases import PhraseSettings
+
+    names = set(PhraseSettings.__dataclass_fields__)
+    text = re.sub(r"'(\w+)'", lambda m: flag_name(m.group(1)) if m.group(1) in names else m.group(0), str(err))
+    return type(err)(text) if isinstance(err, W2VError) else err
+
+
+def cmd_phrases(args: argparse.Namespace) -> int:
+    from . import outputs, sources
+    from .phrases import Phrases, PhraseSettings
+
+    given = {name: getattr(args, name) for name in PhraseSettings.__dataclass_fields__ if hasattr(args, name)}
+    if args.apply is not None:
+        fixed = [flag_name(k) for k in given if k not in ("allow_truncated", "allow_binary")]
+        if args.save_phrases is not None:
+            fixed.append("--save-phrases")
+        if fixed:
+            raise UsageError(f"{', '.join(fixed)}: cannot be used with --apply (the phrase file's settings are "
+                             "used, and nothing is learned)")
+    written = [("-o/--output", args.output)]
+    if args.save_phrases is not None:
+        written.append(("--save-phrases", args.save_phrases))
+    for what, path in written:
+        _check_output(path, f"{what} file")
+    if args.cache_dir is not None and not os.path.isdir(args.cache_dir):
+        raise FileNotFoundError(f"--cache-dir {args.cache_dir!r} is not an existing directory")
+    if args.apply is not None:
+        outputs.check_outputs(written, [("the phrase file (--apply)", args.apply)])
+    outputs.check_outputs(written)
+    # (whether each file is text is checked when the corpus is read, with the settings it is read with)
+    files = sources.expand_paths(args.inputs, exclude={p: w for w, p in written}, allow_binary=True)
+    t0 = time.perf_counter()
+    try:
+        if args.apply is not None:
+            ph = Phrases.load(args.apply)
+            if given:
+                ph.settings = dataclasses.replace(ph.settings, **given)
+            ph.write(files, args.output)
+        else:
+            ph = Phrases(**given).learn(files, output=args.output, cache_dir=args.cache_dir)
+            if args.save_phrases is not None:
+                ph.save(args.save_phrases)
+    except ConfigError as err:
+        raise _phrases_error_for_cli(err) from None
+    if not args.quiet:
+        s = ph.stats
+        out = []
+        if args.apply is None:
+            per_pass = ", ".join(f"pass {p['pass']}: {p['phrases']:,}" for p in s["passes"])
+            out.append(f"phrases: {len(ph):,} learned from {s['passes'][0]['tokens']:,} tokens ({per_pass}) in "
+                       f"{s['learn_seconds']:.1f} s")
+        else:
+            out.append(f"phrases: {len(ph):,} read from {args.apply}")
+        out.append(f"text: {args.output} ({_size(args.output)}): {s['written_tokens']:,} tokens, "
+                   f"{s['joins']:,} pairs joined; {time.perf_counter() - t0:.1f} s in all")
+        if args.save_phrases is not None:
+            out.append(f"phrase table: {args.save_phrases} ({_size(args.save_phrases)})")
+        print("\n".join(out), flush=True)
+    return 0
+# -- end phrases --
+
+
 COMMANDS = {"train": cmd_train, "similar": cmd_similar, "analogy": cmd_analogy, "evaluate": cmd_evaluate,
             "export": cmd_export, "demo": cmd_demo, "import": cmd_import, "plot": cmd_plot,
-            "plot-loss": cmd_plot_loss}
+            "plot-loss": cmd_plot_loss, "serve": cmd_serve, "phrases": cmd_phrases}
 
 
 def _fail(message: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from .errors import ConfigError
 
 MODELS = ("sg", "cbow")
+LOSSES = ("ns", "hs", "softmax")  # w2v.losses says what each needs
 
 
 def _opt(default: Any, help: str, **extra: Any) -> Any:
@@ -32,9 +33,17 @@ class Config:
     dim: int = _opt(100, "dimension of the word vectors")
     window: int = _opt(5, "maximum distance between the centre and a context word; the window actually "
                           "used for each centre word is drawn uniformly from 1..window (Mikolov 2013a)")
-    negative: int = _opt(5, "noise words drawn per target (negative sampling, Mikolov 2013b)")
-    ns_exponent: float = _opt(0.75, "exponent of the noise distribution count^a; 0.75 from Mikolov 2013b, "
-                                    "0 is uniform, 1 the unigram distribution")
+    loss: str = _opt("ns", "what the output layer predicts the target with: 'ns' negative sampling (Mikolov "
+                           "2013b: k noise words per example, a cost independent of the vocabulary), 'hs' "
+                           "hierarchical softmax over a Huffman tree of the counts (the C tool's -hs 1), "
+                           "'softmax' the exact softmax over the whole vocabulary (small vocabularies only: "
+                           "refused above 20,000 words). docs/NEGATIVE_SAMPLING.md compares them",
+                     choices=LOSSES)
+    negative: int | None = _opt(None, "noise words drawn per target (negative sampling, Mikolov 2013b); "
+                                      "default 5 with loss 'ns', an error with 'hs' or 'softmax'")
+    ns_exponent: float | None = _opt(None, "exponent of the noise distribution count^a (0.75 from Mikolov "
+                                           "2013b; 0 is uniform, 1 the unigram distribution); default 0.75 "
+                                           "with loss 'ns', an error with 'hs' or 'softmax'")
     sample: float = _opt(1e-3, "subsampling threshold t: a word of frequency f is kept with probability "
                                "(sqrt(f/t)+1)*t/f (the C tool's form); 0 turns subsampling off")
     min_count: int = _opt(5, "words seen fewer times than this are left out of the vocabulary")
@@ -48,7 +57,8 @@ class Config:
     hogbatch: bool | None = _opt(None, "sg: the context words of one centre word share one draw of negatives "
                                        "(HogBatch, Ji et al. 2016): updates as small matrix products, 1.5-2x "
                                        "faster at equal or better quality (benchmarks/RESULTS.md). Default: on "
-                                       "for sg (None); False gives the per-pair update of the C tool")
+                                       "for sg with loss 'ns' (None); False gives the per-pair update of the C "
+                                       "tool; an error with loss 'hs' or 'softmax'")
     threads: int = _opt(0, "worker threads sharing the weights lock-free (Hogwild); 0 uses every core. "
                            "Only threads=1 is bit-reproducible")
     seed: int = _opt(1, "seed of every random draw (initialisation, windows, subsampling, negatives)")
@@ -77,8 +87,20 @@ class Config:
 
     @property
     def use_hogbatch(self) -> bool:
-        """Whether skip-gram shares negatives across the window: ``hogbatch``, by default on for sg."""
-        return self.model == "sg" and self.hogbatch is not False
+        """Whether skip-gram shares negatives across the window: ``hogbatch``, by default on for sg with ns."""
+        return self.model == "sg" and self.loss == "ns" and self.hogbatch is not False
+
+    @property
+    def n_negative(self) -> int:
+        """Noise words per target: ``negative``, by default 5 under negative sampling; 0 under hs and softmax."""
+        if self.loss != "ns":
+            return 0
+        return 5 if self.negative is None else int(self.negative)
+
+    @property
+    def noise_exponent(self) -> float:
+        """The exponent of the noise distribution: ``ns_exponent``, by default 0.75 (used by negative sampling)."""
+        return 0.75 if self.ns_exponent is None else float(self.ns_exponent)
 
     @property
     def n_threads(self) -> int:
@@ -108,8 +130,8 @@ _INF = math.inf
 _RULES: dict[str, tuple[type, float, float, bool, bool, bool]] = {
     "dim": (int, 1, 10_000, True, True, False),
     "window": (int, 1, 1_000, True, True, False),
-    "negative": (int, 1, 1_000, True, True, False),
-    "ns_exponent": (float, -_INF, _INF, False, False, False),
+    "negative": (int, 1, 1_000, True, True, True),
+    "ns_exponent": (float, -_INF, _INF, False, False, True),
     "sample": (float, 0.0, 1.0, True, True, False),
     "min_count": (int, 1, _INF, True, False, False),
     "max_vocab": (int, 1, _INF, True, False, True),
@@ -135,6 +157,8 @@ def validate(cfg: Config) -> None:
     """Check every field against the table; raise :class:`ConfigError` naming the first bad one."""
     if cfg.model not in MODELS:
         raise ConfigError(f"'model' must be one of {', '.join(map(repr, MODELS))}; got {cfg.model!r}")
+    if cfg.loss not in LOSSES:
+        raise ConfigError(f"'loss' must be one of {', '.join(map(repr, LOSSES))}; got {cfg.loss!r}")
     for name in _BOOLS + _OPTIONAL_BOOLS:
         value = getattr(cfg, name)
         if not isinstance(value, bool) and not (value is None and name in _OPTIONAL_BOOLS):
@@ -158,6 +182,11 @@ def validate(cfg: Config) -> None:
     if cfg.min_alpha > cfg.start_alpha:
         raise ConfigError(f"'min_alpha' ({cfg.min_alpha}) must not exceed the initial 'alpha' "
                           f"({cfg.start_alpha})")
+    if cfg.loss != "ns":  # the settings of negative sampling, given explicitly, with another loss
+        for name in ("negative", "ns_exponent", "hogbatch"):
+            if getattr(cfg, name) is not None:
+                raise ConfigError(f"'{name}' is a setting of negative sampling; it does not apply with 'loss' "
+                                  f"{cfg.loss!r} (leave it unset, or use 'loss' 'ns')")
     if cfg.hogbatch and cfg.model != "sg":
         raise ConfigError("'hogbatch' applies to skip-gram only (CBOW already shares one set of negatives "
                           "per window); use model='sg' or hogbatch=False")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -256,14 +257,16 @@ def _unpack_counts(blob: bytes, cls):
 def context(options: Options | None, device: str) -> Context | None:
     """The distributed context when this process is one of several ranks (a process group is initialised,
     or torchrun's environment is set), else None."""
+    if not launched():  # a process group can only exist if the program imported torch.distributed already
+        loaded = sys.modules.get("torch.distributed")
+        if loaded is None or not (loaded.is_available() and loaded.is_initialized()):
+            return None  # (and importing torch, ~1-6 s, is not paid by a training in one process)
     try:
         import torch.distributed as dist
     except ImportError:
-        if launched():
-            raise DistributedError("distributed training needs PyTorch: pip install 'w2v[torch]'") from None
-        return None
-    if not (dist.is_available() and (dist.is_initialized() or launched())):
-        return None
+        raise DistributedError("distributed training needs PyTorch: pip install 'w2v[torch]'") from None
+    if not dist.is_available():
+        raise DistributedError("this PyTorch has no torch.distributed; install a build with it")
     return Context(options or Options(), device)
 
 

@@ -19,6 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .config import LOSSES
 from .errors import ConfigError, DeviceError
 
 BACKENDS = ("numba", "torch")
@@ -80,15 +81,38 @@ def resolve(device: str = "cpu", backend: str | None = None) -> tuple[str, str]:
     return device, backend
 
 
-def check_available(device: str, backend: str) -> None:
-    """Fail early, with what to install or what is missing, when ``backend`` cannot run on ``device``.
+LOSSES_OF = {"numba": LOSSES, "torch": ("ns",)}  # the losses each backend implements
+
+
+def check_loss(loss: str, device: str, backend: str) -> None:
+    """Refuse a loss the backend does not implement (the torch engine has negative sampling only).
 
     Raises
     ------
+    ConfigError
+        Naming the loss, the backend and what to use instead.
+    """
+    device, backend = resolve(device, backend)
+    if loss not in LOSSES_OF[backend]:
+        where = f"device {device!r}" if device != "cpu" else "backend 'torch'"
+        raise ConfigError(f"'loss' {loss!r} is implemented by the Numba kernels only, not by the {backend} engine "
+                          f"({where}): train it on the CPU with backend 'numba' (the default there), or use "
+                          f"'loss' 'ns' on the GPU")
+
+
+def check_available(device: str, backend: str, loss: str = "ns") -> None:
+    """Fail early, with what to install or what is missing, when ``backend`` cannot run on ``device`` or
+    does not implement ``loss``.
+
+    Raises
+    ------
+    ConfigError
+        ``loss`` is not implemented by ``backend`` (:func:`check_loss`).
     DeviceError
         PyTorch is not installed, or CUDA (or the GPU named) is not visible.
     """
     device, backend = resolve(device, backend)
+    check_loss(loss, device, backend)
     if backend == "numba":
         return
     try:
@@ -116,13 +140,14 @@ class NumbaEngine:
     name = "numba"
     chunks_per_call = 1
 
-    def __init__(self, config, weights: tuple[np.ndarray, np.ndarray], tables: tuple[np.ndarray, np.ndarray]):
+    def __init__(self, config, weights: tuple[np.ndarray, np.ndarray], tables: tuple[np.ndarray, np.ndarray],
+                 threads: int | None = None):
         from . import kernels
 
-        self.kernel = kernels.KERNELS[(config.model, config.use_hogbatch)]
+        self.kernel = kernels.KERNELS[(config.model, config.loss, config.use_hogbatch)]
         self.weights, self.tables = weights, tables
-        self.params = (np.int64(config.window), np.int64(config.negative), np.int64(config.cbow_mean))
-        self.threads = config.n_threads
+        self.params = (np.int64(config.window), np.int64(config.n_negative), np.int64(config.cbow_mean))
+        self.threads = threads or config.n_threads
         # compile (first use on this machine only; cached after) before the clock and the threads start
         self.kernel(weights, tables, np.zeros(1, np.int32), np.ones(1, np.int64), 0, 0, self.params, 0.0,
                     np.uint64(0))
@@ -138,16 +163,24 @@ class NumbaEngine:
     def pull(self) -> None:
         pass
 
+    def tensors(self):
+        """The weights as torch tensors sharing the host arrays (for collectives; needs PyTorch)."""
+        import torch
+
+        return torch.from_numpy(self.weights[0]), torch.from_numpy(self.weights[1])
+
     def close(self) -> None:
         pass
 
 
-def make_engine(device: str, backend: str | None, config, weights, tables) -> Engine:
-    """The engine for ``device`` and ``backend`` (checked), holding ``weights`` (the host arrays)."""
+def make_engine(device: str, backend: str | None, config, weights, tables, threads: int | None = None) -> Engine:
+    """The engine for ``device`` and ``backend`` (checked), holding ``weights`` (the host arrays); ``threads``
+    overrides the config's (a distributed rank's share of its node's cores)."""
     device, backend = resolve(device, backend)
+    check_loss(config.loss, device, backend)  # before anything is built or trained
     if backend == "numba":
-        return NumbaEngine(config, weights, tables)
-    check_available(device, backend)
+        return NumbaEngine(config, weights, tables, threads)
+    check_available(device, backend, config.loss)
     from .torch_engine import TorchEngine
 
-    return TorchEngine(config, weights, tables, device)
+    return TorchEngine(config, weights, tables, device, threads=threads)

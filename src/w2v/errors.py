@@ -66,6 +66,11 @@ class DeviceError(W2VError, RuntimeError):
     """A device or backend that cannot run here: PyTorch not installed, no visible GPU; says what to do."""
 
 
+class DistributedError(W2VError, RuntimeError):
+    """A distributed training that cannot go on: a rank died or froze, the ranks could not meet; the message
+    names the rank and the checkpoint to resume from."""
+
+
 class ResourceError(W2VError, MemoryError):
     """Training would need more memory than the machine has available; the message says what would fit."""
 

@@ -131,6 +131,25 @@ class StopSignals:
             raise Stopped(pending, saved=True)
 
 
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Hold stop signals in the innermost active :class:`StopSignals` while the block runs (a collective
+    between processes must not be cut in the middle), then raise the first one as :class:`Stopped` (unless
+    an outer hold is still in force)."""
+    stopper = _active[-1] if _active and _main_thread() else None
+    if stopper is None:
+        yield
+        return
+    stopper.begin_hold()
+    try:
+        yield
+    finally:
+        stopper._release()
+    if not stopper._holding and stopper._pending is not None:
+        pending, stopper._pending = stopper._pending, None
+        raise Stopped(pending)
+
+
 def hold_active() -> None:
     """Hold stop signals in the innermost active :class:`StopSignals` from now on, until its next
     :meth:`StopSignals.hold` block (or its exit) ends: the trainer calls it once the last pass is done, so

@@ -75,12 +75,13 @@ class TorchEngine:
     threads = 1  # one worker feeds the device; on the CPU, PyTorch spreads each operation over the cores
 
     def __init__(self, config, weights: tuple[np.ndarray, np.ndarray], tables: tuple[np.ndarray, np.ndarray],
-                 device: str = "cpu", step_centres: int | None = None, group_tokens: int | None = None):
+                 device: str = "cpu", step_centres: int | None = None, group_tokens: int | None = None,
+                 threads: int | None = None):
         from .passes import CHUNK_WORDS
 
         self.device = torch.device(device)
         self.model, self.hogbatch = config.model, config.use_hogbatch
-        self.window, self.negative, self.cbow_mean = config.window, config.negative, bool(config.cbow_mean)
+        self.window, self.negative, self.cbow_mean = config.window, config.n_negative, bool(config.cbow_mean)
         self.step = int(step_centres or STEP_CENTRES)
         self.chunks_per_call = max(1, (group_tokens or GROUP_TOKENS) // CHUNK_WORDS)
         per_pair = self.model == "sg" and not self.hogbatch
@@ -92,7 +93,7 @@ class TorchEngine:
         self._threads = None
         if self.device.type == "cpu":
             self._threads = torch.get_num_threads()
-            torch.set_num_threads(config.n_threads)  # restored by close()
+            torch.set_num_threads(threads or config.n_threads)  # restored by close()
             # shares the host arrays: updates land in them directly, pull() has nothing to do
             self.w_in, self.w_out = torch.from_numpy(weights[0]), torch.from_numpy(weights[1])
         else:
@@ -285,6 +286,10 @@ class TorchEngine:
         return (F.softplus(signed) * mask).sum(dtype=torch.float64), (m > 0).sum()
 
     # -- host weights -----------------------------------------------------------------------------------
+    def tensors(self):
+        """The weights on the device (for collectives: NCCL on CUDA, gloo on the CPU)."""
+        return self.w_in, self.w_out
+
     def pull(self) -> None:
         if self.device.type != "cpu":
             self.host[0][:] = self.w_in.cpu().numpy()

@@ -12,6 +12,7 @@ runs it or when: with one thread and a seed, training is bit-reproducible.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -21,7 +22,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from . import formats, outputs, sampling
+from . import formats, losses, outputs
 from .config import Config
 from .errors import ConfigError
 from .memory import check_memory
@@ -51,11 +52,35 @@ def chunk_seed(seed: int, epoch: int, chunk: int) -> int:
     return z
 
 
-def init_weights(vocab_size: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """W_in uniform in [-0.5/dim, 0.5/dim), W_out zeros: the C tool's initialisation (float32[V, d] each)."""
+def init_weights(vocab_size: int, dim: int, seed: int, output_rows: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """W_in uniform in [-0.5/dim, 0.5/dim), W_out zeros: the C tool's initialisation (float32[V, d], and
+    float32[output_rows, d] for W_out: ``V`` by default, ``V - 1`` for hierarchical softmax)."""
     rng = np.random.default_rng(seed)
     w_in = (rng.random((vocab_size, dim), dtype=np.float32) - np.float32(0.5)) / np.float32(dim)
-    return np.ascontiguousarray(w_in), np.zeros((vocab_size, dim), dtype=np.float32)
+    rows = vocab_size if output_rows is None else output_rows
+    return np.ascontiguousarray(w_in), np.zeros((rows, dim), dtype=np.float32)
+
+
+def _rank_position(position, saved, ctx, path):
+    """This process's (position, fingerprint) in a checkpoint: its own rank's in a distributed one."""
+    from .errors import DistributedError
+
+    world = len(position.ranks) if position.ranks else 1
+    if ctx is None and position.ranks:
+        raise DistributedError(f"{os.fspath(path)}: a checkpoint of a distributed training on {world} ranks; "
+                               f"resume it with torchrun and {world} ranks")
+    if ctx is None:
+        return position, saved
+    if not position.ranks:
+        raise DistributedError(f"{os.fspath(path)}: a checkpoint of a training in one process; resume it "
+                               "without torchrun (or start the distributed training afresh)")
+    if ctx.world != world:
+        raise DistributedError(f"{os.fspath(path)}: a checkpoint of {world} ranks, resumed on {ctx.world}; "
+                               f"resume with {world} ranks (torchrun --nproc-per-node/--nnodes)")
+    own = Position(**position.ranks[ctx.rank])
+    own.ranks = None
+    return own, saved["ranks"][ctx.rank]
 
 
 class TrainingInterrupted(Stopped):
@@ -109,8 +134,12 @@ class Word2Vec:
 
     def __init__(self, config: Config | None = None, *, device: str = "cpu", backend: str | None = None,
                  **settings: Any):
+        import dataclasses
+
+        from .compat import check_constructor
         from .engine import resolve
 
+        check_constructor(config, settings, {f.name for f in dataclasses.fields(Config)})
         if config is not None and settings:
             raise ConfigError("give either a Config or keyword settings, not both")
         self.config = config if config is not None else Config(**settings)
@@ -121,6 +150,7 @@ class Word2Vec:
         self.training_log: list[dict[str, Any]] = []
         self.stats: dict[str, Any] = {}
         self._wv = None
+        self._dist = None  # w2v.distributed.Context while a distributed training runs
 
     def to(self, device: str = "cpu", backend: str | None = None) -> "Word2Vec":
         """Train on ``device`` ('cpu', 'cuda', 'cuda:N') with ``backend`` ('numba', the default on the CPU,
@@ -148,7 +178,8 @@ class Word2Vec:
               callbacks: Iterable[Callable[[dict[str, Any]], None]] = (),
               checkpoint: str | os.PathLike | None = None, checkpoint_every: float | None = None,
               update_vocab: bool = False,
-              preflight: Callable[[Any, Config], None] | None = None) -> "Word2Vec":
+              preflight: Callable[[Any, Config], None] | None = None,
+              distributed: Any = None) -> "Word2Vec":
         """Learn vectors from ``corpus``; returns ``self``.
 
         Parameters
@@ -182,7 +213,11 @@ class Word2Vec:
         preflight : callable, optional
             ``preflight(vocab, config)`` is called once the vocabulary is known, before the weights are
             allocated and any training: raise there to stop early (the command line checks that its
-            output files will fit).
+            output files will fit).  In a distributed training only rank 0 calls it (it writes the files).
+        distributed : w2v.distributed.Options, optional
+            How the ranks cooperate when this process is one of several (torchrun's environment is set, or a
+            ``torch.distributed`` process group is initialised): each rank trains its share of the corpus and
+            the ranks average their weights at sync points (see :mod:`w2v.distributed`).  Ignored otherwise.
 
         A model that is already trained (or loaded) continues with its vocabulary and weights; words of the
         new text that are not in the vocabulary are skipped unless ``update_vocab``.
@@ -198,37 +233,71 @@ class Word2Vec:
         if not isinstance(n_epochs, int) or isinstance(n_epochs, bool) or n_epochs < 1:
             raise ConfigError(f"'epochs' must be an int in [1, inf); got {n_epochs!r}")
         ckpt = _checkpoints(checkpoint, checkpoint_every, cache_dir)
-        check_available(self.device, self.backend)  # before reading anything
-        with StopSignals(only_if_default=True):
+        check_available(self.device, self.backend, self.config.loss)  # before reading anything
+        with StopSignals(only_if_default=True), self._distributed(distributed):
             return self._train(corpus, n_epochs, progress, cache_dir, callbacks, ckpt, update_vocab, preflight)
+
+    @contextlib.contextmanager
+    def _distributed(self, options):
+        """This process's :class:`w2v.distributed.Context` in ``self._dist`` while training (None when it is
+        not one of several ranks); a GPU named 'cuda' becomes this rank's own."""
+        from . import distributed as dist_mod
+
+        ctx = dist_mod.context(options, self.device)
+        if ctx is not None:
+            dist_mod.check_supported(self.config, self.backend, ctx.options)
+            self.device = dist_mod.local_device(self.device)
+            log.info("distributed: %s", dist_mod.describe(ctx))
+        self._dist = ctx
+        try:
+            yield ctx
+        finally:
+            self._dist = None
+            if ctx is not None:
+                ctx.close()
 
     def _train(self, corpus, n_epochs: int, progress: bool, cache_dir, callbacks, ckpt: _Checkpoints | None,
                update_vocab: bool, preflight) -> "Word2Vec":
-        from .corpus import encode_corpus, finalize
-        from .vocab import build_vocab
+        from .corpus import finalize
+        from .prepare import Reading
+        from .vocab import select_vocab
 
         cfg = self.config
+        ctx = self._dist
         t_start = time.perf_counter()
         source = self._corpus(corpus, ckpt)
+        if ctx is not None:  # this rank's own contiguous share of the corpus
+            source = source.shares(ctx.world)[ctx.rank]
         fresh = self.vocab is None
+        # -- reading (w2v.prepare): pass 1 counts the words in every thread and keeps each token's provisional
+        # id; pass 2 (reading.encode) maps those ids to the vocabulary's, without reading the text again
+        # unless max_vocab pruning or the model's own vocabulary needs it --
+        reading = Reading(source, threads=cfg.n_threads, directory=cache_dir, max_vocab=cfg.max_vocab)
         if fresh or update_vocab:
-            found = build_vocab(source, min_count=cfg.min_count, max_vocab=cfg.max_vocab,
-                                max_final_vocab=cfg.max_final_vocab)
+            if ctx is None:
+                found = select_vocab(reading.counts(), min_count=cfg.min_count,
+                                     max_final_vocab=cfg.max_final_vocab, describe=source.describe())
+            else:
+                found = self._merged_vocab(reading, ctx)
             log.info("vocabulary: %d words (of %d distinct), %d tokens", len(found), found.distinct_words,
                      found.total)
         t_vocab = time.perf_counter()
+        cache_tokens = found.total if (fresh or update_vocab) and reading.rewrites_cache else None
         if fresh:
-            self._preflight(found, ckpt, preflight, found.total, cache_dir)
+            self._preflight(found, ckpt, preflight, cache_tokens, cache_dir)
             check_memory(len(found), cfg.dim)
         elif update_vocab:
-            self._grow_vocab(found, lambda vocab: self._preflight(vocab, ckpt, preflight, found.total, cache_dir))
+            self._grow_vocab(found, lambda vocab: self._preflight(vocab, ckpt, preflight, cache_tokens, cache_dir))
         else:
             self._preflight(self.vocab, ckpt, preflight, None, cache_dir)
-        with encode_corpus(source, found if fresh else self.vocab, directory=cache_dir) as enc:
+        with reading.encode(found if fresh else self.vocab) as enc:  # -- end of the reading --
+            if ctx is not None:  # the exact counts of the whole corpus, the same on every rank
+                enc.counts = ctx.all_sum(enc.counts, "the exact counts")
             if fresh:
                 # exact counts, re-sorted, when max_vocab pruning made pass 1's counts lower bounds
                 self.vocab = finalize(enc, found)
-                self.weights = init_weights(len(self.vocab), cfg.dim, cfg.seed)
+                self.weights = init_weights(len(self.vocab), cfg.dim, cfg.seed,
+                                            losses.output_rows(cfg.loss, len(self.vocab)))
                 self.training_log = []
                 self._wv = None
             t_encoded = time.perf_counter()
@@ -236,23 +305,54 @@ class Word2Vec:
         self._record_stats(enc, n_epochs, t_start, t_vocab, t_encoded, train_seconds)
         return self
 
+    def _merged_vocab(self, reading, ctx):
+        """The vocabulary of the whole corpus from the ``reading`` of this rank's share: the ranks' counts
+        merged in corpus order, so that every rank selects the same words, ids and ties."""
+        from .errors import CorpusError
+        from .vocab import select_vocab
+
+        cfg = self.config
+        share = reading.corpus
+        local = reading.counts()  # pass 1 (w2v.reader)
+        empty = ctx.all_max(np.array([int(local.raw_tokens == 0)]), "the vocabulary's merge")[0]
+        if empty:
+            raise CorpusError(f"the corpus is too small to share among {ctx.world} ranks: a rank's share holds no "
+                              "token (it needs at least a line per rank)")
+        return select_vocab(ctx.merge_counts(local), min_count=cfg.min_count,
+                            max_final_vocab=cfg.max_final_vocab, describe=share.describe())
+
     def _preflight(self, vocab, ckpt: _Checkpoints | None, preflight, tokens: int | None, cache_dir) -> None:
         """Before any training: the caller's own checks, then room for what training writes: the encoded
         corpus (4 bytes a token, when the count is known) and the checkpoint (a new one is written beside
         the previous one, which exists already when resuming; twice when periodic)."""
-        if preflight is not None:
-            preflight(vocab, self.config)
-        needs = []
-        if tokens is not None:
-            import tempfile
+        ctx = self._dist
+        writer = ctx is None or ctx.rank == 0  # in a distributed training, rank 0 writes every file
+        failure: BaseException | None = None
+        try:
+            losses.check_vocab(self.config, vocab.counts)  # the softmax over a large vocabulary: refused
+            if preflight is not None and writer:
+                preflight(vocab, self.config)
+            needs = []
+            if tokens is not None:
+                import tempfile
 
-            where = os.path.join(os.fspath(cache_dir) if cache_dir is not None else tempfile.gettempdir(), "x")
-            needs.append(("the encoded corpus", where, 4 * int(tokens)))
-        if ckpt is not None:
-            size = native_file_bytes(vocab, self.config.dim)
-            copies = 2 if ckpt.every and not os.path.exists(ckpt.path) else 1
-            needs.append(("the checkpoint", ckpt.path, size * copies))
-        outputs.check_room(needs)
+                where = os.path.join(os.fspath(cache_dir) if cache_dir is not None else tempfile.gettempdir(),
+                                     "x")
+                needs.append(("the encoded corpus", where, 4 * int(tokens)))
+            if ckpt is not None and writer:
+                size = native_file_bytes(vocab, self.config.dim)
+                copies = 2 if ckpt.every and not os.path.exists(ckpt.path) else 1
+                needs.append(("the checkpoint", ckpt.path, size * copies))
+            outputs.check_room(needs)
+        except Exception as e:
+            failure = e
+        if ctx is not None and ctx.all_max(np.array([int(failure is not None)]), "the checks before training")[0] \
+                and failure is None:  # another rank refused: every rank stops before training
+            from .errors import DistributedError
+
+            raise DistributedError(f"rank {ctx.rank}: another rank refused to train (its message says why)")
+        if failure is not None:
+            raise failure
 
     @classmethod
     def resume(cls, checkpoint: str | os.PathLike, corpus: Any, *, progress: bool = True,
@@ -261,7 +361,7 @@ class Word2Vec:
                checkpoint_every: float | None = None,
                preflight: Callable[[Any, Config], None] | None = None,
                device: str = "cpu", backend: str | None = None,
-               checkpoint_to: str | os.PathLike | None = None) -> "Word2Vec":
+               checkpoint_to: str | os.PathLike | None = None, distributed: Any = None) -> "Word2Vec":
         """Continue a training from its checkpoint, on the same corpus, to the same final schedule.
 
         The corpus is read once (pass 2 only: the vocabulary comes from the checkpoint) and checked against
@@ -270,21 +370,26 @@ class Word2Vec:
         With ``threads=1`` the result is bit-identical to a training that was never interrupted.
         ``preflight`` is as in :meth:`train` (called before the corpus is read).  ``device`` and
         ``backend`` need not be those of the interrupted run (a training checkpointed on a GPU may resume on
-        the CPU and back).
+        the CPU and back).  A distributed training resumes with as many ranks as it had (``distributed``
+        as in :meth:`train`), each rank from its own position.
         """
         from .checkpoint import check_fingerprint, load_checkpoint
-        from .corpus import encode_corpus
+        from .prepare import Reading
 
         model, position, saved = load_checkpoint(checkpoint)
         model.to(device, backend)
-        check_available(model.device, model.backend)
+        check_available(model.device, model.backend, model.config.loss)
         ckpt = _checkpoints(checkpoint_to if checkpoint_to is not None else checkpoint, checkpoint_every,
                             cache_dir)
-        with StopSignals(only_if_default=True):
+        with StopSignals(only_if_default=True), model._distributed(distributed) as ctx:
+            position, saved = _rank_position(position, saved, ctx, checkpoint)
             model._preflight(model.vocab, ckpt, preflight, saved.get("tokens"), cache_dir)
             t_start = time.perf_counter()
             source = model._corpus(corpus, ckpt, resumed=checkpoint)
-            with encode_corpus(source, model.vocab, directory=cache_dir) as enc:
+            if ctx is not None:
+                source = source.shares(ctx.world)[ctx.rank]
+            reading = Reading(source, threads=model.config.n_threads, directory=cache_dir)  # w2v.prepare
+            with reading.encode(model.vocab) as enc:
                 check_fingerprint(saved, enc, checkpoint)
                 t_encoded = time.perf_counter()
                 log.info("resuming in pass %d of %d", position.epoch + 1, position.epochs)
@@ -330,23 +435,33 @@ class Word2Vec:
         check_memory(len(merged), self.config.dim)
         new_in, _ = init_weights(len(added), self.config.dim, self.config.seed + len(old))
         w_in = np.concatenate([self.weights[0], new_in])
-        w_out = np.concatenate([self.weights[1], np.zeros_like(new_in)])
         self.vocab, perm = merged.with_counts(merged.counts)  # perm: old id -> new id
         order = np.argsort(perm)                                # new id -> old id
-        self.weights = (np.ascontiguousarray(w_in[order]), np.ascontiguousarray(w_out[order]))
+        if self.config.loss == "hs":  # W_out's rows are the inner nodes of the counts' Huffman tree: a new tree
+            w_out = np.zeros((losses.output_rows("hs", len(self.vocab)), self.config.dim), dtype=np.float32)
+            log.warning("hierarchical softmax: the Huffman tree is rebuilt from the new counts (%d words); its "
+                        "%d output rows start again from zero (the input vectors are kept)", len(self.vocab),
+                        len(w_out))
+        else:
+            w_out = np.concatenate([self.weights[1], np.zeros_like(new_in)])[order]
+        self.weights = (np.ascontiguousarray(w_in[order]), np.ascontiguousarray(w_out))
         self._wv = None
         log.info("vocabulary grown by %d words to %d", len(added), len(self.vocab))
 
     def _record_stats(self, enc, n_epochs: int, t_start: float, t_vocab: float, t_encoded: float,
                       train_seconds: float) -> None:
         total_seconds = time.perf_counter() - t_start
-        raw = int(enc.raw_tokens)
+        raw, tokens = int(enc.raw_tokens), int(enc.sentence_ends[-1])  # (``enc`` may be closed by now)
+        if self._dist is not None:  # the whole corpus's, over the ranks
+            raw, tokens = (int(x) for x in self._dist.all_sum(np.array([raw, tokens], dtype=np.int64),
+                                                               "the statistics"))
         self.stats = {
             "raw_tokens": raw,
-            "tokens": int(enc.sentence_ends[-1]),  # in-vocabulary tokens (``enc`` may be closed by now)
+            "tokens": tokens,  # in-vocabulary tokens
             "vocab_size": len(self.vocab),
             "epochs": n_epochs,
             "threads": self.config.n_threads,
+            "ranks": 1 if self._dist is None else self._dist.world,
             "vocab_seconds": t_vocab - t_start,
             "encode_seconds": t_encoded - t_vocab,
             "train_seconds": train_seconds,
@@ -358,18 +473,20 @@ class Word2Vec:
         log.info("trained %d epochs in %.1f s (%.1f s end to end): %.0f raw words/s", n_epochs,
                  train_seconds, total_seconds, self.stats["words_per_sec_train"])
 
-    def _tables(self) -> tuple[np.ndarray, np.ndarray]:
-        """The kernels' read-only tables: subsampling thresholds and the noise distribution's alias table."""
-        counts = self.vocab.counts
-        keep = sampling.keep_thresholds(sampling.keep_probabilities(counts, self.config.sample))
-        noise = sampling.alias_table(sampling.noise_distribution(counts, self.config.ns_exponent))
-        return keep, noise
+    def _tables(self) -> tuple[np.ndarray, ...]:
+        """The kernels' read-only tables: subsampling thresholds, then what the loss needs (w2v.losses)."""
+        return losses.kernel_tables(self.config, self.vocab.counts)
 
     def _run(self, enc, pos: "Position", show_progress: bool, callbacks, ckpt: _Checkpoints | None) -> float:
         """Train the passes of ``pos`` from where it stands; returns the training wall seconds."""
         from .engine import make_engine
 
-        engine = make_engine(self.device, self.backend, self.config, self.weights, self._tables())
+        threads = None
+        if self._dist is not None:
+            from .distributed import local_threads
+
+            threads = local_threads(self.config.threads)  # the node's cores shared among its ranks
+        engine = make_engine(self.device, self.backend, self.config, self.weights, self._tables(), threads)
         try:
             return self._passes(engine, enc, pos, show_progress, callbacks, ckpt)
         finally:
@@ -393,6 +510,14 @@ class Word2Vec:
         alpha, min_alpha = cfg.start_alpha, cfg.min_alpha
         print_ = fingerprint(enc) if ckpt is not None else None
         checkpoint_every = ckpt.every if ckpt is not None else None
+        ctx, sync, raw_tokens, scale = self._dist, None, int(enc.raw_tokens), 1.0
+        if ctx is not None:  # one rank of several: sync points, global figures
+            from .distributed import PeerStopped, Sync
+
+            sync = Sync(ctx, engine, n_tokens, len(self.vocab))
+            totals = ctx.all_sum(np.array([raw_tokens, n_tokens], dtype=np.int64), "the corpus size")
+            raw_tokens, scale = int(totals[0]), float(totals[1]) / max(n_tokens, 1)
+            show_progress = show_progress and ctx.rank == 0
 
         def run_chunks(c0: int, c1: int, e: int, epoch_no: int) -> tuple:
             """Train chunks c0 .. c1-1 (consecutive); returns (sums, the last learning rate)."""
@@ -406,9 +531,23 @@ class Word2Vec:
             return engine.train(batch), float(lrs[-1])
 
         def save(snapshot: "Position", fallback: bool) -> str:
-            """Write a checkpoint; returns where.  ``fallback``: try other directories when the path fails."""
+            """Write a checkpoint; returns where.  ``fallback``: try other directories when the path fails.
+            Distributed: every rank's position goes to rank 0, which writes it (the weights are averaged)."""
+            fingerprint_ = print_
+            if ctx is not None:
+                import json
+                from dataclasses import asdict
+
+                mine = json.dumps({"position": asdict(snapshot), "fingerprint": print_}).encode()
+                parts = [json.loads(b) for b in sync.gather(mine)]
+                ctx.checkpoint = ckpt.path
+                if ctx.rank != 0:
+                    return ckpt.path
+                snapshot = Position(**{**asdict(snapshot), "ranks": [p["position"] for p in parts]})
+                fingerprint_ = {"world": ctx.world, "ranks": [p["fingerprint"] for p in parts]}
+
             def write(path: str) -> None:
-                save_checkpoint(path, self, snapshot, print_)
+                save_checkpoint(path, self, snapshot, fingerprint_)
 
             engine.pull()  # the device's weights to the host arrays (nothing in flight now)
             if fallback:
@@ -421,9 +560,14 @@ class Word2Vec:
             done = 0 if snapshot.spans is None else n_chunks - remaining(snapshot.spans)
             log.info("checkpoint written: %s (pass %d, %d of %d chunks done)", where, snapshot.epoch + 1, done,
                      n_chunks)
+            if ctx is not None:
+                ctx.checkpoint = where
             return where
 
-        bar = Progress(total, enabled=show_progress)
+        def checkpoint_due() -> bool:
+            return checkpoint_every is not None and time.monotonic() - last_save >= checkpoint_every
+
+        bar = Progress(int(total * scale), enabled=show_progress)
         tick = 0.25 if checkpoint_every is None else min(0.25, checkpoint_every)  # progress/checkpoint checks
         train_seconds = 0.0
         last_save = time.monotonic()
@@ -436,13 +580,25 @@ class Word2Vec:
                 epoch_no = len(self.training_log) + 1
                 spans = pos.spans if pos.spans is not None else plan.spans()
                 work = Pass(run_chunks, e, epoch_no, spans, pos.sums, group=engine.chunks_per_call)
+                if sync is not None:
+                    sync.start_pass(pos.sync_point)
                 t0 = time.perf_counter()
                 work.start(max(1, min(engine.threads, remaining(spans))))
                 while work.running(tick):
                     s = work.sums
-                    bar.update(e * n_tokens + int(s[2]), epoch_no, epoch_no + pos.epochs - e - 1,
+                    bar.update(int((e * n_tokens + int(s[2])) * scale), epoch_no, epoch_no + pos.epochs - e - 1,
                                work.lr, s[0] / max(s[1], 1.0))
-                    if checkpoint_every is not None and time.monotonic() - last_save >= checkpoint_every:
+                    if sync is not None:
+                        if sync.due(1.0 - remaining(work.spans) / max(n_chunks, 1)):
+                            with work.paused() as (spans, sums):
+                                stopped, save_now = sync.point(checkpoint_due=checkpoint_due())
+                                if stopped:
+                                    raise PeerStopped(stopped)
+                                if save_now:
+                                    save(Position(pos.epochs, e, spans, sums, pos.seconds + time.perf_counter() - t0,
+                                                  pos.partitions, sync.done), fallback=False)
+                                    last_save = time.monotonic()
+                    elif checkpoint_every is not None and time.monotonic() - last_save >= checkpoint_every:
                         with work.paused() as (spans, sums):
                             try:
                                 save(Position(pos.epochs, e, spans, sums, pos.seconds + time.perf_counter() - t0,
@@ -452,9 +608,14 @@ class Word2Vec:
                                             failed)
                         last_save = time.monotonic()
                 work.raise_failure()
+                sums, save_now = work.sums, False
+                if sync is not None:  # the pass's last sync point: the whole matrices, the global sums
+                    stopped, save_now, sums = sync.end_pass(work.sums, checkpoint_due())
+                    if stopped:
+                        raise PeerStopped(stopped)
                 seconds = pos.seconds + time.perf_counter() - t0
                 train_seconds += time.perf_counter() - t0
-                loss, examples, seen, kept = work.sums
+                loss, examples, seen, kept = sums
                 entry = {
                     "epoch": epoch_no,
                     "loss": float(loss / max(examples, 1.0)),  # mean loss per training example
@@ -462,12 +623,16 @@ class Word2Vec:
                     "words": int(seen),       # in-vocabulary tokens visited (before subsampling)
                     "kept_words": int(kept),  # after subsampling
                     "seconds": seconds,
-                    "words_per_sec": float(enc.raw_tokens) / max(seconds, 1e-9),
+                    "words_per_sec": float(raw_tokens) / max(seconds, 1e-9),
                     "alpha_start": learning_rate(alpha, min_alpha, e / pos.epochs),
                     "alpha_end": learning_rate(alpha, min_alpha, (e + 1) / pos.epochs),
                 }
                 self.training_log.append(entry)  # one step: from here on the pass counts as done
                 pos.epoch, pos.spans, pos.sums, pos.seconds = e + 1, None, [0.0, 0.0, 0.0, 0.0], 0.0
+                pos.sync_point = 0
+                if save_now:
+                    save(Position(pos.epochs, pos.epoch, None, [0.0] * 4, 0.0, pos.partitions), fallback=False)
+                    last_save = time.monotonic()
                 if pos.epoch == pos.epochs:  # all trained: a stop signal now waits for the model's save
                     hold_active()
                 bar.epoch_done(entry)
@@ -489,6 +654,13 @@ class Word2Vec:
                 where = f"after pass {passes_done} of {pos.epochs}"
             signum = getattr(stop, "signum", signal.SIGINT)
             why = "" if signum == signal.SIGINT else f" ({signal_name(signum)})"
+            if sync is not None:  # every rank stops at the same point: one checkpoint for all
+                if not isinstance(stop, PeerStopped):
+                    sync.stop_all(signum)
+                else:
+                    why = f" ({signal_name(signum)} on another rank)"
+                sync.average_all()
+                snapshot.sync_point = sync.done if snapshot.spans is not None else 0
             if ckpt is not None:
                 try:
                     path = save(snapshot, fallback=True)
@@ -496,6 +668,10 @@ class Word2Vec:
                 except OSError as failed:
                     where += f"; the checkpoint could not be written ({failed})"
             raise TrainingInterrupted(signum, f"training interrupted{why} {where}") from None
+        except Exception:
+            if work is not None:  # a failed collective or kernel: no worker goes on behind the error
+                work.stop()
+            raise
         finally:
             bar.close()
         return train_seconds
@@ -509,7 +685,7 @@ class Word2Vec:
         if self.weights is None:
             raise RuntimeError("nothing to save: the model is not trained yet")
         header = {"kind": "model", "config": self.config.to_dict(), "training_log": self.training_log,
-                  "stats": self.stats}
+                  "stats": self.stats, **losses.file_header(self.config, self.vocab.counts)}
         arrays = {"vectors": self.weights[0], "output": self.weights[1], "counts": self.vocab.counts}
         save_native(path, words=list(self.vocab.words), arrays=arrays, header=header)
 
@@ -540,7 +716,8 @@ class Word2Vec:
         log_ = header.get("training_log", [])
         if (not isinstance(config, dict) or counts is None or vectors is None or output is None
                 or counts.shape != (n,) or counts.dtype.kind not in "iu" or vectors.ndim != 2
-                or vectors.shape[0] != n or output.shape != vectors.shape
+                or vectors.shape[0] != n
+                or output.shape != (losses.output_rows(config.get("loss", "ns"), n),) + vectors.shape[1:]
                 or vectors.dtype.kind != "f" or output.dtype.kind != "f" or not isinstance(log_, list)):
             raise ModelFileError(f"{where}: corrupt model file: its config, counts, weights or training log "
                                  f"do not match its {n} words")
@@ -552,6 +729,7 @@ class Word2Vec:
         if vectors.shape[1] != model.config.dim:
             raise ModelFileError(f"{where}: corrupt model file: vectors of {vectors.shape[1]} dimensions for "
                                  f"a config of dim {model.config.dim}")
+        losses.check_tree(model.config, model.vocab.counts, header, where)
         model.weights = (np.array(vectors, dtype=np.float32, order="C", copy=True),
                          np.array(output, dtype=np.float32, order="C", copy=True))
         model.training_log = list(log_)

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import dataclasses
 import os
+import re
 from typing import Any
 
 from . import engine, formats, outputs, sources
@@ -54,6 +55,13 @@ def _preflight(args: argparse.Namespace, checkpoint: str):
     return check
 
 
+def _distributed_options(args: argparse.Namespace):
+    """How ranks cooperate under torchrun (checked here, used only there)."""
+    from .distributed import Options
+
+    return Options(timeout=args.dist_timeout, sync=args.sync, sync_words=args.sync_words)
+
+
 def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
     """Everything that can be checked before reading: returns (config, device, backend, checkpoint path)."""
     settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if hasattr(args, f.name)}
@@ -67,6 +75,11 @@ def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
     if args.checkpoint_every is not None and not args.checkpoint_every > 0:
         raise UsageError(f"--checkpoint-every must be a number of seconds in (0, inf); got "
                          f"{args.checkpoint_every!r}")
+    try:
+        _distributed_options(args)
+    except ConfigError as err:
+        raise ConfigError(re.sub(r"'(dist_timeout|sync_words|sync)'", lambda m: "--" + m.group(1).replace("_", "-"),
+                                 str(err))) from None
     device, backend = engine.resolve(args.device, args.backend)  # ConfigError: exit 2
     engine.check_available(device, backend)  # PyTorch installed, the GPU visible
     checkpoint = args.checkpoint or args.resume or args.output + ".ckpt"
@@ -100,12 +113,14 @@ def run(args: argparse.Namespace) -> int:
     from .train import Word2Vec  # the trainer (and Numba) only now
 
     common = dict(progress=not args.quiet, cache_dir=args.cache_dir, checkpoint_every=args.checkpoint_every,
-                  preflight=_preflight(args, checkpoint))
+                  preflight=_preflight(args, checkpoint), distributed=_distributed_options(args))
     if args.resume:
         model = Word2Vec.resume(args.resume, files, device=device, backend=backend, checkpoint_to=checkpoint,
                                 **common)
     else:
         model = Word2Vec(config, device=device, backend=backend).train(files, checkpoint=checkpoint, **common)
+    if model.stats.get("ranks", 1) > 1 and int(os.environ.get("RANK", "0")) != 0:
+        return 0  # rank 0 writes the model (and wrote the checkpoints)
     # The model exists only in memory now (the trainer holds stop signals since its last pass): they wait
     # until it is on disk, and a failed save (a disk that filled meanwhile) puts it somewhere else.
     fallbacks = outputs.fallback_directories(os.path.dirname(os.path.abspath(checkpoint)), args.cache_dir)
