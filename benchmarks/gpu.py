@@ -52,13 +52,34 @@ def device_name(device: str) -> str:
 def correctness(device: str) -> list[str]:
     """The torch engine on ``device`` against the NumPy reference for each kernel; returns the failures."""
     import numpy as np
-    from reference import reference_torch_batch
-    from test_torch_engine import VARIANTS, tiny_batch
+    from reference import VARIANTS, reference_torch_batch, tiny_batch
 
     from w2v import Config
     from w2v.torch_engine import TorchEngine
 
     failures = []
+    from reference import reference_hogwild
+
+    from w2v import cuda_kernels
+
+    if device.startswith("cuda") and cuda_kernels.available():
+        for variant, cbow_mean in [("sg", True), ("sg-hogbatch", True), ("cbow", True), ("cbow", False)]:
+            weights, tables, batch = tiny_batch()
+            config = Config(window=3, negative=4, cbow_mean=cbow_mean, threads=1, dim=8, **VARIANTS[variant])
+            ref_in, ref_out, ref_stats = reference_hogwild(variant, weights, tables, batch.ids, batch.sentence_ends,
+                                                           batch.chunk_sentences, batch.lrs, batch.seeds,
+                                                           (3, 4, int(cbow_mean)))
+            w = (weights[0].copy(), weights[1].copy())
+            engine = TorchEngine(config, w, tables, device, kernel="hogwild", blocks=1)
+            stats = engine.train(batch)
+            engine.pull()
+            engine.close()
+            error = max(float(np.abs(w[0] - ref_in).max()), float(np.abs(w[1] - ref_out).max()))
+            ok = error < 5e-5 and stats[1:] == ref_stats[1:]
+            log(f"  check hogwild {variant}{'' if cbow_mean else ' (sum)'}: max error {error:.1e}, stats "
+                f"{stats[1:]} vs {ref_stats[1:]}: {'ok' if ok else 'FAILED'}")
+            if not ok:
+                failures.append("hogwild " + variant)
     for variant, cbow_mean in [("sg", True), ("sg-hogbatch", True), ("cbow", True), ("cbow", False)]:
         weights, tables, batch = tiny_batch()
         config = Config(window=3, negative=4, cbow_mean=cbow_mean, threads=1, dim=8, **VARIANTS[variant])
@@ -66,7 +87,7 @@ def correctness(device: str) -> list[str]:
                                                            batch.sentence_ends, batch.chunk_sentences, batch.lrs,
                                                            batch.seeds, (3, 4, int(cbow_mean)), 5)
         w = (weights[0].copy(), weights[1].copy())
-        engine = TorchEngine(config, w, tables, device, step_centres=5)
+        engine = TorchEngine(config, w, tables, device, step_centres=5, kernel="steps")
         stats = engine.train(batch)
         engine.pull()
         engine.close()
@@ -88,27 +109,83 @@ def evaluate(model) -> dict:
 
 
 def train_once(corpus: str, model: str, dim: int, epochs: int, device: str, backend: str, threads: int,
-               step: int | None = None) -> dict:
+               step: int | None = None, kernel: str = "auto", blocks_per_sm: int | None = None) -> dict:
     import w2v.torch_engine as torch_engine
     from w2v import Word2Vec
 
-    default_step = torch_engine.STEP_CENTRES
+    defaults = torch_engine.STEP_CENTRES, torch_engine.KERNEL, torch_engine.BLOCKS_PER_SM
     if step is not None:
         torch_engine.STEP_CENTRES = step  # read by each new engine
+    torch_engine.KERNEL = kernel
+    if blocks_per_sm:
+        torch_engine.BLOCKS_PER_SM = blocks_per_sm
     w = Word2Vec(model=model, dim=dim, epochs=epochs, threads=threads, seed=1, device=device, backend=backend)
     t0 = time.perf_counter()
     try:
         w.train(corpus, progress=False)
     finally:
-        torch_engine.STEP_CENTRES = default_step
+        torch_engine.STEP_CENTRES, torch_engine.KERNEL, torch_engine.BLOCKS_PER_SM = defaults
     total = time.perf_counter() - t0
     st = w.stats
     result = {"model": model, "dim": dim, "device": device, "backend": backend, "threads": threads,
-              "step_centres": step, "train_seconds": st["train_seconds"], "total_seconds": total,
+              "kernel": kernel if backend == "torch" else None, "blocks_per_sm": blocks_per_sm, "step_centres": step, "train_seconds": st["train_seconds"], "total_seconds": total,
               "words_per_sec_train": st["words_per_sec_train"],
               "words_per_sec_total": st["raw_tokens"] * epochs / total, "loss": [e["loss"] for e in w.training_log]}
     result.update(evaluate(w))
     return result
+
+
+def profile(corpus: str, model: str, dim: int, device: str, step: int, out: Path, calls: int = 3) -> str:
+    """Where a step's time goes: ``calls`` calls of the torch engine (one group of chunks each) under
+    torch.profiler, in this thread; the operations by device time, and the device's busy time against the
+    wall time (a device idle most of the time waits on the host: launches, Python)."""
+    import numpy as np
+    import torch
+    from torch.profiler import ProfilerActivity, profile as torch_profile
+
+    from w2v import Word2Vec
+    from w2v.corpus import Corpus, encode_corpus
+    from w2v.engine import Batch
+    from w2v.passes import plan_chunks
+    from w2v.torch_engine import TorchEngine
+
+    w = Word2Vec(model=model, dim=dim, epochs=1, threads=1, seed=1, device=device, backend="torch")
+    w.train(corpus, progress=False)
+    enc = encode_corpus(Corpus(corpus), w.vocab)
+    ends = np.asarray(enc.sentence_ends)
+    engine = TorchEngine(w.config, (w.weights[0].copy(), w.weights[1].copy()), w._tables(), device, step)
+    bounds = plan_chunks(ends)
+    groups = min(calls, (len(bounds) - 1) // engine.chunks_per_call)
+    batches = []
+    for g in range(groups):
+        c0, c1 = g * engine.chunks_per_call, (g + 1) * engine.chunks_per_call
+        s0, s1 = int(bounds[c0]), int(bounds[c1])
+        first = 0 if s0 == 0 else int(ends[s0 - 1])
+        batches.append(Batch(np.array(enc.ids[first:int(ends[s1 - 1])]), ends[s0:s1] - first,
+                             bounds[c0:c1 + 1] - s0, np.full(c1 - c0, 0.02), np.arange(c0, c1, dtype=np.uint64)))
+    cuda = device.startswith("cuda")
+    engine.train(batches[0])  # warm
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    words = sum(len(b.ids) for b in batches)
+    with torch_profile(activities=activities) as prof:
+        t0 = time.perf_counter()
+        for b in batches:
+            engine.train(b)
+        if cuda:
+            torch.cuda.synchronize()
+        wall = time.perf_counter() - t0
+    engine.close()
+    events = prof.key_averages()
+    kernels = [e for e in events if str(getattr(e, "device_type", "")).endswith("CUDA")]
+    busy = sum(getattr(e, "self_device_time_total", getattr(e, "self_cuda_time_total", 0)) for e in kernels) / 1e6
+    key = "self_cuda_time_total" if cuda else "self_cpu_time_total"
+    table = events.table(sort_by=key, row_limit=25)
+    text = (f"## {model}, dim {dim}, step {step}: {words:,} words in {wall:.3f} s under the profiler "
+            f"({words / wall:,.0f} words/s); device busy {busy:.3f} s ({busy / wall:.0%} of the wall time)\n\n"
+            f"{table}\n")
+    with open(out / "profile.txt", "a") as f:
+        f.write(text)
+    return text
 
 
 def main() -> int:
@@ -121,47 +198,85 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--tokens", type=int, help="only the first N tokens (default: all)")
     parser.add_argument("--steps", nargs="+", type=int, default=[None],
-                        help="values of torch_engine.STEP_CENTRES to compare (default: the module's)")
+                        help="values of torch_engine.STEP_CENTRES to compare at the first dimension (default: "
+                             "the module's)")
+    parser.add_argument("--steps-other", nargs="+", type=int,
+                        help="the values compared at the other dimensions (default: those of --steps)")
+    parser.add_argument("--kernels", nargs="+", default=["auto"], choices=["auto", "steps", "hogwild"],
+                        help="the torch engine's kernels to compare (torch_engine.KERNEL; default: auto)")
+    parser.add_argument("--blocks-per-sm", nargs="*", type=int, default=[],
+                        help="more hogwild rows at the first dimension with these torch_engine.BLOCKS_PER_SM")
     parser.add_argument("--no-numba", action="store_true", help="skip the CPU rows")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for Numba (default: all cores)")
+    parser.add_argument("--profile", nargs="*", type=int, default=[],
+                        help="step sizes to profile on the warm-up slice (torch.profiler), into OUT/profile.txt")
+    parser.add_argument("--budget", type=float, default=0,
+                        help="seconds: start no new row after this long (0: no limit); the rows done are kept")
     args = parser.parse_args()
 
     from corpus_slice import prepare_slice
 
+    began = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sl = prepare_slice(Path(args.corpus), out, args.tokens, 5)
-    log(f"corpus: {sl.path}, {sl.tokens:,} tokens; device: {device_name(args.device)}")
+    name = device_name(args.device)
+    log(f"corpus: {sl.path}, {sl.tokens:,} tokens; device: {name}")
     failures = correctness(args.device)
     if failures:
         log(f"the torch engine disagrees with the reference on {args.device}: {failures}; stopping")
         return 1
     warm = prepare_slice(Path(args.corpus), out, 200_000, 5)
-    rows = []
-    for model in args.models:
-        for dim in args.dims:
-            for step in args.steps:
-                t0 = time.perf_counter()
-                train_once(warm.path, model, dim, 1, args.device, "torch", 1, step)
-                warmup = time.perf_counter() - t0
-                row = train_once(sl.path, model, dim, args.epochs, args.device, "torch", 1, step)
-                row["warmup_seconds"] = warmup
-                rows.append(row)
-                log(json.dumps(row))
+    for step in args.profile:
+        for model in args.models:
+            try:
+                log(profile(warm.path, model, args.dims[0], args.device, step, out))
+            except Exception as e:  # the profile is a help, not a result
+                log(f"profile of {model} at step {step} failed: {type(e).__name__}: {e}")
+    plan = []  # (model, dim, backend, kernel, step, blocks per SM)
+    for dim in args.dims:
+        steps = args.steps if dim == args.dims[0] or not args.steps_other else args.steps_other
+        for model in args.models:
+            for kernel in args.kernels:
+                if kernel == "steps":
+                    plan += [(model, dim, "torch", "steps", step, None) for step in steps]
+                else:
+                    plan.append((model, dim, "torch", kernel, None, None))
             if not args.no_numba:
-                train_once(warm.path, model, dim, 1, "cpu", "numba", args.threads)
-                row = train_once(sl.path, model, dim, args.epochs, "cpu", "numba", args.threads)
-                rows.append(row)
-                log(json.dumps(row))
-            (out / "gpu.json").write_text(json.dumps({"device": device_name(args.device), "corpus": sl.path,
-                                                      "tokens": sl.tokens, "rows": rows}, indent=1))
-    lines = [f"GPU benchmark: {device_name(args.device)}; {sl.tokens:,} tokens, {args.epochs} epochs "
+                plan.append((model, dim, "numba", None, None, None))
+    for blocks in args.blocks_per_sm:  # the hogwild kernel's concurrency, at the first dimension
+        plan += [(model, args.dims[0], "torch", "hogwild", None, blocks) for model in args.models]
+    rows = []
+    for model, dim, backend, kernel, step, blocks in plan:
+        what = f"{model} dim {dim} {backend} {kernel or ''} step {step} blocks/SM {blocks}"
+        if args.budget and time.perf_counter() - began > args.budget:
+            log(f"budget of {args.budget:.0f} s spent: {what} not run")
+            continue
+        device, threads = (args.device, 1) if backend == "torch" else ("cpu", args.threads)
+        try:
+            t0 = time.perf_counter()
+            train_once(warm.path, model, dim, 1, device, backend, threads, step, kernel or "auto", blocks)
+            warmup = time.perf_counter() - t0
+            row = train_once(sl.path, model, dim, args.epochs, device, backend, threads, step, kernel or "auto",
+                             blocks)
+        except Exception as e:  # one failed row must not lose the others
+            log(f"{what}: FAILED {type(e).__name__}: {e}")
+            continue
+        row["warmup_seconds"] = warmup
+        rows.append(row)
+        log(json.dumps(row))
+        (out / "gpu.json").write_text(json.dumps({"device": name, "corpus": sl.path, "tokens": sl.tokens,
+                                                  "cpu_cores": os.cpu_count(), "rows": rows}, indent=1))
+    lines = [f"GPU benchmark: {name}; {sl.tokens:,} tokens, {args.epochs} epochs, {os.cpu_count()} CPU cores "
              f"({time.strftime('%Y-%m-%d')})", "",
-             "| model | dim | engine | step | train words/s | end-to-end words/s | analogy | WS-353 | warm-up s |",
+             "| model | dim | engine | step or blocks/SM | train words/s | end-to-end words/s | analogy | WS-353 | "
+             "warm-up s |",
              "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
-        engine = f"torch {r['device']}" if r["backend"] == "torch" else f"numba, {r['threads'] or 'all'} threads"
-        lines.append(f"| {r['model']} | {r['dim']} | {engine} | {r['step_centres'] or 'default'} | "
+        engine = (f"torch {r['device']} ({r['kernel']})" if r["backend"] == "torch"
+                  else f"numba, {r['threads'] or 'all'} threads")
+        detail = r["step_centres"] or r["blocks_per_sm"] or "default"
+        lines.append(f"| {r['model']} | {r['dim']} | {engine} | {detail} | "
                      f"{r['words_per_sec_train']:,.0f} | {r['words_per_sec_total']:,.0f} | {r['analogy']:.1%} | "
                      f"{r['ws353']:.3f} | {r.get('warmup_seconds', 0):.1f} |")
     (out / "gpu.md").write_text("\n".join(lines) + "\n")

@@ -223,6 +223,72 @@ def _damping(total: float) -> float:
     return 1.0 if total == 0.0 else -np.expm1(-total) / total
 
 
+def _counter_draws(variant, keep, window, negative, ids, sentence_ends, chunk_sentences, lrs, seeds):
+    """The tokens of a batch as the torch engine sees them, (word, sentence, seed, counter base, lr) each, and
+    those kept by their subsampling draw with each one's window draw (w2v.torch_engine's counter layout)."""
+    stride = 2 + 2 * negative * (2 * window if variant == "sg" else 1)
+    tokens = []
+    for g in range(len(lrs)):
+        first = 0 if chunk_sentences[g] == 0 else int(sentence_ends[chunk_sentences[g] - 1])
+        for s in range(int(chunk_sentences[g]), int(chunk_sentences[g + 1])):
+            start = 0 if s == 0 else int(sentence_ends[s - 1])
+            for p in range(start, int(sentence_ends[s])):
+                tokens.append((int(ids[p]), s, int(seeds[g]), (p - first) * stride, float(lrs[g])))
+    kept = [t for t in tokens if random32(t[2], t[3]) < int(keep[t[0]])]
+    windows = [1 + random32(t[2], t[3] + 1) % window for t in kept]
+    return tokens, kept, windows
+
+
+def reference_hogwild(variant, weights, tables, ids, sentence_ends, chunk_sentences, lrs, seeds, params):
+    """Train one batch like one block of ``w2v.cuda_kernels.hogwild`` (variant "sg", "sg-hogbatch" or
+    "cbow"), in float64: the torch engine's kept tokens, windows and noise draws, each pair's update applied
+    at once in order, as the C tool does (the output row at once, the input row after its targets; CBOW's
+    error added to every context row).  Returns (W_in, W_out, (loss, examples, seen, kept))."""
+    w_in = weights[0].astype(np.float64)
+    w_out = weights[1].astype(np.float64)
+    keep, noise = tables
+    window, negative, cbow_mean = (int(x) for x in params)
+    offsets = [o for o in range(-window, window + 1) if o != 0]
+    tokens, kept, windows = _counter_draws(variant, keep, window, negative, ids, sentence_ends, chunk_sentences,
+                                           lrs, seeds)
+    loss, examples = 0.0, 0
+
+    def train(v, targets, lr):
+        nonlocal loss
+        err = np.zeros_like(v)
+        for t, label in targets:
+            f = v @ w_out[t]
+            g = lr * (label - sigmoid(f))
+            loss += pair_loss(f, label)
+            err += g * w_out[t]
+            w_out[t] += g * v
+        return err
+
+    for i, (centre, sentence, seed, base, lr) in enumerate(kept):
+        contexts = [(a, kept[i + o][0]) for a, o in enumerate(offsets)
+                    if 0 <= i + o < len(kept) and abs(o) <= windows[i] and kept[i + o][1] == sentence]
+
+        def targets(first):
+            draws = [noise_draw(noise, seed, base + 2 + 2 * (first + j)) for j in range(negative)]
+            return [(centre, 1.0)] + [(t, 0.0) for t in draws if t != centre]
+
+        if variant == "cbow":
+            if not contexts:
+                continue
+            h = sum(w_in[c] for _, c in contexts)
+            if cbow_mean:
+                h = h / len(contexts)
+            err = train(h, targets(0), lr)
+            for _, c in contexts:
+                w_in[c] += err
+            examples += 1
+            continue
+        for a, c in contexts:
+            w_in[c] += train(w_in[c].copy(), targets(a * negative if variant == "sg" else 0), lr)
+            examples += 1
+    return w_in, w_out, (loss, examples, len(tokens), len(kept))
+
+
 def reference_torch_batch(variant, weights, tables, ids, sentence_ends, chunk_sentences, lrs, seeds, params,
                           step):
     """Train one batch like ``w2v.torch_engine.TorchEngine.train`` (variant "sg", "sg-hogbatch" or "cbow"),
@@ -233,18 +299,9 @@ def reference_torch_batch(variant, weights, tables, ids, sentence_ends, chunk_se
     w_out = weights[1].astype(np.float64)
     keep, noise = tables
     window, negative, cbow_mean = (int(x) for x in params)
-    per_pair = variant == "sg"
-    stride = 2 + 2 * negative * (2 * window if per_pair else 1)
     offsets = [o for o in range(-window, window + 1) if o != 0]
-    tokens = []  # (word, sentence, seed, counter base, lr) of each token, in order
-    for g in range(len(lrs)):
-        first = 0 if chunk_sentences[g] == 0 else int(sentence_ends[chunk_sentences[g] - 1])
-        for s in range(int(chunk_sentences[g]), int(chunk_sentences[g + 1])):
-            start = 0 if s == 0 else int(sentence_ends[s - 1])
-            for p in range(start, int(sentence_ends[s])):
-                tokens.append((int(ids[p]), s, int(seeds[g]), (p - first) * stride, float(lrs[g])))
-    kept = [t for t in tokens if random32(t[2], t[3]) < int(keep[t[0]])]
-    windows = [1 + random32(t[2], t[3] + 1) % window for t in kept]
+    tokens, kept, windows = _counter_draws(variant, keep, window, negative, ids, sentence_ends, chunk_sentences,
+                                           lrs, seeds)
     loss = 0.0
     examples = 0
     for start in range(0, len(kept), step):
@@ -318,3 +375,27 @@ def reference_torch_batch(variant, weights, tables, ids, sentence_ends, chunk_se
             for row, vector, _ in contributions:
                 matrix[row] += _damping(total[row]) * vector
     return w_in, w_out, (loss, examples, len(tokens), len(kept))
+
+
+# -- a tiny batch for the engines (tests/test_torch_engine.py, benchmarks/gpu.py) ------------------------------
+
+VARIANTS = {"sg": dict(model="sg", hogbatch=False), "sg-hogbatch": dict(model="sg", hogbatch=True),
+            "cbow": dict(model="cbow")}
+
+
+def tiny_batch(seed=0, vocab=12, dim=8):
+    """A small random model and a batch of two chunks for the engines' one-batch checks (tests, GPU benchmark)."""
+    from w2v import sampling
+    from w2v.engine import Batch
+
+    rng = np.random.default_rng(seed)
+    counts = np.sort(rng.integers(1, 50, vocab))[::-1].astype(np.int64)
+    ids = rng.integers(0, vocab, 140).astype(np.int32)
+    ends = np.array([7, 30, 31, 55, 90, 120, 140], dtype=np.int64)
+    w_in = rng.normal(0, 0.5, (vocab, dim)).astype(np.float32)
+    w_out = rng.normal(0, 0.5, (vocab, dim)).astype(np.float32)
+    keep = sampling.keep_thresholds(sampling.keep_probabilities(counts, 0.05))
+    noise = sampling.alias_table(sampling.noise_distribution(counts))
+    batch = Batch(ids, ends, np.array([0, 3, 7], dtype=np.int64), np.array([0.2, 0.15]),
+                  np.array([2**63 + 12345, 77], dtype=np.uint64))
+    return (w_in, w_out), (keep, noise), batch

@@ -19,25 +19,10 @@ from w2v.engine import Batch, check_available, resolve  # noqa: E402
 from w2v.errors import ConfigError, DeviceError, ResourceError  # noqa: E402
 from w2v.torch_engine import TorchEngine, random32  # noqa: E402
 
-from reference import noise_draw, random32 as reference_random32, reference_torch_batch  # noqa: E402
+from reference import (VARIANTS, noise_draw, random32 as reference_random32, reference_torch_batch,  # noqa: E402
+                       tiny_batch)
 from test_bad_input import assert_one_line_error  # noqa: E402
 
-VARIANTS = {"sg": dict(model="sg", hogbatch=False), "sg-hogbatch": dict(model="sg", hogbatch=True),
-            "cbow": dict(model="cbow")}
-
-
-def tiny_batch(seed=0, vocab=12, dim=8):
-    rng = np.random.default_rng(seed)
-    counts = np.sort(rng.integers(1, 50, vocab))[::-1].astype(np.int64)
-    ids = rng.integers(0, vocab, 140).astype(np.int32)
-    ends = np.array([7, 30, 31, 55, 90, 120, 140], dtype=np.int64)
-    w_in = rng.normal(0, 0.5, (vocab, dim)).astype(np.float32)
-    w_out = rng.normal(0, 0.5, (vocab, dim)).astype(np.float32)
-    keep = sampling.keep_thresholds(sampling.keep_probabilities(counts, 0.05))
-    noise = sampling.alias_table(sampling.noise_distribution(counts))
-    batch = Batch(ids, ends, np.array([0, 3, 7], dtype=np.int64), np.array([0.2, 0.15]),
-                  np.array([2**63 + 12345, 77], dtype=np.uint64))
-    return (w_in, w_out), (keep, noise), batch
 
 
 @pytest.mark.parametrize("variant,cbow_mean", [("sg", True), ("sg-hogbatch", True), ("cbow", True),
@@ -241,3 +226,61 @@ def test_weights_too_big_for_the_device_are_refused_with_what_fits(monkeypatch):
     with pytest.raises(ResourceError, match=r"memory on cuda:0.*--dim.*--max-final-vocab"):
         engine._check_memory(1_000_000, 300)
     engine._check_memory(10_000, 300)  # fits
+
+
+# -- the hogwild kernel (w2v.cuda_kernels), run in Numba's CUDA simulator -------------------------------------
+_SIMULATED = """
+import sys
+sys.path.insert(0, {tests!r})
+import numpy as np
+from reference import VARIANTS, reference_hogwild, tiny_batch
+from w2v import Config
+from w2v.engine import Batch
+from w2v.torch_engine import TorchEngine
+
+for variant, mean in [("sg", True), ("sg-hogbatch", True), ("cbow", True), ("cbow", False)]:
+    weights, tables, batch = tiny_batch()
+    batch = Batch(batch.ids[:14], np.array([5, 9, 14]), np.array([0, 1, 3]), batch.lrs, batch.seeds)
+    config = Config(window=2, negative=2, cbow_mean=mean, threads=1, dim=8, **VARIANTS[variant])
+    ref_in, ref_out, ref_stats = reference_hogwild(variant, weights, tables, batch.ids, batch.sentence_ends,
+                                                   batch.chunk_sentences, batch.lrs, batch.seeds, (2, 2, int(mean)))
+    w = (weights[0].copy(), weights[1].copy())
+    engine = TorchEngine(config, w, tables, "cpu", kernel="hogwild", blocks=1)
+    stats = engine.train(batch)
+    engine.close()
+    error = max(np.abs(w[0] - ref_in).max(), np.abs(w[1] - ref_out).max())
+    print(variant, mean, error, stats[1:] == ref_stats[1:], abs(stats[0] - ref_stats[0]), ref_stats[1])
+"""
+
+
+def test_hogwild_kernel_in_the_cuda_simulator_matches_the_sequential_reference(tmp_path):
+    """The GPU kernel itself (numba-cuda's simulator runs it on the CPU), one block: exactly the sequential
+    reference on the same draws, for each variant."""
+    import os
+    import subprocess
+
+    pytest.importorskip("numba.cuda", reason="the simulator comes with numba.cuda")
+    script = tmp_path / "simulated.py"
+    script.write_text(_SIMULATED.format(tests=str(__import__("pathlib").Path(__file__).parent)))
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line.split() for line in done.stdout.splitlines()]
+    assert len(lines) == 4, done.stdout
+    for variant, mean, error, same_stats, loss_error, examples in lines:
+        assert float(error) < 1e-5, (variant, mean, error)
+        assert same_stats == "True" and float(loss_error) < 1e-3, (variant, mean, same_stats, loss_error)
+        assert int(examples) > 5  # the batch trains something
+
+
+def test_the_hogwild_kernel_is_chosen_only_on_cuda():
+    weights, tables, _ = tiny_batch()
+    config = Config(dim=8, window=2, negative=2, threads=1)
+    engine = TorchEngine(config, (weights[0].copy(), weights[1].copy()), tables, "cpu")
+    assert engine.kernel == "steps"
+    engine.close()
+    with pytest.raises(ValueError, match="kernel must be"):
+        TorchEngine(config, (weights[0].copy(), weights[1].copy()), tables, "cpu", kernel="fast")
+    big = np.zeros((12, 600), dtype=np.float32)
+    with pytest.raises(ValueError, match="at most 512 dimensions"):
+        TorchEngine(Config(dim=600, threads=1), (big, big.copy()), tables, "cpu", kernel="hogwild")

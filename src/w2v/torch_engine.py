@@ -19,6 +19,11 @@ sequential SGD steps travel along a quadratic model of the loss, relative to the
 twice moves as plain SGD would; a row hit hundreds of times cannot overshoot.  The tests check the quality
 against the Numba path; benchmarks/NOTES.md (section 9) has the measurements.
 
+On a CUDA device the group is trained instead by the numba-cuda kernel of :mod:`w2v.cuda_kernels`
+(:data:`KERNEL`): the draws below are made here, then thousands of segments of the kept tokens are trained at
+once, each in order with sequential updates (Hogwild); the steps stay for the CPU and where that kernel
+cannot run.
+
 Random draws are counter-based, so that they do not depend on how chunks are grouped or on any order: draw
 ``slot`` of the token at position ``p`` of a chunk is ``random32(chunk seed, p * S + slot)`` with
 ``S = 2 + 2 * draws``: slot 0 decides subsampling (keep when below the word's threshold), slot 1 the window
@@ -29,11 +34,15 @@ replays them in NumPy.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .engine import Batch
+
+log = logging.getLogger(__name__)
 
 STEP_CENTRES = 1024
 """Centre words (after subsampling) per step: updates within a step are computed from the same weights.
@@ -44,7 +53,40 @@ GROUP_TOKENS = 1 << 17
 """Tokens handed over per call (consecutive chunks; about 13 of the trainer's 10,000-token chunks): one host
 synchronisation per call, after a few milliseconds of device work."""
 
+KERNEL = "auto"
+"""How a group is trained: ``"steps"`` (the minibatch steps below, plain torch operations, any device),
+``"hogwild"`` (the numba-cuda kernel of :mod:`w2v.cuda_kernels`: sequential updates, thousands of segments at
+once), or ``"auto"``: hogwild on a CUDA device where numba-cuda sees it and the dimension is at most
+:data:`w2v.cuda_kernels.MAX_DIM`, steps elsewhere."""
+
+HOGWILD_GROUP_TOKENS = 1 << 20
+"""Tokens per call for the hogwild kernel: one launch trains them all, so a call must give every block
+enough tokens to walk (about 100 of the trainer's chunks)."""
+
+BLOCKS_PER_SM = 32
+"""Hogwild blocks (one warp each) per multiprocessor: the segments trained at once, so the number of
+concurrent writers of the weights."""
+
 _M32 = 0xFFFFFFFF
+
+
+MAX_HOGWILD_DIM = 512
+"""The largest dimension the hogwild kernel holds in registers (``w2v.cuda_kernels.MAX_DIM``)."""
+
+
+def _cuda_kernels():
+    """:mod:`w2v.cuda_kernels` (numba-cuda), imported when first needed."""
+    from . import cuda_kernels
+
+    return cuda_kernels
+
+
+def _hogwild_available() -> bool:
+    """Whether numba-cuda imports and sees a GPU."""
+    try:
+        return _cuda_kernels().available()
+    except Exception:  # numba-cuda missing, or a driver or NumPy it cannot work with
+        return False
 
 
 def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:
@@ -76,19 +118,23 @@ class TorchEngine:
 
     def __init__(self, config, weights: tuple[np.ndarray, np.ndarray], tables: tuple[np.ndarray, np.ndarray],
                  device: str = "cpu", step_centres: int | None = None, group_tokens: int | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, kernel: str | None = None, blocks: int | None = None):
         from .passes import CHUNK_WORDS
 
         self.device = torch.device(device)
         self.model, self.hogbatch = config.model, config.use_hogbatch
         self.window, self.negative, self.cbow_mean = config.window, config.n_negative, bool(config.cbow_mean)
         self.step = int(step_centres or STEP_CENTRES)
-        self.chunks_per_call = max(1, (group_tokens or GROUP_TOKENS) // CHUNK_WORDS)
         per_pair = self.model == "sg" and not self.hogbatch
+        self.variant = "sg" if per_pair else "sg-hogbatch" if self.model == "sg" else "cbow"
         self.draws = self.negative * (2 * self.window if per_pair else 1)
         self.stride = 2 + 2 * self.draws
         self.host = weights
         vocab, dim = weights[0].shape
+        self.kernel = self._choose_kernel(kernel or KERNEL, dim)
+        self.blocks = blocks  # hogwild blocks per launch (default: BLOCKS_PER_SM per multiprocessor)
+        default_group = HOGWILD_GROUP_TOKENS if self.kernel == "hogwild" else GROUP_TOKENS
+        self.chunks_per_call = max(1, (group_tokens or default_group) // CHUNK_WORDS)
         self._check_memory(vocab, dim)
         self._threads = None
         if self.device.type == "cpu":
@@ -109,9 +155,26 @@ class TorchEngine:
         self.offsets = torch.tensor([o for o in range(-w, w + 1) if o != 0], dtype=torch.int64,
                                     device=self.device)  # (2W,)
 
+    def _choose_kernel(self, kernel: str, dim: int) -> str:
+        if kernel not in ("auto", "steps", "hogwild"):
+            raise ValueError(f"kernel must be 'auto', 'steps' or 'hogwild', not {kernel!r}")
+        if kernel == "auto":
+            use = self.device.type == "cuda" and dim <= MAX_HOGWILD_DIM and _hogwild_available()
+            kernel = "hogwild" if use else "steps"
+            if self.device.type == "cuda":
+                log.info("torch engine on %s: %s", self.device, "the hogwild kernel (numba-cuda)" if use else
+                         f"minibatch steps of {self.step} centres (the hogwild kernel needs numba-cuda and a "
+                         f"dimension of at most {MAX_HOGWILD_DIM})")
+        elif kernel == "hogwild" and dim > MAX_HOGWILD_DIM:
+            raise ValueError(f"the hogwild kernel holds at most {MAX_HOGWILD_DIM} dimensions, not {dim}")
+        return kernel
+
     # -- memory -----------------------------------------------------------------------------------------
     def step_bytes(self, dim: int) -> int:
-        """Device memory of one step's temporaries (the per-pair skip-gram's noise rows dominate)."""
+        """Device memory of one call's temporaries: a step's rows (the per-pair skip-gram's noise rows
+        dominate), or the hogwild kernel's draws (8 bytes, a few times over, per draw of every token)."""
+        if self.kernel == "hogwild":
+            return 8 * 8 * HOGWILD_GROUP_TOKENS * (self.draws + 8)
         rows = self.step * 2 * self.window * (self.draws // max(1, 2 * self.window) + 2)
         return 6 * 4 * rows * dim + 64 * GROUP_TOKENS
 
@@ -165,6 +228,8 @@ class TorchEngine:
         word, sentence, base, key_lo, key_hi, lr = (t[index] for t in (word, sentence, base, key_lo, key_hi, lr))
         k = int(index.shape[0])
         b = 1 + random32(key_lo, key_hi, base + 1) % self.window  # slot 1: the window of each kept centre
+        if self.kernel == "hogwild":
+            return self._hogwild(word, sentence, base, key_lo, key_hi, lr, b, k, n)
         loss = torch.zeros((), dtype=torch.float64, device=self.device)
         examples = torch.zeros((), dtype=torch.int64, device=self.device)
         kept_tokens = (word, sentence, base, key_lo, key_hi, lr, b, k)
@@ -173,6 +238,35 @@ class TorchEngine:
             loss += step_loss
             examples += step_examples
         return float(loss.item()), int(examples.item()), n, k
+
+    def _hogwild(self, word, sentence, base, key_lo, key_hi, lr, b, k: int, n: int):
+        """The group in one launch of :func:`w2v.cuda_kernels.hogwild`: every kept centre's noise words drawn
+        here (the same slots as the steps'), then segments of the kept tokens trained at once."""
+        kernels = _cuda_kernels()
+        slots = base[:, None] + 2 + 2 * torch.arange(self.draws, device=self.device)[None, :]
+        noise = self._noise(key_lo[:, None], key_hi[:, None], slots).to(torch.int32)
+        if self.blocks:
+            blocks = self.blocks
+        elif self.device.type == "cuda":
+            blocks = torch.cuda.get_device_properties(self.device).multi_processor_count * BLOCKS_PER_SM
+        else:  # the simulator: one block per 64 tokens
+            blocks = max(1, k // 64)
+        segment = max(1, -(-k // blocks))
+        blocks = max(1, -(-k // segment))
+        loss = torch.zeros(blocks, dtype=torch.float64, device=self.device)
+        examples = torch.zeros(blocks, dtype=torch.int64, device=self.device)
+        arrays = [self.w_in, self.w_out, word.to(torch.int32), sentence, lr, b.to(torch.int32), noise, loss,
+                  examples]
+        if self.device.type == "cuda":
+            from numba import cuda
+
+            arrays = [cuda.as_cuda_array(a) for a in arrays]
+        else:
+            arrays = [a.numpy() for a in arrays]
+        w_in, w_out, word_, sentence_, lr_, b_, noise_, loss_, examples_ = arrays
+        kernels.launch(w_in, w_out, word_, sentence_, lr_, b_, noise_, k, segment, kernels.MODES[self.variant],
+                       self.window, self.negative, self.cbow_mean, loss_, examples_)
+        return float(loss.sum().item()), int(examples.sum().item()), n, k
 
     def _step(self, kept_tokens, start: int):
         """One step: the centres ``start .. start + STEP_CENTRES - 1`` of the kept tokens (the last step is

@@ -1,0 +1,185 @@
+"""The GPU's Hogwild kernel (numba-cuda): word2vec's sequential updates, thousands of corpus segments at once.
+
+The torch engine's minibatch steps (:mod:`w2v.torch_engine`) compute every update of a step from the same
+weights; on a GPU each step is a hundred small operations, and the host cannot launch them fast enough
+(benchmarks/NOTES.md, section 13: an H100 busy 6% of the time).  This kernel does what the CPU kernels do,
+on the GPU: one block of 32 threads (a warp) walks its own segment of the kept tokens in order and applies
+each pair's update at once, as the C tool does (``g = lr * (label - s(u.v))``; the output row moves at
+once, the input row after all of its targets); the warp's lanes share the vector's components and add up
+the dot products in shared memory.  Thousands of segments run at once and write the shared weights without
+locks: Hogwild, as the CPU threads do, with more writers.
+
+Everything random is drawn by the torch engine before the launch (:meth:`TorchEngine._draws`): which tokens
+are kept, each centre's window and noise words, from the same counter-based streams as the steps (one
+definition, ``w2v.torch_engine.random32``).  The kernel only trains.
+
+Modes: 0 skip-gram, each (context, centre) pair its own ``negative`` noise words (``noise[i, a * negative +
+j]``, ``a`` the context's offset slot ``0 .. 2W-1``); 1 skip-gram sharing the centre's noise words across its
+window (``noise[i, j]``, HogBatch's draws); 2 CBOW (mean or sum of the context rows; the error added to
+every context row, the C tool's choice).
+
+A segment with one writer (one block) is exactly the sequential reference of ``tests/reference.py``
+(``reference_hogwild``); the tests run the kernel in Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+if not hasattr(np, "row_stack"):  # numba-cuda (0.2x) registers np.row_stack, which NumPy 2.5 removed
+    np.row_stack = np.vstack
+
+from numba import cuda, float32, float64  # noqa: E402
+
+LANES = 32
+"""Threads per block: one warp shares each vector's components."""
+
+MAX_PER_LANE = 16
+"""Components per lane held in registers: dimensions up to ``LANES * MAX_PER_LANE`` = 512."""
+
+MAX_DIM = LANES * MAX_PER_LANE  # w2v.torch_engine.MAX_HOGWILD_DIM
+
+MODES = {"sg": 0, "sg-hogbatch": 1, "cbow": 2}
+
+
+@cuda.jit(device=True)
+def _block_sum(red, lane, value):
+    """The sum over the block's lanes of ``value`` (every lane gets it)."""
+    red[lane] = value
+    cuda.syncthreads()
+    step = LANES // 2
+    while step > 0:
+        if lane < step:
+            red[lane] += red[lane + step]
+        cuda.syncthreads()
+        step //= 2
+    total = red[0]
+    cuda.syncthreads()
+    return total
+
+
+@cuda.jit(device=True)
+def _target(x, err, w_out, t, label, rate, lane, per_lane, d, red):
+    """One binary logistic step of input ``x`` (this lane's components) against output row ``t``: the row
+    moves at once, ``err`` gathers the input's update.  Returns the pair's loss term (lane 0's is used)."""
+    part = float32(0.0)
+    for q in range(per_lane):
+        j = lane + LANES * q
+        if j < d:
+            part += x[q] * w_out[t, j]
+    f = _block_sum(red, lane, part)
+    s = 1.0 / (1.0 + math.exp(-f))
+    g = float32(rate * (label - s))
+    for q in range(per_lane):
+        j = lane + LANES * q
+        if j < d:
+            y = w_out[t, j]
+            err[q] += g * y
+            w_out[t, j] = y + g * x[q]
+    z = -f if label > 0.5 else f  # the loss: softplus(z) = -log s(-z)
+    return float64(max(z, 0.0) + math.log1p(math.exp(-abs(z))))
+
+
+@cuda.jit
+def hogwild(w_in, w_out, word, sentence, lr, window_of, noise, n, segment, mode, window, negative, cbow_mean,
+            loss_out, examples_out):
+    """Train the kept tokens ``word[0:n]`` (their sentence, learning rate, window and noise words beside them),
+    block ``b`` the tokens ``b * segment ..``; writes each block's loss sum and example count."""
+    block = cuda.blockIdx.x
+    lane = cuda.threadIdx.x
+    red = cuda.shared.array(LANES, float32)
+    x = cuda.local.array(MAX_PER_LANE, float32)
+    err = cuda.local.array(MAX_PER_LANE, float32)
+    d = w_in.shape[1]
+    per_lane = (d + LANES - 1) // LANES
+    start = block * segment
+    end = min(n, start + segment)
+    loss = float64(0.0)
+    examples = 0
+    for i in range(start, end):
+        centre = word[i]
+        here = sentence[i]
+        b = window_of[i]
+        rate = lr[i]
+        if mode == 2:  # CBOW
+            for q in range(per_lane):
+                x[q] = 0.0
+                err[q] = 0.0
+            m = 0
+            for o in range(-b, b + 1):
+                p = i + o
+                if o == 0 or p < 0 or p >= n or sentence[p] != here:
+                    continue
+                c = word[p]
+                for q in range(per_lane):
+                    j = lane + LANES * q
+                    if j < d:
+                        x[q] += w_in[c, j]
+                m += 1
+            if m == 0:
+                continue
+            if cbow_mean:
+                for q in range(per_lane):
+                    x[q] /= m
+            loss += _target(x, err, w_out, centre, 1.0, rate, lane, per_lane, d, red)
+            for k in range(negative):
+                t = noise[i, k]
+                if t != centre:
+                    loss += _target(x, err, w_out, t, 0.0, rate, lane, per_lane, d, red)
+            for o in range(-b, b + 1):
+                p = i + o
+                if o == 0 or p < 0 or p >= n or sentence[p] != here:
+                    continue
+                c = word[p]
+                for q in range(per_lane):
+                    j = lane + LANES * q
+                    if j < d:
+                        w_in[c, j] += err[q]
+            examples += 1
+            continue
+        for o in range(-b, b + 1):  # skip-gram: each context word's row against the centre and the noise
+            p = i + o
+            if o == 0 or p < 0 or p >= n or sentence[p] != here:
+                continue
+            c = word[p]
+            slot = o + window if o < 0 else o + window - 1
+            for q in range(per_lane):
+                j = lane + LANES * q
+                x[q] = w_in[c, j] if j < d else 0.0
+                err[q] = 0.0
+            loss += _target(x, err, w_out, centre, 1.0, rate, lane, per_lane, d, red)
+            first = slot * negative if mode == 0 else 0
+            for k in range(negative):
+                t = noise[i, first + k]
+                if t != centre:
+                    loss += _target(x, err, w_out, t, 0.0, rate, lane, per_lane, d, red)
+            for q in range(per_lane):
+                j = lane + LANES * q
+                if j < d:
+                    w_in[c, j] += err[q]
+            examples += 1
+    if lane == 0:
+        loss_out[block] = loss
+        examples_out[block] = examples
+
+
+def available() -> bool:
+    """Whether the kernel can run here: a CUDA GPU that numba-cuda sees (or its simulator)."""
+    try:
+        return bool(cuda.is_available())
+    except Exception:  # a driver numba-cuda cannot use
+        return False
+
+
+def launch(w_in, w_out, word, sentence, lr, window_of, noise, n: int, segment: int, mode: int, window: int,
+           negative: int, cbow_mean: bool, loss_out, examples_out) -> None:
+    """Run :func:`hogwild` over ``ceil(n / segment)`` blocks (arrays: device arrays, torch CUDA tensors, or
+    NumPy arrays in the simulator); ``loss_out`` and ``examples_out`` hold at least that many blocks."""
+    blocks = (n + segment - 1) // segment
+    if blocks == 0:
+        return
+    hogwild[blocks, LANES](w_in, w_out, word, sentence, lr, window_of, noise, np.int64(n), np.int64(segment),
+                           np.int64(mode), np.int64(window), np.int64(negative), np.int64(bool(cbow_mean)),
+                           loss_out, examples_out)
