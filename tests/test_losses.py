@@ -376,7 +376,7 @@ def test_resume_is_bit_identical(loss, tmp_path):
 
     with pytest.raises(TrainingInterrupted, match="after pass 1"):
         Word2Vec(**settings).train(corpus, progress=False, checkpoint=ckpt, callbacks=[stop])
-    assert json.dumps(load_checkpoint(ckpt)[0].config.to_dict()) == json.dumps(reference.config.to_dict())
+    assert json.dumps(load_checkpoint(ckpt)[0].header["config"]) == json.dumps(reference.config.to_dict())
     resumed = Word2Vec.resume(ckpt, corpus, progress=False)
     np.testing.assert_array_equal(resumed.weights[0], reference.weights[0])
     np.testing.assert_array_equal(resumed.weights[1], reference.weights[1])

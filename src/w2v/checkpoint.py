@@ -75,19 +75,19 @@ def save_checkpoint(path: str | os.PathLike, model, position: Position, print_: 
 
 
 def load_checkpoint(path: str | os.PathLike):
-    """Read a checkpoint; returns ``(model, position, fingerprint)`` with ``model`` a ``Word2Vec``."""
+    """Read a checkpoint; returns ``(native, position, fingerprint)``: the file as
+    :func:`w2v.formats.load_native` reads it (``Word2Vec._from_native`` makes the model of it: this module
+    does not import the trainer, which imports it), the :class:`Position` and the corpus fingerprint."""
     from .formats import load_native
-    from .train import Word2Vec
 
     native = load_native(path)
     header = native.header
     if header.get("kind") != "checkpoint":
         raise ModelFileError(f"{os.fspath(path)}: not a checkpoint (a {header.get('kind', 'w2v')} file); "
                              "checkpoints are written by `w2v train`, on Ctrl-C or --checkpoint-every")
-    model = Word2Vec._from_native(native, path)
     try:
         position = Position(**header["position"])
         print_ = dict(header["fingerprint"])
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{os.fspath(path)}: checkpoint header incomplete ({e})") from None
-    return model, position, print_
+    return native, position, print_
