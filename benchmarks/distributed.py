@@ -84,7 +84,7 @@ def main() -> int:
     parser.add_argument("--tokens", type=int)
     parser.add_argument("--ranks", type=int, default=2)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--modes", nargs="+", default=["full:1000000", "full:4000000", "hot:1000000"],
+    parser.add_argument("--modes", nargs="+", default=["auto:250000", "full:250000", "full:1000000"],
                         help="sync mode:tokens between sync points")
     parser.add_argument("--sync-cost", action="store_true", help="only time one sync for several sizes")
     parser.add_argument("--out", default=str(HERE / "out"))

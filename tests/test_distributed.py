@@ -29,9 +29,12 @@ from w2v.checkpoint import load_checkpoint  # noqa: E402
 from w2v.distributed import Options, _pack_counts, _unpack_counts  # noqa: E402
 from w2v.vocab import WordCounts  # noqa: E402
 
+from test_torch_engine import topic_corpus, topic_separation  # noqa: E402
+
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
 SCRIPT = Path(__file__).with_name("distributed_job.py")
-LOSS_BAND = 0.05  # |last-epoch loss, 2 ranks - 1 process| on this corpus
+SEPARATION_BAND = 0.03
+"""How much less topic separation 2 ranks may reach than one process (test_two_ranks_train_one_model)."""
 
 
 def free_port() -> int:
@@ -85,10 +88,51 @@ def test_options_are_checked():
             Options(**bad)
 
 
+def test_the_sync_mode_follows_the_loss():
+    assert Options().mode("ns") == "hot" and Options().mode("hs") == "full" and Options().mode("softmax") == "full"
+    assert Options(sync="full").mode("ns") == "full" and Options(sync="hot").mode("ns") == "hot"
+
+
+def test_a_pass_stops_at_its_gate_until_it_is_moved():
+    """The workers claim no chunk once no more than the gate's chunks are left, and go on when it moves: a
+    sync point lands where it was planned, whatever the trainer's loop is doing."""
+    import threading
+
+    from w2v.passes import Pass, remaining
+
+    done = []
+    lock = threading.Lock()
+
+    def run_chunks(c0, c1, epoch, epoch_no):
+        with lock:
+            done.extend(range(c0, c1))
+        return np.zeros(4), 0.01
+
+    work = Pass(run_chunks, 0, 1, [[0, 20]], np.zeros(4))
+    work.set_gate(12)
+    work.start(2)
+    deadline = time.monotonic() + 10
+    while not work.at_gate():
+        assert time.monotonic() < deadline
+        work.running(0.05)
+    time.sleep(0.1)  # nothing more is claimed while the gate holds
+    assert remaining(work.spans) == 12 and sorted(done) == list(range(8))
+    work.set_gate(None)
+    while work.running(0.05):
+        assert time.monotonic() < deadline
+    assert sorted(done) == list(range(20))
+
+
 def test_two_ranks_train_one_model(tmp_path):
     """Same vocabulary (ids and ties) on both ranks, every token once per epoch across them, and quality
-    within a band of one process on the same corpus and seed."""
-    corpus = write_corpus(tmp_path / "c.txt", 300_000)
+    within a band of one process on the same corpus and seed.  Calibrated: topic separation 0.541 with 2
+    ranks against 0.532 for one process; averaging the replicas instead of adding their updates gave 0.556
+    here (and lost 5 points of analogy on the benchmark corpus), adding them with a sync point only at the
+    end of each pass (no gate) 1.006."""
+    corpus = write_corpus(tmp_path / "c.txt", 100_000)  # Zipf: many ties in the counts
+    topics, topic_of = topic_corpus(n_sentences=20_000, words=100)  # for the quality
+    with open(corpus, "a") as f:
+        f.write("\n".join(" ".join(s) for s in topics) + "\n")
     out = tmp_path / "ranks"
     proc = torchrun(SCRIPT, corpus, out, stderr=subprocess.PIPE)
     _, err = proc.communicate(timeout=300)
@@ -102,10 +146,11 @@ def test_two_ranks_train_one_model(tmp_path):
         assert [e["words"] for e in r["log"]] == [n] * 3  # every in-vocabulary token once per epoch
         assert r["shares"][0] + r["shares"][1] == n and min(r["shares"]) > 0.4 * n
     assert ranks[0]["weights_digest"] == ranks[1]["weights_digest"]  # the replicas end equal
-    # quality: the loss of the last epoch near one process's (calibrated below)
-    assert abs(ranks[0]["log"][-1]["loss"] - one.training_log[-1]["loss"]) < LOSS_BAND, \
-        (ranks[0]["log"][-1]["loss"], one.training_log[-1]["loss"])
-    assert Word2Vec.load(out / "model.w2v").training_log == ranks[0]["log"]
+    # quality: the topics as well separated as by one process (calibrated below)
+    model = Word2Vec.load(out / "model.w2v")
+    assert model.training_log == ranks[0]["log"]
+    two_ranks, one_process = topic_separation(model, topic_of), topic_separation(one, topic_of)
+    assert two_ranks > one_process - SEPARATION_BAND, (two_ranks, one_process)
 
 
 def stop_a_rank(tmp_path, how: int, timeout: float):

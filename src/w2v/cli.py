@@ -165,12 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     dist.add_argument("--dist-timeout", type=float, default=300.0, metavar="SECONDS",
                       help="a rank that stops answering for this long ends the training, naming it and the "
                            "checkpoint to resume from (default: 300)")
-    dist.add_argument("--sync", choices=("full", "hot"), default="full",
-                      help="at each sync point average the whole weights (full) or the rows of the most frequent "
-                           "words, the whole weights at the end of a pass and every 8th point (hot) "
-                           "(default: full)")
-    dist.add_argument("--sync-words", type=_positive_int, default=1_000_000, metavar="N",
-                      help="tokens of a rank's share between two sync points (default: 1000000)")
+    dist.add_argument("--sync", choices=("auto", "full", "hot"), default="auto",
+                      help="at each sync point add up the ranks' updates of the whole weights (full) or of the "
+                           "rows of the most frequent words, the whole weights every 8th point and at the end of a "
+                           "pass (hot); auto: hot for negative sampling, full for the other losses (default)")
+    dist.add_argument("--sync-words", type=_positive_int, default=250_000, metavar="N",
+                      help="tokens of a rank's share between two sync points (default: 250000)")
     _add_config_options(p)
 
     p = sub.add_parser("similar", help="nearest neighbours of words",

@@ -6,11 +6,14 @@ single-machine trainer and engine; the ranks agree on everything else through co
 - **vocabulary**: each rank counts its share (:func:`w2v.vocab.count_words`); the counts are gathered and
   merged in rank order (:func:`w2v.vocab.merge_counts`), so every rank selects the same words with the same
   ids and ties, whatever the timing (with ``max_vocab`` pruning the counts depend on how the text was split);
-- **weights**: replicas start equal (same seed) and are averaged with all-reduce at sync points: ``K`` per
-  pass at the same fractions of every rank's share, the last at the end of the pass.  ``full`` averages
-  both matrices each time; ``hot`` averages the rows of the most frequent words (the first rows: the
-  vocabulary is sorted by frequency) at every sync point and the whole matrices at the last ones of a pass
-  (Ji et al.'s pWord2Vec: most updates touch few rows);
+- **weights**: replicas start equal (same seed); at sync points (``K`` per pass at the same fractions of
+  every rank's share, the last at the end of the pass) every rank's updates since the last sync are added
+  up with all-reduce, so that each row moves as far as all the ranks moved it (averaging the replicas
+  instead divides the learning rate by the number of ranks: measured 5 points of analogy lost with 2 ranks,
+  benchmarks/NOTES.md section 14).  ``full`` merges both matrices each time; ``hot`` merges the rows of the
+  most frequent words (the first rows: the vocabulary is sorted by frequency) at every sync point and the
+  whole matrices every ``full_every`` points and at the end of a pass (Ji et al.'s pWord2Vec: most updates
+  touch few rows);
 - **control**: each sync starts with a small all-reduce of flags (a rank stops, a checkpoint is due), so a
   Ctrl-C or SIGTERM on any rank stops them all at their next sync point with one consistent checkpoint.
 
@@ -42,12 +45,13 @@ DEFAULT_TIMEOUT = 300.0
 HEARTBEAT = 1.0
 """Seconds between two heartbeats of a rank in the rendezvous store."""
 
-SYNC_MODES = ("full", "hot")
-DEFAULT_SYNC_WORDS = 1_000_000
-"""Tokens of a rank's share between two sync points (about half a second of training on 2 cores)."""
+SYNC_MODES = ("auto", "full", "hot")
+DEFAULT_SYNC_WORDS = 250_000
+"""Tokens of a rank's share between two sync points (about 0.3 s of one thread's skip-gram training):
+benchmarks/NOTES.md, section 14, measured the interval against the quality."""
 
 HOT_ROWS = 4096
-"""Rows (the most frequent words) averaged at every sync point in the ``hot`` mode."""
+"""Rows (the most frequent words) merged at every sync point in the ``hot`` mode."""
 
 
 @dataclass(frozen=True)
@@ -56,8 +60,8 @@ class Options:
 
     timeout: float = DEFAULT_TIMEOUT   # seconds a collective may wait
     sync_words: int = DEFAULT_SYNC_WORDS  # tokens of a share between two sync points
-    sync: str = "full"                 # "full" or "hot"
-    hot_rows: int = HOT_ROWS           # rows averaged at every sync point in "hot" mode
+    sync: str = "auto"                 # "full", "hot", or "auto": hot for negative sampling, else full
+    hot_rows: int = HOT_ROWS           # rows merged at every sync point in "hot" mode
     full_every: int = 8                # "hot": the whole matrices every this many sync points (and at a
     #                                    pass's end)
 
@@ -68,6 +72,13 @@ class Options:
             raise ConfigError(f"'sync_words' must be an int in [1, inf); got {self.sync_words!r}")
         if self.sync not in SYNC_MODES:
             raise ConfigError(f"'sync' must be one of {', '.join(map(repr, SYNC_MODES))}; got {self.sync!r}")
+
+    def mode(self, loss: str) -> str:
+        """The sync mode for ``loss``: ``auto`` is ``hot`` for negative sampling (rows sorted by frequency),
+        ``full`` for the others."""
+        if self.sync != "auto":
+            return self.sync
+        return "hot" if loss == "ns" else "full"
 
 
 def launched() -> bool:
@@ -216,12 +227,17 @@ class Context:
             parts.append(_unpack_counts(blob, WordCounts))
         return merge_counts(parts)
 
-    def average(self, tensors, rows: int | None = None, what: str = "a weight sync") -> None:
-        """Average the first ``rows`` rows (all: None) of each tensor over the ranks, in place."""
-        for t in tensors:
-            part = t if rows is None else t[:rows]
+    def merge(self, tensors, bases, rows: int | None = None, what: str = "a weight sync") -> None:
+        """Add up every rank's updates since the last sync: ``t = base + sum over ranks of (t_r - base)`` for
+        the first ``rows`` rows (all: None) of each tensor, in place, and ``base`` becomes ``t``.  Summed,
+        not averaged: a word's row moves as far as every rank's updates of it together, as one process
+        would move it (an average would divide each rank's learning by the number of ranks)."""
+        for t, base in zip(tensors, bases):
+            part, start = (t, base) if rows is None else (t[:rows], base[:rows])
+            part -= start
             self._guard(what, self.dist.all_reduce, part)
-            part /= self.world
+            part += start
+            start.copy_(part)
 
     def close(self) -> None:
         self._beating.set()
@@ -272,12 +288,12 @@ def context(options: Options | None, device: str) -> Context | None:
 
 def check_supported(config, backend: str, options: Options | None = None) -> None:
     """Refuse what distributed training does not do: the ``hot`` sync needs the rows sorted by frequency,
-    which hierarchical softmax's and the softmax's output rows are not (``full`` averages any loss)."""
+    which hierarchical softmax's and the softmax's output rows are not (``full`` merges any loss)."""
     options = options or Options()
     loss = getattr(config, "loss", "ns")
     if options.sync == "hot" and loss != "ns":
-        raise ConfigError(f"'sync' 'hot' averages the rows of the most frequent words, which needs 'loss' 'ns'; "
-                          f"with 'loss' {loss!r} use 'sync' 'full' (the default)")
+        raise ConfigError(f"'sync' 'hot' merges the rows of the most frequent words, which needs 'loss' 'ns'; "
+                          f"with 'loss' {loss!r} use 'sync' 'full' (or 'auto', the default)")
 
 
 def describe(ctx: Any) -> str:
@@ -295,16 +311,18 @@ class PeerStopped(KeyboardInterrupt):
 class Sync:
     """The sync points of a distributed training: ``points`` per pass at the same fractions of every rank's
     share, the last at the end of the pass.  Each point: a control all-reduce (stop? checkpoint due?), then
-    the weights averaged (all or the hot rows), then, when due, a checkpoint by rank 0 with every rank's
+    the ranks' updates merged (all or the hot rows), then, when due, a checkpoint by rank 0 with every rank's
     position.  Stop signals are held while a point runs, so a collective is never cut in the middle."""
 
-    def __init__(self, ctx: Context, engine, n_tokens: int, vocab_size: int):
+    def __init__(self, ctx: Context, engine, n_tokens: int, vocab_size: int, loss: str = "ns"):
         self.ctx, self.engine, self.options = ctx, engine, ctx.options
+        self.mode = self.options.mode(loss)
         longest = int(ctx.all_max(np.array([n_tokens]), "the sync plan")[0])
         self.points = max(1, -(-longest // self.options.sync_words))
         self.hot = min(self.options.hot_rows, vocab_size)
         self.next = 1          # the next sync point of the current pass (1 .. points)
         self.done = 0          # points done in this pass
+        self.bases = [t.clone() for t in engine.tensors()]  # the weights at the last sync (equal on every rank)
 
     def start_pass(self, sync_point: int) -> None:
         self.done = sync_point
@@ -313,6 +331,14 @@ class Sync:
     def due(self, fraction: float) -> bool:
         """Whether this rank has reached its next in-pass point (the pass's last is :meth:`end_pass`)."""
         return self.next < self.points and fraction >= self.next / self.points
+
+    def floor(self, n_chunks: int) -> int | None:
+        """The chunks left at the next in-pass point (the pass's gate: :meth:`w2v.passes.Pass.set_gate`),
+        or None when only the pass's end is left: the workers stop there, so that the ranks merge their
+        updates at the fractions planned, not whenever the trainer's loop next looks."""
+        if self.next >= self.points:
+            return None
+        return n_chunks * (self.points - self.next) // self.points
 
     def _tensors(self):
         return self.engine.tensors()
@@ -327,9 +353,9 @@ class Sync:
             stop, save = int(flags[0]), bool(flags[1])
             if stop:
                 return stop, False
-            full = self.next >= self.points or self.options.sync == "full" \
+            full = self.next >= self.points or self.mode == "full" \
                 or self.next % max(1, self.options.full_every) == 0
-            self.ctx.average(self._tensors(), None if full else self.hot, "a weight sync")
+            self.ctx.merge(self._tensors(), self.bases, None if full else self.hot, "a weight sync")
             self.done = self.next
             self.next += 1
         return 0, save
@@ -361,8 +387,8 @@ class Sync:
         with deferred():
             return self.ctx.all_gather_bytes(blob, "a checkpoint")
 
-    def average_all(self) -> None:
+    def merge_all(self) -> None:
         from .signals import deferred
 
         with deferred():
-            self.ctx.average(self._tensors(), None, "the last weight sync")
+            self.ctx.merge(self._tensors(), self.bases, None, "the last weight sync")

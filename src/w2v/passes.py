@@ -95,6 +95,8 @@ class Pass:
         self.in_flight = 0
         self.halted = False   # paused or stopping: no new chunk is claimed
         self.stopping = False
+        self.floor: int | None = None  # a gate: no chunk is claimed once no more than this many are left
+        self.active = 0       # workers not yet finished
         self.failure: list[BaseException] = []
         self.cond = threading.Condition()
         self.threads: list[threading.Thread] = []
@@ -102,6 +104,7 @@ class Pass:
     def start(self, n_threads: int) -> None:
         self.threads = [threading.Thread(target=self._work, args=(i % len(self.spans),), daemon=True)
                         for i in range(n_threads)]
+        self.active = len(self.threads)
         with _stop_signals_blocked():  # a Ctrl-C or SIGTERM now waits until every worker runs
             for t in self.threads:
                 t.start()
@@ -121,14 +124,30 @@ class Pass:
             return span[1], c1
         return None
 
+    def _gated(self) -> bool:
+        return self.floor is not None and remaining(self.spans) <= self.floor
+
+    def at_gate(self) -> bool:
+        """Whether the workers wait at the gate with nothing in flight (a sync point is reached)."""
+        with self.cond:
+            return self._gated() and not self.in_flight
+
+    def set_gate(self, floor: int | None) -> None:
+        """Let the workers claim chunks until no more than ``floor`` are left (None: no gate)."""
+        with self.cond:
+            self.floor = floor
+            self.cond.notify_all()
+
     def _work(self, own: int) -> None:
         try:
             while True:
                 with self.cond:
-                    while self.halted and not self.stopping:
+                    while (self.halted or self._gated()) and not self.stopping:
                         self.cond.wait()
                     c = None if self.stopping or self.failure else self._claim(own)
                     if c is None:
+                        self.active -= 1
+                        self.cond.notify_all()
                         return
                     self.in_flight += 1
                 res = None
@@ -144,11 +163,14 @@ class Pass:
         except BaseException as exc:  # surfaced in the main thread
             with self.cond:
                 self.failure.append(exc)
+                self.active -= 1
                 self.cond.notify_all()
 
     def running(self, tick: float = 0.25) -> bool:
-        """Wait up to ``tick`` seconds; True while any worker is still at work."""
-        self.threads[0].join(tick)
+        """Wait up to ``tick`` seconds, less when the workers reach the gate or all finish; True while any
+        worker is still at work."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.active == 0 or (self._gated() and not self.in_flight), tick)
         return any(t.is_alive() for t in self.threads)
 
     def _quiesce(self) -> tuple[list[list[int]], list[float]]:

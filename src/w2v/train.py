@@ -217,7 +217,7 @@ class Word2Vec:
         distributed : w2v.distributed.Options, optional
             How the ranks cooperate when this process is one of several (torchrun's environment is set, or a
             ``torch.distributed`` process group is initialised): each rank trains its share of the corpus and
-            the ranks average their weights at sync points (see :mod:`w2v.distributed`).  Ignored otherwise.
+            the ranks add up their updates at sync points (see :mod:`w2v.distributed`).  Ignored otherwise.
 
         A model that is already trained (or loaded) continues with its vocabulary and weights; words of the
         new text that are not in the vocabulary are skipped unless ``update_vocab``.
@@ -376,7 +376,8 @@ class Word2Vec:
         from .checkpoint import check_fingerprint, load_checkpoint
         from .prepare import Reading
 
-        model, position, saved = load_checkpoint(checkpoint)
+        native, position, saved = load_checkpoint(checkpoint)
+        model = cls._from_native(native, checkpoint)
         model.to(device, backend)
         check_available(model.device, model.backend, model.config.loss)
         ckpt = _checkpoints(checkpoint_to if checkpoint_to is not None else checkpoint, checkpoint_every,
@@ -514,7 +515,7 @@ class Word2Vec:
         if ctx is not None:  # one rank of several: sync points, global figures
             from .distributed import PeerStopped, Sync
 
-            sync = Sync(ctx, engine, n_tokens, len(self.vocab))
+            sync = Sync(ctx, engine, n_tokens, len(self.vocab), cfg.loss)
             totals = ctx.all_sum(np.array([raw_tokens, n_tokens], dtype=np.int64), "the corpus size")
             raw_tokens, scale = int(totals[0]), float(totals[1]) / max(n_tokens, 1)
             show_progress = show_progress and ctx.rank == 0
@@ -532,7 +533,7 @@ class Word2Vec:
 
         def save(snapshot: "Position", fallback: bool) -> str:
             """Write a checkpoint; returns where.  ``fallback``: try other directories when the path fails.
-            Distributed: every rank's position goes to rank 0, which writes it (the weights are averaged)."""
+            Distributed: every rank's position goes to rank 0, which writes it (the weights are merged)."""
             fingerprint_ = print_
             if ctx is not None:
                 import json
@@ -582,6 +583,7 @@ class Word2Vec:
                 work = Pass(run_chunks, e, epoch_no, spans, pos.sums, group=engine.chunks_per_call)
                 if sync is not None:
                     sync.start_pass(pos.sync_point)
+                    work.set_gate(sync.floor(n_chunks))
                 t0 = time.perf_counter()
                 work.start(max(1, min(engine.threads, remaining(spans))))
                 while work.running(tick):
@@ -589,7 +591,7 @@ class Word2Vec:
                     bar.update(int((e * n_tokens + int(s[2])) * scale), epoch_no, epoch_no + pos.epochs - e - 1,
                                work.lr, s[0] / max(s[1], 1.0))
                     if sync is not None:
-                        if sync.due(1.0 - remaining(work.spans) / max(n_chunks, 1)):
+                        if work.at_gate() or sync.due(1.0 - remaining(work.spans) / max(n_chunks, 1)):
                             with work.paused() as (spans, sums):
                                 stopped, save_now = sync.point(checkpoint_due=checkpoint_due())
                                 if stopped:
@@ -598,6 +600,7 @@ class Word2Vec:
                                     save(Position(pos.epochs, e, spans, sums, pos.seconds + time.perf_counter() - t0,
                                                   pos.partitions, sync.done), fallback=False)
                                     last_save = time.monotonic()
+                            work.set_gate(sync.floor(n_chunks))
                     elif checkpoint_every is not None and time.monotonic() - last_save >= checkpoint_every:
                         with work.paused() as (spans, sums):
                             try:
@@ -659,7 +662,7 @@ class Word2Vec:
                     sync.stop_all(signum)
                 else:
                     why = f" ({signal_name(signum)} on another rank)"
-                sync.average_all()
+                sync.merge_all()
                 snapshot.sync_point = sync.done if snapshot.spans is not None else 0
             if ckpt is not None:
                 try:
