@@ -52,51 +52,33 @@ def device_name(device: str) -> str:
 def correctness(device: str) -> list[str]:
     """The torch engine on ``device`` against the NumPy reference for each kernel; returns the failures."""
     import numpy as np
-    from reference import VARIANTS, reference_torch_batch, tiny_batch
+    from reference import VARIANTS, reference_hogwild, reference_torch_batch, tiny_batch
 
-    from w2v import Config
+    from w2v import Config, cuda_kernels
     from w2v.torch_engine import TorchEngine
 
+    kernels = {"steps": (lambda *a: reference_torch_batch(*a, 5), dict(step_centres=5, kernel="steps"))}
+    if device.startswith("cuda") and cuda_kernels.available():  # one block: exactly the sequential reference
+        kernels["hogwild"] = (reference_hogwild, dict(kernel="hogwild", blocks=1))
     failures = []
-    from reference import reference_hogwild
-
-    from w2v import cuda_kernels
-
-    if device.startswith("cuda") and cuda_kernels.available():
+    for name, (reference, settings) in kernels.items():
         for variant, cbow_mean in [("sg", True), ("sg-hogbatch", True), ("cbow", True), ("cbow", False)]:
             weights, tables, batch = tiny_batch()
             config = Config(window=3, negative=4, cbow_mean=cbow_mean, threads=1, dim=8, **VARIANTS[variant])
-            ref_in, ref_out, ref_stats = reference_hogwild(variant, weights, tables, batch.ids, batch.sentence_ends,
-                                                           batch.chunk_sentences, batch.lrs, batch.seeds,
-                                                           (3, 4, int(cbow_mean)))
+            ref_in, ref_out, ref_stats = reference(variant, weights, tables, batch.ids, batch.sentence_ends,
+                                                   batch.chunk_sentences, batch.lrs, batch.seeds,
+                                                   (3, 4, int(cbow_mean)))
             w = (weights[0].copy(), weights[1].copy())
-            engine = TorchEngine(config, w, tables, device, kernel="hogwild", blocks=1)
+            engine = TorchEngine(config, w, tables, device, **settings)
             stats = engine.train(batch)
             engine.pull()
             engine.close()
             error = max(float(np.abs(w[0] - ref_in).max()), float(np.abs(w[1] - ref_out).max()))
             ok = error < 5e-5 and stats[1:] == ref_stats[1:]
-            log(f"  check hogwild {variant}{'' if cbow_mean else ' (sum)'}: max error {error:.1e}, stats "
+            log(f"  check {name} {variant}{'' if cbow_mean else ' (sum)'}: max error {error:.1e}, stats "
                 f"{stats[1:]} vs {ref_stats[1:]}: {'ok' if ok else 'FAILED'}")
             if not ok:
-                failures.append("hogwild " + variant)
-    for variant, cbow_mean in [("sg", True), ("sg-hogbatch", True), ("cbow", True), ("cbow", False)]:
-        weights, tables, batch = tiny_batch()
-        config = Config(window=3, negative=4, cbow_mean=cbow_mean, threads=1, dim=8, **VARIANTS[variant])
-        ref_in, ref_out, ref_stats = reference_torch_batch(variant, weights, tables, batch.ids,
-                                                           batch.sentence_ends, batch.chunk_sentences, batch.lrs,
-                                                           batch.seeds, (3, 4, int(cbow_mean)), 5)
-        w = (weights[0].copy(), weights[1].copy())
-        engine = TorchEngine(config, w, tables, device, step_centres=5, kernel="steps")
-        stats = engine.train(batch)
-        engine.pull()
-        engine.close()
-        error = max(float(np.abs(w[0] - ref_in).max()), float(np.abs(w[1] - ref_out).max()))
-        ok = error < 5e-5 and stats[1:] == ref_stats[1:]
-        log(f"  check {variant}{'' if cbow_mean else ' (sum)'}: max error {error:.1e}, stats {stats[1:]} "
-            f"vs {ref_stats[1:]}: {'ok' if ok else 'FAILED'}")
-        if not ok:
-            failures.append(variant)
+                failures.append(f"{name} {variant}")
     return failures
 
 
