@@ -652,9 +652,16 @@ COMMANDS = {"train": cmd_train, "similar": cmd_similar, "analogy": cmd_analogy, 
             "plot-loss": cmd_plot_loss, "serve": cmd_serve, "phrases": cmd_phrases}
 
 
-def _fail(message: str) -> None:
+def _say(line: str) -> None:
+    """One line on stderr in one write: processes sharing the stream (torchrun's ranks, unbuffered) cannot
+    cut it (print writes the newline apart)."""
     with contextlib.suppress(OSError):  # a hung-up terminal (SIGHUP) may take stderr with it
-        print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def _fail(message: str) -> None:
+    _say(f"{PROG}: error: {message}")
 
 
 def _os_message(err: OSError) -> str:
@@ -701,8 +708,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fresh_line = "\n" if getattr(sys.stderr, "isatty", lambda: False)() else ""  # below a progress bar
         what = str(err) if str(err) else "interrupted"
         leaves = "" if getattr(err, "saved", False) else _STOPPED_LEAVES.get(command, "")
-        with contextlib.suppress(OSError):  # a hung-up terminal (SIGHUP) may take stderr with it
-            print(f"{fresh_line}{PROG}: {what}{'; ' + leaves if leaves else ''}", file=sys.stderr, flush=True)
+        _say(f"{fresh_line}{PROG}: {what}{'; ' + leaves if leaves else ''}")
         return 128 + int(getattr(err, "signum", 2))
     except BrokenPipeError:  # e.g. `w2v similar ... | head`: not an error
         with contextlib.suppress(OSError):
