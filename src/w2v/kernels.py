@@ -36,7 +36,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 _JIT = dict(nogil=True, cache=True, fastmath=True, error_model="numpy", boundscheck=False)
 
@@ -52,6 +55,34 @@ def _splitmix64(state):
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return state, z ^ (z >> np.uint64(31))
+
+
+@intrinsic
+def prefetch_row(typingctx, matrix, row):
+    """Hint the CPU to load row ``row`` of a C-contiguous 2-D array into the caches (llvm.prefetch, read,
+    high locality), every 64-byte line of it."""
+    if not (isinstance(matrix, types.Array) and matrix.ndim == 2 and isinstance(row, types.Integer)):
+        return None
+    sig = types.void(matrix, row)
+
+    def codegen(context, builder, signature, args):
+        ary_ty = signature.args[0]
+        ary = context.make_array(ary_ty)(context, builder, args[0])
+        zero = context.get_constant(types.intp, 0)
+        r = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, ary_ty, ary, [r, zero], wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        base = builder.bitcast(ptr, i8p)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, ir.IntType(32), ir.IntType(32), ir.IntType(32)]), "llvm.prefetch.p0")
+        shape = cgutils.unpack_tuple(builder, ary.shape, 2)
+        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(ary_ty.dtype)))
+        nbytes = builder.mul(shape[1], itemsize)
+        with cgutils.for_range_slice(builder, context.get_constant(types.intp, 0), nbytes, context.get_constant(types.intp, 64)) as (off, _):
+            p = builder.gep(base, [off])
+            builder.call(fn, [p, ir.Constant(ir.IntType(32), 0), ir.Constant(ir.IntType(32), 3), ir.Constant(ir.IntType(32), 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(inline="always", **_JIT)
@@ -217,7 +248,7 @@ def _sg_ns_step(weights, tables, params, scratch, buf, n, lr, state):
     W_in, W_out = weights
     noise = tables[1]
     window, negative = params[0], params[1]
-    (err,) = scratch
+    err, drawn = scratch
     d = W_in.shape[1]
     loss = 0.0
     examples = np.int64(0)
@@ -227,12 +258,15 @@ def _sg_ns_step(weights, tables, params, scratch, buf, n, lr, state):
         for j in range(lo, hi):
             if j == i:
                 continue
+            for k in range(negative):  # drawn first (the same draws, in the same order), their rows fetched
+                state, r = _splitmix64(state)
+                drawn[k] = _draw_noise(noise, r)
+                prefetch_row(W_out, drawn[k])
             v = W_in[buf[j]]
             err[:] = 0.0
             loss += _sgns_update(v, W_out, centre, 1.0, lr, err)
-            for _k in range(negative):
-                state, r = _splitmix64(state)
-                t = _draw_noise(noise, r)
+            for k in range(negative):
+                t = drawn[k]
                 if t == centre:  # the true target is no noise word (C tool)
                     continue
                 loss += _sgns_update(v, W_out, t, 0.0, lr, err)
@@ -249,7 +283,8 @@ def train_chunk_sg(weights, tables, ids, sentence_ends, s0, s1, params, lr, seed
     For each centre word and each context word in its (randomly shrunk) window, the context word's input
     vector predicts the centre word against ``negative`` noise words.
     """
-    scratch = (np.empty(weights[0].shape[1], dtype=np.float32),)  # err: the input vector's update
+    scratch = (np.empty(weights[0].shape[1], dtype=np.float32),  # err: the input vector's update
+               np.empty(max(1, params[1]), dtype=np.int64))  # the pair's noise words
     return _train_chunk(_sg_ns_step, scratch, weights, tables, ids, sentence_ends, s0, s1, params, lr, seed)
 
 
@@ -279,6 +314,7 @@ def _sg_hogbatch_step(weights, tables, params, scratch, buf, n, lr, state):
             state, r = _splitmix64(state)
             t = _draw_noise(noise, r)
             if t != centre:
+                prefetch_row(W_out, t)  # a random row: its loads start while the others are computed
                 tgt[nt] = t
                 nt += 1
         # G = lr * (label - sigmoid(X Y^T)), and the loss
@@ -371,7 +407,7 @@ def _cbow_ns_step(weights, tables, params, scratch, buf, n, lr, state):
     W_in, W_out = weights
     noise = tables[1]
     window, negative, cbow_mean = params
-    h, err = scratch
+    h, err, drawn = scratch
     loss = 0.0
     examples = np.int64(0)
     for i in range(n):
@@ -379,12 +415,15 @@ def _cbow_ns_step(weights, tables, params, scratch, buf, n, lr, state):
         if hi - lo - 1 == 0:
             continue
         centre = buf[i]
+        for k in range(negative):  # drawn first (the same draws, in the same order), their rows fetched
+            state, r = _splitmix64(state)
+            drawn[k] = _draw_noise(noise, r)
+            prefetch_row(W_out, drawn[k])
         _context_sum(W_in, buf, i, lo, hi, cbow_mean, h)
         err[:] = 0.0
         loss += _sgns_update(h, W_out, centre, 1.0, lr, err)
-        for _k in range(negative):
-            state, r = _splitmix64(state)
-            t = _draw_noise(noise, r)
+        for k in range(negative):
+            t = drawn[k]
             if t == centre:
                 continue
             loss += _sgns_update(h, W_out, t, 0.0, lr, err)
@@ -398,7 +437,8 @@ def train_chunk_cbow(weights, tables, ids, sentence_ends, s0, s1, params, lr, se
     """CBOW with negative sampling: the mean (or sum) ``h`` of the window's context input vectors predicts
     the centre word; the error is added to every context input vector (the C tool's choice)."""
     d = weights[0].shape[1]
-    scratch = (np.empty(d, dtype=np.float32), np.empty(d, dtype=np.float32))  # h, err
+    scratch = (np.empty(d, dtype=np.float32), np.empty(d, dtype=np.float32),  # h, err, the noise words
+               np.empty(max(1, params[1]), dtype=np.int64))
     return _train_chunk(_cbow_ns_step, scratch, weights, tables, ids, sentence_ends, s0, s1, params, lr, seed)
 
 
