@@ -308,6 +308,10 @@ def _sg_hogbatch_step(weights, tables, params, scratch, buf, n, lr, state):
                 m += 1
         if m == 0:
             continue
+        if i + 1 < n:  # the next window's new rows: its centre's output row, the context row entering it
+            prefetch_row(W_out, buf[i + 1])
+            if i + 1 + window < n:
+                prefetch_row(W_in, buf[i + 1 + window])
         tgt[0] = centre
         nt = 1
         for _k in range(negative):
@@ -419,6 +423,10 @@ def _cbow_ns_step(weights, tables, params, scratch, buf, n, lr, state):
             state, r = _splitmix64(state)
             drawn[k] = _draw_noise(noise, r)
             prefetch_row(W_out, drawn[k])
+        if i + 1 < n:  # the next window's new rows: its centre's output row, the context row entering it
+            prefetch_row(W_out, buf[i + 1])
+            if i + 1 + window < n:
+                prefetch_row(W_in, buf[i + 1 + window])
         _context_sum(W_in, buf, i, lo, hi, cbow_mean, h)
         err[:] = 0.0
         loss += _sgns_update(h, W_out, centre, 1.0, lr, err)
