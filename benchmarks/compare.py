@@ -21,7 +21,8 @@ import sys
 from pathlib import Path
 
 from corpus_slice import CorpusSlice, prepare_slice
-from report import GENSIM_MODES, TOOL_LABELS, end_to_end_ratios, markdown, scaling_rows, speed_ratios, summarize
+from report import (GENSIM_MODES, TOOL_LABELS, end_to_end_ratios, machine, markdown, scaling_rows, speed_ratios,
+                    summarize)
 from runners import LOSSES, TOOLS, Job, Runner, RunResult, Settings, runs_loss, tool_available
 from setup_env import ensure_fasttext, ensure_venv
 
@@ -147,19 +148,6 @@ def warm_up(runner: Runner, tools: list[str], models: list[str], corpus: CorpusS
                 break
         else:
             log(f"warm-up: {tool} ok")
-
-
-def machine() -> str:
-    """The CPU model and core count, for the report."""
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} cores"
 
 
 def notes(runner: Runner, unavailable: dict[str, str], tools: list[str]) -> list[str]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -46,7 +45,9 @@ def device_name(device: str) -> str:
 
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(device))
-    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+    from report import machine
+
+    return f"CPU ({machine()})"
 
 
 def correctness(device: str) -> list[str]:

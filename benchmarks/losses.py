@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -40,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 from corpus_slice import prepare_slice  # a sibling module of the benchmarks (after the path is set)
+from report import cpu_name  # noqa: E402
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "enwiki-100m.txt.gz"
 SIZES = (1_000, 10_000, 70_000)
@@ -282,17 +282,6 @@ def draw_losses_figure(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def machine() -> str:
-    """The CPU's model name (the machine's architecture when /proc/cpuinfo does not say)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not args.corpus.exists():
@@ -304,7 +293,7 @@ def main(argv=None) -> int:
     timing = prepare_slice(args.corpus, args.out, args.timing_tokens, 5, log)
     small = prepare_slice(args.corpus, args.out, args.slice_tokens, 5, log)
     vocab = full_vocab(whole.path)
-    results = {"meta": {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "cores": os.cpu_count(), "corpus": args.corpus.name, "corpus_tokens": whole.tokens,
+    results = {"meta": {"date": time.strftime("%Y-%m-%d"), "machine": cpu_name(), "cores": os.cpu_count(), "corpus": args.corpus.name, "corpus_tokens": whole.tokens,
                         "vocab": len(vocab), "dim": args.dim, "model": args.model, "threads": args.threads,
                         "timing_tokens": timing.tokens, "slice_tokens": small.tokens,
                         "slice_epochs": args.slice_epochs, "epochs": args.epochs, "quick": args.quick}}

@@ -34,6 +34,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from report import machine  # noqa: E402  (a sibling module of the benchmarks)
+
 REPO = HERE.parent
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "enwiki-100m.txt.gz"
 WARMUP_TOKENS = 50_000
@@ -187,18 +190,6 @@ def report(corpus, runs: list[dict], cmp: dict, identical: bool, args) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    name = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} cores"
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -223,7 +214,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.corpus.exists():
         log(f"error: corpus {args.corpus} not found (the benchmark corpus lives in ../shared/data)")
         return 2
-    sys.path.insert(0, str(HERE))
     from corpus_slice import prepare_slice
 
     corpus = prepare_slice(args.corpus, args.out, args.tokens, args.min_count, log=log)

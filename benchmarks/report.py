@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable
 
 from runners import LOSSES, TOOLS, TRAINED_WORDS_FLAG, RunResult
+
+
+def cpu_name() -> str:
+    """The CPU's model name (the machine's architecture when /proc/cpuinfo does not say)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> str:
+    """The CPU model and core count, for the reports."""
+    return f"{cpu_name()}, {os.cpu_count()} cores"
 
 TOOL_LABELS = {"w2v": "w2v", "w2v-no-hogbatch": "w2v --no-hogbatch", "gensim": "gensim (iterable)", "gensim-corpus-file": "gensim (corpus_file)",
                "fasttext": "fastText (no subwords)"}
