@@ -66,20 +66,23 @@ def prefetch_row(typingctx, matrix, row):
     sig = types.void(matrix, row)
 
     def codegen(context, builder, signature, args):
-        ary_ty = signature.args[0]
+        ary_ty, row_ty = signature.args
         ary = context.make_array(ary_ty)(context, builder, args[0])
-        zero = context.get_constant(types.intp, 0)
-        r = context.cast(builder, args[1], signature.args[1], types.intp)
-        ptr = cgutils.get_item_pointer(context, builder, ary_ty, ary, [r, zero], wraparound=False)
-        i8p = ir.IntType(8).as_pointer()
-        base = builder.bitcast(ptr, i8p)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, ir.IntType(32), ir.IntType(32), ir.IntType(32)]), "llvm.prefetch.p0")
-        shape = cgutils.unpack_tuple(builder, ary.shape, 2)
-        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(ary_ty.dtype)))
-        nbytes = builder.mul(shape[1], itemsize)
-        with cgutils.for_range_slice(builder, context.get_constant(types.intp, 0), nbytes, context.get_constant(types.intp, 64)) as (off, _):
-            p = builder.gep(base, [off])
-            builder.call(fn, [p, ir.Constant(ir.IntType(32), 0), ir.Constant(ir.IntType(32), 3), ir.Constant(ir.IntType(32), 1)])
+
+        def intp(value):
+            return context.get_constant(types.intp, value)
+
+        r = context.cast(builder, args[1], row_ty, types.intp)
+        first = cgutils.get_item_pointer(context, builder, ary_ty, ary, [r, intp(0)], wraparound=False)
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        prefetch = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                                  "llvm.prefetch.p0")
+        base = builder.bitcast(first, i8p)
+        itemsize = context.get_abi_sizeof(context.get_data_type(ary_ty.dtype))
+        row_bytes = builder.mul(cgutils.unpack_tuple(builder, ary.shape, 2)[1], intp(itemsize))
+        read, keep, data_cache = ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)
+        with cgutils.for_range_slice(builder, intp(0), row_bytes, intp(64)) as (offset, _):
+            builder.call(prefetch, [builder.gep(base, [offset]), read, keep, data_cache])
         return context.get_dummy_value()
 
     return sig, codegen
