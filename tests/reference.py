@@ -59,12 +59,26 @@ def _negatives(noise, negative, centre, rng):
     return out
 
 
-def reference_chunk(model, weights, tables, ids, sentence_ends, s0, s1, params, lr, seed):
-    """Train one chunk like ``kernels.KERNELS[model]`` on float64 copies; returns (W_in, W_out, stats)."""
+def logistic_steps(w_out, h, targets, lr):
+    """Binary logistic steps of input ``h`` against ``targets`` [(row of ``w_out``, label)], in order, each
+    row updated at once (the C tool's order; negative sampling's targets and noise words, or a hierarchical
+    softmax path).  Returns (loss, err for h)."""
+    loss, err = 0.0, np.zeros_like(h)
+    for row, label in targets:
+        f = w_out[row] @ h
+        loss += pair_loss(f, label)
+        g = lr * (label - sigmoid(f))
+        err += g * w_out[row]
+        w_out[row] += g * h
+    return loss, err
+
+
+def _sequential_chunk(weights, keep, ids, sentence_ends, s0, s1, window, seed, centre_step):
+    """The loop of every kernel on float64 copies: sentences, subsampling (one draw per token), one window
+    draw per kept centre word, then ``centre_step(w_in, w_out, centre, context, rng) -> (loss, examples)``.
+    Returns (W_in, W_out, (loss, examples, seen, kept))."""
     w_in = weights[0].astype(np.float64)
     w_out = weights[1].astype(np.float64)
-    keep, noise = tables[:2]  # the reference computes the logistic exactly
-    window, negative, cbow_mean = (int(x) for x in params)
     rng = SplitMix64(seed)
     loss = 0.0
     examples = seen = kept = 0
@@ -76,68 +90,68 @@ def reference_chunk(model, weights, tables, ids, sentence_ends, s0, s1, params, 
         for i, centre in enumerate(buf):
             b = 1 + rng.next() % window
             context = [buf[j] for j in range(max(0, i - b), min(n, i + b + 1)) if j != i]
-            if model == "sg":
-                for c in context:
-                    targets = [(centre, 1.0)] + [(t, 0.0) for t in _negatives(noise, negative, centre, rng)]
-                    v = w_in[c].copy()
-                    err = np.zeros_like(v)
-                    for t, label in targets:
-                        f = w_out[t] @ v
-                        loss += pair_loss(f, label)
-                        g = lr * (label - sigmoid(f))
-                        err += g * w_out[t]
-                        w_out[t] += g * v
-                    w_in[c] += err
-                    examples += 1
-            elif model == "sg-hogbatch":
-                if not context:
-                    continue
-                targets = [centre] + _negatives(noise, negative, centre, rng)
-                labels = np.array([1.0] + [0.0] * (len(targets) - 1))
-                X = w_in[context]                   # (m, d)
-                Y = w_out[targets]                  # (1+k, d)
-                F = X @ Y.T                         # (m, 1+k)
-                loss += sum(pair_loss(f, lab) for row in F for f, lab in zip(row, labels))
-                G = lr * (labels[None, :] - sigmoid(F))
-                np.add.at(w_in, context, G @ Y)
-                np.add.at(w_out, targets, G.T @ X)
-                examples += len(context)
-            else:  # cbow
-                if not context:
-                    continue
-                h = w_in[context].sum(axis=0)
-                if cbow_mean:
-                    h /= len(context)
-                err = np.zeros_like(h)
-                targets = [(centre, 1.0)] + [(t, 0.0) for t in _negatives(noise, negative, centre, rng)]
-                for t, label in targets:
-                    f = w_out[t] @ h
-                    loss += pair_loss(f, label)
-                    g = lr * (label - sigmoid(f))
-                    err += g * w_out[t]
-                    w_out[t] += g * h
-                for c in context:
-                    w_in[c] += err
-                examples += 1
+            term, count = centre_step(w_in, w_out, centre, context, rng)
+            loss += term
+            examples += count
     return w_in, w_out, (loss, examples, seen, kept)
+
+
+def _pairs_or_window(model, cbow_mean, step):
+    """The centre step of skip-gram (each context row against the centre, updated after its targets) or CBOW
+    (the mean or sum of the context rows; the error added to each), given ``step(w_out, h, centre, rng) ->
+    (loss, err)``."""
+    def centre_step(w_in, w_out, centre, context, rng):
+        if model == "sg":
+            total = 0.0
+            for c in context:
+                term, err = step(w_out, w_in[c].copy(), centre, rng)
+                total += term
+                w_in[c] += err
+            return total, len(context)
+        if not context:
+            return 0.0, 0
+        h = w_in[context].sum(axis=0)
+        if cbow_mean:
+            h /= len(context)
+        term, err = step(w_out, h, centre, rng)
+        for c in context:
+            w_in[c] += err
+        return term, 1
+    return centre_step
+
+
+def reference_chunk(model, weights, tables, ids, sentence_ends, s0, s1, params, lr, seed):
+    """Train one chunk like ``kernels.KERNELS[model]`` (negative sampling: "sg", "sg-hogbatch" or "cbow") on
+    float64 copies; returns (W_in, W_out, stats)."""
+    keep, noise = tables[:2]  # the reference computes the logistic exactly
+    window, negative, cbow_mean = (int(x) for x in params)
+
+    def ns_step(w_out, h, centre, rng):
+        targets = [(centre, 1.0)] + [(t, 0.0) for t in _negatives(noise, negative, centre, rng)]
+        return logistic_steps(w_out, h, targets, lr)
+
+    def hogbatch_step(w_in, w_out, centre, context, rng):
+        if not context:
+            return 0.0, 0
+        targets = [centre] + _negatives(noise, negative, centre, rng)
+        labels = np.array([1.0] + [0.0] * (len(targets) - 1))
+        X = w_in[context]                   # (m, d)
+        Y = w_out[targets]                  # (1+k, d)
+        F = X @ Y.T                         # (m, 1+k)
+        loss = sum(pair_loss(f, lab) for row in F for f, lab in zip(row, labels))
+        G = lr * (labels[None, :] - sigmoid(F))
+        np.add.at(w_in, context, G @ Y)
+        np.add.at(w_out, targets, G.T @ X)
+        return loss, len(context)
+
+    centre_step = hogbatch_step if model == "sg-hogbatch" else _pairs_or_window(model, cbow_mean, ns_step)
+    return _sequential_chunk(weights, keep, ids, sentence_ends, s0, s1, window, seed, centre_step)
 
 
 # -- hierarchical softmax and the full softmax (w2v.kernels.train_chunk_*_hs, *_softmax) ------------------------
 def hs_path(offsets, paths, word):
     """Word ``word``'s path from the root: [(inner node, label)], label 1 - code (the C tool's convention)."""
     return [(int(p) >> 1, 1.0 - (int(p) & 1)) for p in paths[int(offsets[word]):int(offsets[word + 1])]]
-
-
-def hs_step(w_out, h, path, lr):
-    """One example of hierarchical softmax on ``w_out`` (updated in place); returns (loss, err for h)."""
-    loss, err = 0.0, np.zeros_like(h)
-    for node, label in path:
-        f = w_out[node] @ h
-        loss += pair_loss(f, label)
-        g = lr * (label - sigmoid(f))
-        err += g * w_out[node]
-        w_out[node] += g * h
-    return loss, err
 
 
 def softmax_step(w_out, h, target, lr):
@@ -155,43 +169,15 @@ def reference_chunk_loss(model, loss, weights, tables, ids, sentence_ends, s0, s
     """Train one chunk like ``kernels.KERNELS[(model, loss, False)]`` for loss "hs" (tables (keep, offsets,
     paths)) or "softmax" (tables (keep,)), in float64; returns (W_in, W_out, stats).  The draws: subsampling,
     then one window per kept centre word, nothing else."""
-    w_in = weights[0].astype(np.float64)
-    w_out = weights[1].astype(np.float64)
-    keep = tables[0]
     window, _, cbow_mean = (int(x) for x in params)
-    rng = SplitMix64(seed)
-    total = 0.0
-    examples = seen = kept = 0
 
-    def step(h, centre):
+    def step(w_out, h, centre, rng):
         if loss == "hs":
-            return hs_step(w_out, h, hs_path(tables[1], tables[2], centre), lr)
+            return logistic_steps(w_out, h, hs_path(tables[1], tables[2], centre), lr)
         return softmax_step(w_out, h, centre, lr)
 
-    for sentence in _sentences(ids, sentence_ends, s0, s1):
-        seen += len(sentence)
-        buf = _subsample(sentence, keep, rng)
-        kept += len(buf)
-        n = len(buf)
-        for i, centre in enumerate(buf):
-            b = 1 + rng.next() % window
-            context = [buf[j] for j in range(max(0, i - b), min(n, i + b + 1)) if j != i]
-            if model == "sg":
-                for c in context:
-                    term, err = step(w_in[c].copy(), centre)
-                    total += term
-                    w_in[c] += err
-                    examples += 1
-            elif context:  # cbow
-                h = w_in[context].sum(axis=0)
-                if cbow_mean:
-                    h /= len(context)
-                term, err = step(h, centre)
-                total += term
-                for c in context:
-                    w_in[c] += err
-                examples += 1
-    return w_in, w_out, (total, examples, seen, kept)
+    return _sequential_chunk(weights, tables[0], ids, sentence_ends, s0, s1, window, seed,
+                             _pairs_or_window(model, cbow_mean, step))
 
 
 # -- the torch engine: minibatch steps with counter-based draws (w2v.torch_engine) -------------------------
@@ -255,13 +241,8 @@ def reference_hogwild(variant, weights, tables, ids, sentence_ends, chunk_senten
 
     def train(v, targets, lr):
         nonlocal loss
-        err = np.zeros_like(v)
-        for t, label in targets:
-            f = v @ w_out[t]
-            g = lr * (label - sigmoid(f))
-            loss += pair_loss(f, label)
-            err += g * w_out[t]
-            w_out[t] += g * v
+        term, err = logistic_steps(w_out, v, targets, lr)
+        loss += term
         return err
 
     for i, (centre, sentence, seed, base, lr) in enumerate(kept):
