@@ -328,13 +328,10 @@ class Sync:
         self.done = sync_point
         self.next = sync_point + 1
 
-    def due(self, fraction: float) -> bool:
-        """Whether this rank has reached its next in-pass point (the pass's last is :meth:`end_pass`)."""
-        return self.next < self.points and fraction >= self.next / self.points
-
     def floor(self, n_chunks: int) -> int | None:
         """The chunks left at the next in-pass point (the pass's gate: :meth:`w2v.passes.Pass.set_gate`),
-        or None when only the pass's end is left: the workers stop there, so that the ranks merge their
+        or None when only the pass's end is left (:meth:`end_pass`): the workers stop there, and the point is
+        due once they wait at the gate (:meth:`w2v.passes.Pass.at_gate`), so that the ranks merge their
         updates at the fractions planned, not whenever the trainer's loop next looks."""
         if self.next >= self.points:
             return None

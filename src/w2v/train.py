@@ -591,7 +591,7 @@ class Word2Vec:
                     bar.update(int((e * n_tokens + int(s[2])) * scale), epoch_no, epoch_no + pos.epochs - e - 1,
                                work.lr, s[0] / max(s[1], 1.0))
                     if sync is not None:
-                        if work.at_gate() or sync.due(1.0 - remaining(work.spans) / max(n_chunks, 1)):
+                        if work.at_gate():
                             with work.paused() as (spans, sums):
                                 stopped, save_now = sync.point(checkpoint_due=checkpoint_due())
                                 if stopped:
