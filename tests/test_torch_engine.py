@@ -281,6 +281,9 @@ def test_the_hogwild_kernel_is_chosen_only_on_cuda():
     engine.close()
     with pytest.raises(ValueError, match="kernel must be"):
         TorchEngine(config, (weights[0].copy(), weights[1].copy()), tables, "cpu", kernel="fast")
+    from w2v import cuda_kernels, torch_engine
+
+    assert torch_engine.MAX_HOGWILD_DIM == cuda_kernels.MAX_DIM  # the engine decides without importing numba.cuda
     big = np.zeros((12, 600), dtype=np.float32)
     with pytest.raises(ValueError, match="at most 512 dimensions"):
         TorchEngine(Config(dim=600, threads=1), (big, big.copy()), tables, "cpu", kernel="hogwild")
