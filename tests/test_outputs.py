@@ -296,6 +296,26 @@ def test_sigterm_without_periodic_checkpoints_still_saves_one(big_corpus, tmp_pa
     assert position.epochs == 5 and position.epoch >= 1 and "SIGTERM" in rest and "m.w2v.ckpt" in rest
 
 
+def test_a_stop_whose_exception_python_dropped_is_raised_again():
+    """A signal handler's exception that lands in a finaliser or weakref callback is dropped by Python
+    ("Exception ignored in ..."); the trainer's polling loop raises the stop again, once."""
+    import time
+
+    from w2v.signals import Stopped, StopSignals, raise_lost
+
+    with StopSignals():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler raises in here
+        except Stopped:
+            pass  # what Python does with it in a weakref callback
+        with pytest.raises(Stopped) as stopped:
+            raise_lost()
+        assert stopped.value.signum == signal.SIGTERM
+        raise_lost()  # once only
+    raise_lost()  # outside: nothing
+
+
 def test_sigterm_while_reading_exits_143_and_writes_nothing(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text("alpha beta gamma delta\n" * 2_000_000)

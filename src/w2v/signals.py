@@ -60,6 +60,7 @@ class StopSignals:
         self._saved_int: object = None
         self._pending: int | None = None
         self._raised = False
+        self._unseen: int | None = None  # the signal last raised as Stopped, until raise_lost() sees it
 
     def __enter__(self) -> "StopSignals":
         if not _main_thread():
@@ -97,6 +98,7 @@ class StopSignals:
         if self._raised and signum != signal.SIGINT:
             return
         self._raised = True
+        self._unseen = signum
         raise Stopped(signum)
 
     def begin_hold(self) -> None:
@@ -129,6 +131,17 @@ class StopSignals:
         pending, self._pending = self._pending, None
         if pending is not None:
             raise Stopped(pending, saved=True)
+
+
+def raise_lost() -> None:
+    """Raise again, once, a stop signal whose exception was lost.  A handler's exception lands wherever the
+    main thread is; when that is a finaliser or a weakref callback (a finished thread's object being
+    collected, say), Python prints "Exception ignored in ..." and drops it, and the stop would be lost.
+    Loops that poll while workers train call this: it raises only there, where no stop is under way."""
+    stopper = _active[-1] if _active and _main_thread() else None
+    if stopper is not None and stopper._unseen is not None:
+        signum, stopper._unseen = stopper._unseen, None
+        raise Stopped(signum)
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ from .checkpoint import Position
 from .engine import Batch, check_available
 from .passes import CHUNK_WORDS, Pass, Partitions, plan_chunks, remaining  # noqa: F401 (re-exported)
 from .progress import Progress
-from .signals import StopSignals, Stopped, hold_active, signal_name
+from .signals import StopSignals, Stopped, hold_active, raise_lost, signal_name
 
 log = logging.getLogger("w2v")
 
@@ -587,6 +587,7 @@ class Word2Vec:
                 t0 = time.perf_counter()
                 work.start(max(1, min(engine.threads, remaining(spans))))
                 while work.running(tick):
+                    raise_lost()  # a stop signal whose exception Python dropped is raised here
                     s = work.sums
                     bar.update(int((e * n_tokens + int(s[2])) * scale), epoch_no, epoch_no + pos.epochs - e - 1,
                                work.lr, s[0] / max(s[1], 1.0))
