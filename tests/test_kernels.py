@@ -27,9 +27,10 @@ def tiny_problem(seed=0, vocab=12, dim=8, n_tokens=120):
     return (w_in, w_out), (keep, noise), ids, ends
 
 
+@pytest.mark.parametrize("dim", [8, 37])  # 37: the vectorised row loops' body and their remainder
 @pytest.mark.parametrize("variant,cbow_mean", [("sg", 1), ("sg-hogbatch", 1), ("cbow", 1), ("cbow", 0)])
-def test_kernel_matches_numpy_reference(variant, cbow_mean):
-    weights, tables, ids, ends = tiny_problem()
+def test_kernel_matches_numpy_reference(variant, cbow_mean, dim):
+    weights, tables, ids, ends = tiny_problem(dim=dim)
     params = (np.int64(3), np.int64(4), np.int64(cbow_mean))
     ref_in, ref_out, ref_stats = reference_chunk(variant, weights, tables, ids, ends, 1, 6, params, 0.1, 99)
     w = (weights[0].copy(), weights[1].copy())

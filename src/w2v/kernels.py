@@ -324,38 +324,67 @@ def _sg_hogbatch_step(weights, tables, params, scratch, buf, n, lr, state):
                 prefetch_row(W_out, t)  # a random row: its loads start while the others are computed
                 tgt[nt] = t
                 nt += 1
-        # G = lr * (label - sigmoid(X Y^T)), and the loss
+        # G = lr * (label - sigmoid(X Y^T)), and the loss; two targets at a time share the loads of x
         for a in range(m):
-            x = W_in[ctx[a]]
-            for c in range(nt):
-                y = W_out[tgt[c]]
-                f = np.float32(0.0)
+            xa = ctx[a]
+            c = 0
+            while c + 1 < nt:
+                t0, t1 = tgt[c], tgt[c + 1]
+                f0 = np.float32(0.0)
+                f1 = np.float32(0.0)
                 for q in range(d):
-                    f += x[q] * y[q]
+                    xq = W_in[xa, q]
+                    f0 += xq * W_out[t0, q]
+                    f1 += xq * W_out[t1, q]
                 label = 1.0 if c == 0 else 0.0
-                sig, term = _logistic(np.float64(f), label)
+                sig, term = _logistic(np.float64(f0), label)
                 loss += term
                 G[a, c] = np.float32(lr * (label - sig))
-        # dX = G Y (from the old Y), then Y += G^T X (old X), then X += dX
+                sig, term = _logistic(np.float64(f1), 0.0)
+                loss += term
+                G[a, c + 1] = np.float32(lr * (0.0 - sig))
+                c += 2
+            if c < nt:
+                t0 = tgt[c]
+                f0 = np.float32(0.0)
+                for q in range(d):
+                    f0 += W_in[xa, q] * W_out[t0, q]
+                label = 1.0 if c == 0 else 0.0
+                sig, term = _logistic(np.float64(f0), label)
+                loss += term
+                G[a, c] = np.float32(lr * (label - sig))
+        # dX = G Y (from the old Y), then Y += G^T X (old X), then X += dX; two rows at a time, one store
         for a in range(m):
             for q in range(d):
                 dX[a, q] = 0.0
-            for c in range(nt):
-                g = G[a, c]
-                y = W_out[tgt[c]]
+            c = 0
+            while c + 1 < nt:
+                g0, g1 = G[a, c], G[a, c + 1]
+                t0, t1 = tgt[c], tgt[c + 1]
                 for q in range(d):
-                    dX[a, q] += g * y[q]
+                    dX[a, q] += g0 * W_out[t0, q] + g1 * W_out[t1, q]
+                c += 2
+            if c < nt:
+                g0, t0 = G[a, c], tgt[c]
+                for q in range(d):
+                    dX[a, q] += g0 * W_out[t0, q]
         for c in range(nt):
-            y = W_out[tgt[c]]
-            for a in range(m):
-                g = G[a, c]
-                x = W_in[ctx[a]]
+            t0 = tgt[c]
+            a = 0
+            while a + 1 < m:
+                g0, g1 = G[a, c], G[a + 1, c]
+                x0, x1 = ctx[a], ctx[a + 1]
                 for q in range(d):
-                    y[q] += g * x[q]
+                    W_out[t0, q] += g0 * W_in[x0, q] + g1 * W_in[x1, q]
+                a += 2
+            if a < m:
+                g0, x0 = G[a, c], ctx[a]
+                for q in range(d):
+                    W_out[t0, q] += g0 * W_in[x0, q]
         for a in range(m):
-            x = W_in[ctx[a]]
+            xa = ctx[a]
             for q in range(d):
-                x[q] += dX[a, q]
+                W_in[xa, q] += dX[a, q]
         examples += m
     return loss, examples, state
 
