@@ -146,6 +146,9 @@ def test_two_ranks_train_one_model(tmp_path):
         assert [e["words"] for e in r["log"]] == [n] * 3  # every in-vocabulary token once per epoch
         assert r["shares"][0] + r["shares"][1] == n and min(r["shares"]) > 0.4 * n
     assert ranks[0]["weights_digest"] == ranks[1]["weights_digest"]  # the replicas end equal
+    # each rank counts chunks in its own share: their random streams (noise words, windows, subsampling)
+    # must still differ, or every rank draws the same noise words at the same places
+    assert ranks[0]["seeds"] and not set(ranks[0]["seeds"]) & set(ranks[1]["seeds"])
     # quality: the topics as well separated as by one process (calibrated below)
     model = Word2Vec.load(out / "model.w2v")
     assert model.training_log == ranks[0]["log"]

@@ -233,3 +233,7 @@ def test_chunk_seeds_differ():
     seeds = {chunk_seed(1, e, c) for e in range(1, 4) for c in range(1000)}
     assert len(seeds) == 3000
     assert chunk_seed(1, 1, 0) != chunk_seed(2, 1, 0)
+    # the ranks of a distributed training count chunks in their own shares: their streams must differ too
+    ranked = {chunk_seed(1, e, c, r) for e in range(1, 4) for c in range(1000) for r in range(8)}
+    assert len(ranked) == 24_000 and seeds <= ranked
+    assert chunk_seed(7, 2, 5, 0) == chunk_seed(7, 2, 5)

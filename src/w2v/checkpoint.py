@@ -4,9 +4,9 @@ A checkpoint is a native w2v file (``formats.save_native``) of kind ``"checkpoin
 vocabulary and counts, both weight matrices (under hierarchical softmax with the CRC of the Huffman tree the
 counts rebuild, :func:`w2v.losses.file_header`), the training log of the finished epochs, the position
 (pass of this call, chunks of that pass still to train, the pass's partial sums) and a fingerprint of the
-encoded corpus.  The random stream and learning rate of every chunk are functions of (seed, epoch, chunk) only
-(:func:`w2v.train.chunk_seed`, :func:`w2v.train.learning_rate`), so nothing else is needed: with one thread
-a resumed training ends bit-identical to an uninterrupted one.
+encoded corpus.  The random stream and learning rate of every chunk are functions of (seed, epoch, chunk,
+and the rank under distributed training) only (:func:`w2v.train.chunk_seed`, :func:`w2v.train.learning_rate`),
+so nothing else is needed: with one thread a resumed training ends bit-identical to an uninterrupted one.
 """
 
 from __future__ import annotations

@@ -41,10 +41,15 @@ def learning_rate(start: float, end: float, progress: float) -> float:
     return start - (start - end) * min(max(progress, 0.0), 1.0)
 
 
-def chunk_seed(seed: int, epoch: int, chunk: int) -> int:
-    """A 64-bit seed for one chunk's random stream, mixed from (seed, epoch, chunk) with SplitMix64."""
+def chunk_seed(seed: int, epoch: int, chunk: int, rank: int = 0) -> int:
+    """A 64-bit seed for one chunk's random stream, mixed from (seed, epoch, chunk, rank) with SplitMix64.
+
+    ``chunk`` counts the chunks of the corpus being trained, which under distributed training is one rank's
+    share: ``rank`` keeps the ranks' streams apart (with the same streams every rank drew the same noise
+    words, windows and subsampling draws at the same positions of its share).  Rank 0, and one process,
+    have the streams they always had."""
     mask = (1 << 64) - 1
-    z = (seed * 0x9E3779B97F4A7C15 + (epoch << 40) + chunk + 1) & mask
+    z = (seed * 0x9E3779B97F4A7C15 + (epoch << 40) + chunk + 1 + (rank << 56)) & mask
     for _ in range(2):
         z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
@@ -512,6 +517,7 @@ class Word2Vec:
         print_ = fingerprint(enc) if ckpt is not None else None
         checkpoint_every = ckpt.every if ckpt is not None else None
         ctx, sync, raw_tokens, scale = self._dist, None, int(enc.raw_tokens), 1.0
+        rank = ctx.rank if ctx is not None else 0   # the chunks are counted in this rank's share
         if ctx is not None:  # one rank of several: sync points, global figures
             from .distributed import PeerStopped, Sync
 
@@ -524,7 +530,7 @@ class Word2Vec:
             """Train chunks c0 .. c1-1 (consecutive); returns (sums, the last learning rate)."""
             lrs = np.array([learning_rate(alpha, min_alpha, (e + plan.fraction(c)) / pos.epochs)
                             for c in range(c0, c1)])
-            seeds = np.array([chunk_seed(cfg.seed, epoch_no, c) for c in range(c0, c1)], dtype=np.uint64)
+            seeds = np.array([chunk_seed(cfg.seed, epoch_no, c, rank) for c in range(c0, c1)], dtype=np.uint64)
             s0, s1 = bounds[c0], bounds[c1]
             first = 0 if s0 == 0 else int(ends[s0 - 1])
             ids = enc.read_ids(first, int(ends[s1 - 1]))  # a copy of the chunks: memory stays bounded
