@@ -238,10 +238,12 @@ from w2v import Config
 from w2v.engine import Batch
 from w2v.torch_engine import TorchEngine
 
-for variant, mean in [("sg", True), ("sg-hogbatch", True), ("cbow", True), ("cbow", False)]:
-    weights, tables, batch = tiny_batch()
+runs = [(v, m, 8) for v, m in [("sg", True), ("sg-hogbatch", True), ("cbow", True), ("cbow", False)]]
+runs += [("sg", True, 37), ("cbow", True, 37)]  # 37: two components on some lanes, one on the others
+for variant, mean, dim in runs:
+    weights, tables, batch = tiny_batch(dim=dim)
     batch = Batch(batch.ids[:14], np.array([5, 9, 14]), np.array([0, 1, 3]), batch.lrs, batch.seeds)
-    config = Config(window=2, negative=2, cbow_mean=mean, threads=1, dim=8, **VARIANTS[variant])
+    config = Config(window=2, negative=2, cbow_mean=mean, threads=1, dim=dim, **VARIANTS[variant])
     ref_in, ref_out, ref_stats = reference_hogwild(variant, weights, tables, batch.ids, batch.sentence_ends,
                                                    batch.chunk_sentences, batch.lrs, batch.seeds, (2, 2, int(mean)))
     w = (weights[0].copy(), weights[1].copy())
@@ -266,7 +268,7 @@ def test_hogwild_kernel_in_the_cuda_simulator_matches_the_sequential_reference(t
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line.split() for line in done.stdout.splitlines()]
-    assert len(lines) == 4, done.stdout
+    assert len(lines) == 6, done.stdout
     for variant, mean, error, same_stats, loss_error, examples in lines:
         assert float(error) < 1e-5, (variant, mean, error)
         assert same_stats == "True" and float(loss_error) < 1e-3, (variant, mean, same_stats, loss_error)
