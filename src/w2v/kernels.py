@@ -353,11 +353,19 @@ def _sg_hogbatch_step(weights, tables, params, scratch, buf, n, lr, state):
                 sig, term = _logistic(np.float64(f0), label)
                 loss += term
                 G[a, c] = np.float32(lr * (label - sig))
-        # dX = G Y (from the old Y), then Y += G^T X (old X), then X += dX; two rows at a time, one store
+        # dX = G Y (from the old Y), then Y += G^T X (old X), then X += dX: several rows a loop, one store
+        # (dX set from its first two products, not zeroed; each output row takes four context rows a loop)
         for a in range(m):
-            for q in range(d):
-                dX[a, q] = 0.0
-            c = 0
+            if nt >= 2:
+                g0, g1 = G[a, 0], G[a, 1]
+                t0, t1 = tgt[0], tgt[1]
+                for q in range(d):
+                    dX[a, q] = g0 * W_out[t0, q] + g1 * W_out[t1, q]
+            else:
+                g0, t0 = G[a, 0], tgt[0]
+                for q in range(d):
+                    dX[a, q] = g0 * W_out[t0, q]
+            c = 2
             while c + 1 < nt:
                 g0, g1 = G[a, c], G[a, c + 1]
                 t0, t1 = tgt[c], tgt[c + 1]
@@ -371,6 +379,12 @@ def _sg_hogbatch_step(weights, tables, params, scratch, buf, n, lr, state):
         for c in range(nt):
             t0 = tgt[c]
             a = 0
+            while a + 3 < m:
+                g0, g1, g2, g3 = G[a, c], G[a + 1, c], G[a + 2, c], G[a + 3, c]
+                x0, x1, x2, x3 = ctx[a], ctx[a + 1], ctx[a + 2], ctx[a + 3]
+                for q in range(d):
+                    W_out[t0, q] += (g0 * W_in[x0, q] + g1 * W_in[x1, q]) + (g2 * W_in[x2, q] + g3 * W_in[x3, q])
+                a += 4
             while a + 1 < m:
                 g0, g1 = G[a, c], G[a + 1, c]
                 x0, x1 = ctx[a], ctx[a + 1]
