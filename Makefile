@@ -43,9 +43,12 @@ test-all: install-test install-browser
 	$(PY) -m pytest -q -m "slow or not slow"
 
 # The benchmark makes its own environment (benchmarks/.venv); e.g. make bench BENCH_ARGS="--tokens 2000000 --repeats 1"
+# dim 100 (every tool and loss), then dim 300 (negative sampling; benchmarks/out/dim300), then corpus preparation
 BENCH_ARGS ?=
 bench: install-test
 	$(PY) benchmarks/compare.py $(BENCH_ARGS)
+	$(PY) benchmarks/compare.py --dim 300 --losses ns --out benchmarks/out/dim300 $(BENCH_ARGS)
+	$(PY) benchmarks/reading.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
