@@ -83,7 +83,7 @@ def test_counts_travel_between_ranks_unchanged():
 
 
 def test_options_are_checked():
-    for bad in (dict(timeout=0), dict(sync="some"), dict(sync_words=0)):
+    for bad in (dict(timeout=0), dict(sync="some"), dict(sync_words=0), dict(averaged_rows=-1)):
         with pytest.raises(ValueError):
             Options(**bad)
 

@@ -13,7 +13,8 @@ single-machine trainer and engine; the ranks agree on everything else through co
   benchmarks/NOTES.md section 14).  ``full`` merges both matrices each time; ``hot`` merges the rows of the
   most frequent words (the first rows: the vocabulary is sorted by frequency) at every sync point and the
   whole matrices every ``full_every`` points and at the end of a pass (Ji et al.'s pWord2Vec: most updates
-  touch few rows);
+  touch few rows); the input rows of the ``averaged_rows`` most frequent words take the ranks' mean update
+  instead (each rank's replica gets them where one process would: measured, the sum lost WS-353);
 - **control**: each sync starts with a small all-reduce of flags (a rank stops, a checkpoint is due), so a
   Ctrl-C or SIGTERM on any rank stops them all at their next sync point with one consistent checkpoint.
 
@@ -53,6 +54,10 @@ benchmarks/NOTES.md, section 14, measured the interval against the quality."""
 HOT_ROWS = 4096
 """Rows (the most frequent words) merged at every sync point in the ``hot`` mode."""
 
+AVERAGED_ROWS = 1024
+"""Input rows (the most frequent words) whose ranks' updates are averaged at a merge, not added
+(:meth:`Context.merge`; benchmarks/NOTES.md, section 14)."""
+
 
 @dataclass(frozen=True)
 class Options:
@@ -64,12 +69,15 @@ class Options:
     hot_rows: int = HOT_ROWS           # rows merged at every sync point in "hot" mode
     full_every: int = 8                # "hot": the whole matrices every this many sync points (and at a
     #                                    pass's end)
+    averaged_rows: int = AVERAGED_ROWS  # input rows (most frequent words) whose ranks' updates are averaged
 
     def __post_init__(self) -> None:
         if not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
             raise ConfigError(f"'dist_timeout' must be a number of seconds in (0, inf); got {self.timeout!r}")
         if not (isinstance(self.sync_words, int) and self.sync_words >= 1):
             raise ConfigError(f"'sync_words' must be an int in [1, inf); got {self.sync_words!r}")
+        if not (isinstance(self.averaged_rows, int) and self.averaged_rows >= 0):
+            raise ConfigError(f"'averaged_rows' must be an int in [0, inf); got {self.averaged_rows!r}")
         if self.sync not in SYNC_MODES:
             raise ConfigError(f"'sync' must be one of {', '.join(map(repr, SYNC_MODES))}; got {self.sync!r}")
 
@@ -227,15 +235,22 @@ class Context:
             parts.append(_unpack_counts(blob, WordCounts))
         return merge_counts(parts)
 
-    def merge(self, tensors, bases, rows: int | None = None, what: str = "a weight sync") -> None:
+    def merge(self, tensors, bases, rows: int | None = None, what: str = "a weight sync",
+              averaged: int = 0) -> None:
         """Add up every rank's updates since the last sync: ``t = base + sum over ranks of (t_r - base)`` for
         the first ``rows`` rows (all: None) of each tensor, in place, and ``base`` becomes ``t``.  Summed,
         not averaged: a word's row moves as far as every rank's updates of it together, as one process
-        would move it (an average would divide each rank's learning by the number of ranks)."""
-        for t, base in zip(tensors, bases):
+        would move it (an average would divide each rank's learning by the number of ranks).  Except the
+        first ``averaged`` rows of the first tensor (the input vectors of the most frequent words), which
+        take the ranks' mean update: each rank sees so many of their contexts between two syncs that its
+        replica's row gets where one process's would, and the sum would move it N times as far
+        (benchmarks/NOTES.md, section 14, measured)."""
+        for i, (t, base) in enumerate(zip(tensors, bases)):
             part, start = (t, base) if rows is None else (t[:rows], base[:rows])
             part -= start
             self._guard(what, self.dist.all_reduce, part)
+            if i == 0 and averaged:  # the input rows of the most frequent words: the ranks' mean update
+                part[:averaged] /= self.world
             part += start
             start.copy_(part)
 
@@ -320,6 +335,7 @@ class Sync:
         longest = int(ctx.all_max(np.array([n_tokens]), "the sync plan")[0])
         self.points = max(1, -(-longest // self.options.sync_words))
         self.hot = min(self.options.hot_rows, vocab_size)
+        self.averaged = min(self.options.averaged_rows, vocab_size)
         self.next = 1          # the next sync point of the current pass (1 .. points)
         self.done = 0          # points done in this pass
         self.bases = [t.clone() for t in engine.tensors()]  # the weights at the last sync (equal on every rank)
@@ -352,7 +368,8 @@ class Sync:
                 return stop, False
             full = self.next >= self.points or self.mode == "full" \
                 or self.next % max(1, self.options.full_every) == 0
-            self.ctx.merge(self._tensors(), self.bases, None if full else self.hot, "a weight sync")
+            self.ctx.merge(self._tensors(), self.bases, None if full else self.hot, "a weight sync",
+                           self.averaged)
             self.done = self.next
             self.next += 1
         return 0, save
@@ -388,4 +405,4 @@ class Sync:
         from .signals import deferred
 
         with deferred():
-            self.ctx.merge(self._tensors(), self.bases, None, "the last weight sync")
+            self.ctx.merge(self._tensors(), self.bases, None, "the last weight sync", self.averaged)
