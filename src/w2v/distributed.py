@@ -242,9 +242,9 @@ class Context:
         not averaged: a word's row moves as far as every rank's updates of it together, as one process
         would move it (an average would divide each rank's learning by the number of ranks).  Except the
         first ``averaged`` rows of the first tensor (the input vectors of the most frequent words), which
-        take the ranks' mean update: each rank sees so many of their contexts between two syncs that its
-        replica's row gets where one process's would, and the sum would move it N times as far
-        (benchmarks/NOTES.md, section 14, measured)."""
+        take the ranks' mean update: each rank trains them on thousands of their occurrences between two
+        syncs, its replica takes them about where one process would, and the sum moved them too far
+        (WS-353 0.015 under one process; averaged, level: benchmarks/NOTES.md, section 14)."""
         for i, (t, base) in enumerate(zip(tensors, bases)):
             part, start = (t, base) if rows is None else (t[:rows], base[:rows])
             part -= start
