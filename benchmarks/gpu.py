@@ -14,7 +14,9 @@ Steps (each result is printed as soon as it is known, and written to ``OUT/gpu.j
    speed in raw corpus words per wall second of training and end to end (corpus reading included; the
    warm-up excluded);
 4. the step size (``--steps``): several values of ``torch_engine.STEP_CENTRES`` can be compared in the same
-   run (speed and quality), since it trades the one against the other.
+   run (speed and quality), since it trades the one against the other;
+5. ``--distributed``: ``torchrun -m w2v train --device cuda`` with one rank per visible GPU (world size 1 on
+   one GPU: the NCCL path of issue 10), on the corpus, 1 epoch; its exit status, seconds and log lines.
 
 Only the standard library, NumPy and w2v (installed in the running Python) are needed; the device needs
 PyTorch with CUDA.
@@ -193,6 +195,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for Numba (default: all cores)")
     parser.add_argument("--profile", nargs="*", type=int, default=[],
                         help="step sizes to profile on the warm-up slice (torch.profiler), into OUT/profile.txt")
+    parser.add_argument("--distributed", action="store_true",
+                        help="also train under torchrun, one rank per GPU (NCCL; gloo with --device cpu)")
     parser.add_argument("--budget", type=float, default=0,
                         help="seconds: start no new row after this long (0: no limit); the rows done are kept")
     args = parser.parse_args()
@@ -262,9 +266,39 @@ def main() -> int:
         lines.append(f"| {r['model']} | {r['dim']} | {engine} | {detail} | "
                      f"{r['words_per_sec_train']:,.0f} | {r['words_per_sec_total']:,.0f} | {r['analogy']:.1%} | "
                      f"{r['ws353']:.3f} | {r.get('warmup_seconds', 0):.1f} |")
+    if args.distributed:
+        lines += ["", distributed(sl.path, args.device, out)]
     (out / "gpu.md").write_text("\n".join(lines) + "\n")
     log("\n".join(lines))
     return 0
+
+
+def distributed(corpus: str, device: str, out: Path) -> str:
+    """``torchrun --nproc-per-node G -m w2v train CORPUS --device DEVICE --epochs 1`` with G the visible GPUs
+    (1 on the CPU): the distributed path on this device's backend.  Returns a Markdown paragraph."""
+    import socket
+    import subprocess
+
+    import torch
+
+    ranks = max(1, torch.cuda.device_count()) if device.startswith("cuda") else 1
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(ranks), "--rdzv-backend",
+               "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "-m", "w2v", "train", corpus,
+               "-o", str(out / "distributed.w2v"), "--device", device, "--epochs", "1"]
+    t0 = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    tail = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()][-8:]
+    backend = "NCCL" if device.startswith("cuda") else "gloo"
+    text = (f"Distributed ({backend}): `torchrun --nproc-per-node {ranks} -m w2v train ... --device {device} "
+            f"--epochs 1`: exit status {done.returncode}, {seconds:.1f} s in all.\n\n```\n" + "\n".join(tail)
+            + "\n```")
+    (out / "distributed.txt").write_text(done.stdout + done.stderr)
+    log(text)
+    return text
 
 
 if __name__ == "__main__":
