@@ -291,6 +291,20 @@ def train_chunk_sg(weights, tables, ids, sentence_ends, s0, s1, params, lr, seed
     return _train_chunk(_sg_ns_step, scratch, weights, tables, ids, sentence_ends, s0, s1, params, lr, seed)
 
 
+@njit(inline="always", **_JIT)
+def _add_rows(dst, i, src, r0, g0, r1, g1):
+    """``dst[i] += g0 src[r0] + g1 src[r1]``: two products, one store (HogBatch's ``dX`` and ``Y`` updates)."""
+    for q in range(dst.shape[1]):
+        dst[i, q] += g0 * src[r0, q] + g1 * src[r1, q]
+
+
+@njit(inline="always", **_JIT)
+def _add_row(dst, i, src, r0, g0):
+    """``dst[i] += g0 src[r0]``."""
+    for q in range(dst.shape[1]):
+        dst[i, q] += g0 * src[r0, q]
+
+
 @njit(**_JIT)
 def _sg_hogbatch_step(weights, tables, params, scratch, buf, n, lr, state):
     """Skip-gram HogBatch over one sentence: see :func:`train_chunk_sg_hogbatch`."""
@@ -367,15 +381,10 @@ def _sg_hogbatch_step(weights, tables, params, scratch, buf, n, lr, state):
                     dX[a, q] = g0 * W_out[t0, q]
             c = 2
             while c + 1 < nt:
-                g0, g1 = G[a, c], G[a, c + 1]
-                t0, t1 = tgt[c], tgt[c + 1]
-                for q in range(d):
-                    dX[a, q] += g0 * W_out[t0, q] + g1 * W_out[t1, q]
+                _add_rows(dX, a, W_out, tgt[c], G[a, c], tgt[c + 1], G[a, c + 1])
                 c += 2
             if c < nt:
-                g0, t0 = G[a, c], tgt[c]
-                for q in range(d):
-                    dX[a, q] += g0 * W_out[t0, q]
+                _add_row(dX, a, W_out, tgt[c], G[a, c])
         for c in range(nt):
             t0 = tgt[c]
             a = 0
@@ -386,15 +395,10 @@ def _sg_hogbatch_step(weights, tables, params, scratch, buf, n, lr, state):
                     W_out[t0, q] += (g0 * W_in[x0, q] + g1 * W_in[x1, q]) + (g2 * W_in[x2, q] + g3 * W_in[x3, q])
                 a += 4
             while a + 1 < m:
-                g0, g1 = G[a, c], G[a + 1, c]
-                x0, x1 = ctx[a], ctx[a + 1]
-                for q in range(d):
-                    W_out[t0, q] += g0 * W_in[x0, q] + g1 * W_in[x1, q]
+                _add_rows(W_out, t0, W_in, ctx[a], G[a, c], ctx[a + 1], G[a + 1, c])
                 a += 2
             if a < m:
-                g0, x0 = G[a, c], ctx[a]
-                for q in range(d):
-                    W_out[t0, q] += g0 * W_in[x0, q]
+                _add_row(W_out, t0, W_in, ctx[a], G[a, c])
         for a in range(m):
             xa = ctx[a]
             for q in range(d):
