@@ -152,6 +152,14 @@ def _logistic(f, label):
 
 
 @njit(inline="always", **_JIT)
+def _logistic_step(f, label, lr):
+    """The step of one binary logistic example with logit ``f`` (float32): ``(g, loss term)``, ``g = lr *
+    (label - sigmoid(f))`` in float32."""
+    sig, term = _logistic(np.float64(f), label)
+    return np.float32(lr * (label - sig)), term
+
+
+@njit(inline="always", **_JIT)
 def _subsample(ids, start, end, keep, buf, state):
     """Copy the kept tokens of ids[start:end] into buf; returns (count kept, new rng state)."""
     n = 0
@@ -176,8 +184,7 @@ def _sgns_update(v, W_out, target, label, lr, err):
     f = np.float32(0.0)
     for j in range(d):  # W_out indexed in 2-D, not through a row view: no reference count updated per target
         f += v[j] * W_out[target, j]
-    sig, loss = _logistic(np.float64(f), label)
-    g = np.float32(lr * (label - sig))
+    g, loss = _logistic_step(f, label, lr)
     for j in range(d):
         err[j] += g * W_out[target, j]
         W_out[target, j] += g * v[j]
@@ -350,23 +357,18 @@ def _sg_hogbatch_step(weights, tables, params, scratch, buf, n, lr, state):
                     xq = W_in[xa, q]
                     f0 += xq * W_out[t0, q]
                     f1 += xq * W_out[t1, q]
-                label = 1.0 if c == 0 else 0.0
-                sig, term = _logistic(np.float64(f0), label)
+                G[a, c], term = _logistic_step(f0, 1.0 if c == 0 else 0.0, lr)
                 loss += term
-                G[a, c] = np.float32(lr * (label - sig))
-                sig, term = _logistic(np.float64(f1), 0.0)
+                G[a, c + 1], term = _logistic_step(f1, 0.0, lr)
                 loss += term
-                G[a, c + 1] = np.float32(lr * (0.0 - sig))
                 c += 2
             if c < nt:
                 t0 = tgt[c]
                 f0 = np.float32(0.0)
                 for q in range(d):
                     f0 += W_in[xa, q] * W_out[t0, q]
-                label = 1.0 if c == 0 else 0.0
-                sig, term = _logistic(np.float64(f0), label)
+                G[a, c], term = _logistic_step(f0, 1.0 if c == 0 else 0.0, lr)
                 loss += term
-                G[a, c] = np.float32(lr * (label - sig))
         # dX = G Y (from the old Y), then Y += G^T X (old X), then X += dX: several rows a loop, one store
         # (dX set from its first two products, not zeroed; each output row takes four context rows a loop)
         for a in range(m):
