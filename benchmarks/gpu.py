@@ -276,17 +276,14 @@ def main() -> int:
 def distributed(corpus: str, device: str, out: Path) -> str:
     """``torchrun --nproc-per-node G -m w2v train CORPUS --device DEVICE --epochs 1`` with G the visible GPUs
     (1 on the CPU): the distributed path on this device's backend.  Returns a Markdown paragraph."""
-    import socket
     import subprocess
 
     import torch
+    from distributed import free_port  # benchmarks/distributed.py
 
     ranks = max(1, torch.cuda.device_count()) if device.startswith("cuda") else 1
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(ranks), "--rdzv-backend",
-               "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "-m", "w2v", "train", corpus,
+               "c10d", "--rdzv-endpoint", f"127.0.0.1:{free_port()}", "-m", "w2v", "train", corpus,
                "-o", str(out / "distributed.w2v"), "--device", device, "--epochs", "1"]
     t0 = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
