@@ -238,16 +238,17 @@ from w2v import Config
 from w2v.engine import Batch
 from w2v.torch_engine import TorchEngine
 
-runs = [(v, m, 8) for v, m in [("sg", True), ("sg-hogbatch", True), ("cbow", True), ("cbow", False)]]
-runs += [("sg", True, 37), ("cbow", True, 37)]  # 37: two components on some lanes, one on the others
-for variant, mean, dim in runs:
+runs = [(v, m, 8, "plain") for v, m in [("sg", True), ("sg-hogbatch", True), ("cbow", True), ("cbow", False)]]
+runs += [("sg", True, 37, "plain"), ("cbow", True, 37, "plain")]  # 37: two components on some lanes, one on others
+runs += [("sg-hogbatch", True, 8, "atomic"), ("cbow", True, 37, "atomic"), ("sg", True, 37, "coherent")]
+for variant, mean, dim, access in runs:
     weights, tables, batch = tiny_batch(dim=dim)
     batch = Batch(batch.ids[:14], np.array([5, 9, 14]), np.array([0, 1, 3]), batch.lrs, batch.seeds)
     config = Config(window=2, negative=2, cbow_mean=mean, threads=1, dim=dim, **VARIANTS[variant])
     ref_in, ref_out, ref_stats = reference_hogwild(variant, weights, tables, batch.ids, batch.sentence_ends,
                                                    batch.chunk_sentences, batch.lrs, batch.seeds, (2, 2, int(mean)))
     w = (weights[0].copy(), weights[1].copy())
-    engine = TorchEngine(config, w, tables, "cpu", kernel="hogwild", blocks=1)
+    engine = TorchEngine(config, w, tables, "cpu", kernel="hogwild", blocks=1, access=access)
     stats = engine.train(batch)
     engine.close()
     error = max(np.abs(w[0] - ref_in).max(), np.abs(w[1] - ref_out).max())
@@ -257,7 +258,7 @@ for variant, mean, dim in runs:
 
 def test_hogwild_kernel_in_the_cuda_simulator_matches_the_sequential_reference(tmp_path):
     """The GPU kernel itself (numba-cuda's simulator runs it on the CPU), one block: exactly the sequential
-    reference on the same draws, for each variant."""
+    reference on the same draws, for each variant and each way of reading and writing the rows."""
     import os
     import subprocess
 
@@ -268,7 +269,7 @@ def test_hogwild_kernel_in_the_cuda_simulator_matches_the_sequential_reference(t
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line.split() for line in done.stdout.splitlines()]
-    assert len(lines) == 6, done.stdout
+    assert len(lines) == 9, done.stdout
     for variant, mean, error, same_stats, loss_error, examples in lines:
         assert float(error) < 1e-5, (variant, mean, error)
         assert same_stats == "True" and float(loss_error) < 1e-3, (variant, mean, same_stats, loss_error)
@@ -286,6 +287,9 @@ def test_the_hogwild_kernel_is_chosen_only_on_cuda():
     from w2v import cuda_kernels, torch_engine
 
     assert torch_engine.MAX_HOGWILD_DIM == cuda_kernels.MAX_DIM  # the engine decides without importing numba.cuda
+    assert torch_engine.ACCESS_SETTINGS == tuple(cuda_kernels.ACCESS)
+    with pytest.raises(ValueError, match="access must be one of plain, atomic, coherent"):
+        TorchEngine(config, (weights[0].copy(), weights[1].copy()), tables, "cpu", access="fast")
     big = np.zeros((12, 600), dtype=np.float32)
     with pytest.raises(ValueError, match="at most 512 dimensions"):
         TorchEngine(Config(dim=600, threads=1), (big, big.copy()), tables, "cpu", kernel="hogwild")

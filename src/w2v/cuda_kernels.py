@@ -18,8 +18,16 @@ j]``, ``a`` the context's offset slot ``0 .. 2W-1``); 1 skip-gram sharing the ce
 window (``noise[i, j]``, HogBatch's draws); 2 CBOW (mean or sum of the context rows; the error added to
 every context row, the C tool's choice).
 
+How the shared rows are read and written (``access``, :data:`ACCESS`): 0 as plain loads and stores, Hogwild
+as the CPU threads do it; 1 with the updates as atomic adds, which land in the L2 cache, the GPU's point of
+coherence, so that no concurrent update of a frequent row is lost (a plain ``w += u`` of two warps at once
+keeps one of them); 2 with atomic adds and the rows read from L2 too (``ld.global.cg``, where numba-cuda has
+``cuda.ldcg``), past each multiprocessor's L1 cache, which other multiprocessors' writes do not update.  Which
+one a GPU needs is measured by ``benchmarks/gpu.py --access`` (benchmarks/NOTES.md, sections 13 and 18).
+
 A segment with one writer (one block) is exactly the sequential reference of ``tests/reference.py``
-(``reference_hogwild``); the tests run the kernel in Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``).
+(``reference_hogwild``), in every access setting; the tests run the kernel in Numba's CUDA simulator
+(``NUMBA_ENABLE_CUDASIM=1``).
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ import numpy as np
 if not hasattr(np, "row_stack"):  # numba-cuda (0.2x) registers np.row_stack, which NumPy 2.5 removed
     np.row_stack = np.vstack
 
-from numba import cuda, float32, float64  # noqa: E402
+from numba import config as numba_config, cuda, float32, float64  # noqa: E402
 
 LANES = 32
 """Threads per block: one warp shares each vector's components."""
@@ -42,6 +50,53 @@ MAX_PER_LANE = 16
 MAX_DIM = LANES * MAX_PER_LANE  # w2v.torch_engine.MAX_HOGWILD_DIM
 
 MODES = {"sg": 0, "sg-hogbatch": 1, "cbow": 2}
+
+ACCESS = {"plain": 0, "atomic": 1, "coherent": 2}
+"""How the kernel reads and writes the shared rows (see the module docstring)."""
+
+
+@cuda.jit(device=True)
+def _load_plain(w, row, j, access):
+    """``w[row, j]``."""
+    return w[row, j]
+
+
+@cuda.jit(device=True)
+def _load_l2(w, row, j, access):
+    """``w[row, j]``; read from L2, past this multiprocessor's L1 cache, when ``access`` is 2."""
+    if access == 2:
+        return cuda.ldcg(w, (row, j))
+    return w[row, j]
+
+
+def _l2_loads_compile() -> bool:
+    """Whether :func:`_load_l2` compiles here (numba-cuda's ``cuda.ldcg``, on a GPU); where it does not (numba's
+    own numba.cuda, its simulator, an older numba-cuda) every load is a plain one."""
+    if not hasattr(cuda, "ldcg") or numba_config.ENABLE_CUDASIM:
+        return False
+    try:
+        def probe(w, out, access):
+            out[0] = _load_l2(w, 0, 0, access)
+
+        cuda.jit("void(float32[:, ::1], float32[::1], int64)")(probe)
+        return True
+    except Exception:  # cannot compile it: no GPU to compile for, or no cache hints in this numba-cuda
+        return False
+
+
+_L2_LOADS = _l2_loads_compile()
+"""Whether the rows can be read past the L1 cache (``access`` 2); when not, access 2 reads them as 1 does."""
+
+_load = _load_l2 if _L2_LOADS else _load_plain
+
+
+@cuda.jit(device=True)
+def _add(w, row, j, value, access):
+    """``w[row, j] += value``: a plain load and store (access 0), or an atomic add (1, 2)."""
+    if access == 0:
+        w[row, j] += value
+    else:
+        cuda.atomic.add(w, (row, j), value)
 
 
 @cuda.jit(device=True)
@@ -61,30 +116,33 @@ def _block_sum(red, lane, value):
 
 
 @cuda.jit(device=True)
-def _target(x, err, w_out, t, label, rate, lane, per_lane, d, red):
+def _target(x, err, w_out, t, label, rate, lane, per_lane, d, red, access):
     """One binary logistic step of input ``x`` (this lane's components) against output row ``t``: the row
     moves at once, ``err`` gathers the input's update.  Returns the pair's loss term (lane 0's is used)."""
     part = float32(0.0)
     for q in range(per_lane):
         j = lane + LANES * q
         if j < d:
-            part += x[q] * w_out[t, j]
+            part += x[q] * _load(w_out, t, j, access)
     f = _block_sum(red, lane, part)
     s = 1.0 / (1.0 + math.exp(-f))
     g = float32(rate * (label - s))
     for q in range(per_lane):
         j = lane + LANES * q
         if j < d:
-            y = w_out[t, j]
+            y = _load(w_out, t, j, access)
             err[q] += g * y
-            w_out[t, j] = y + g * x[q]
+            if access == 0:
+                w_out[t, j] = y + g * x[q]
+            else:
+                cuda.atomic.add(w_out, (t, j), g * x[q])
     z = -f if label > 0.5 else f  # the loss: softplus(z) = -log s(-z)
     return float64(max(z, 0.0) + math.log1p(math.exp(-abs(z))))
 
 
 @cuda.jit
 def hogwild(w_in, w_out, word, sentence, lr, window_of, noise, n, segment, mode, window, negative, cbow_mean,
-            loss_out, examples_out):
+            access, loss_out, examples_out):
     """Train the kept tokens ``word[0:n]`` (their sentence, learning rate, window and noise words beside them),
     block ``b`` the tokens ``b * segment ..``; writes each block's loss sum and example count."""
     block = cuda.blockIdx.x
@@ -116,18 +174,18 @@ def hogwild(w_in, w_out, word, sentence, lr, window_of, noise, n, segment, mode,
                 for q in range(per_lane):
                     j = lane + LANES * q
                     if j < d:
-                        x[q] += w_in[c, j]
+                        x[q] += _load(w_in, c, j, access)
                 m += 1
             if m == 0:
                 continue
             if cbow_mean:
                 for q in range(per_lane):
                     x[q] /= m
-            loss += _target(x, err, w_out, centre, 1.0, rate, lane, per_lane, d, red)
+            loss += _target(x, err, w_out, centre, 1.0, rate, lane, per_lane, d, red, access)
             for k in range(negative):
                 t = noise[i, k]
                 if t != centre:
-                    loss += _target(x, err, w_out, t, 0.0, rate, lane, per_lane, d, red)
+                    loss += _target(x, err, w_out, t, 0.0, rate, lane, per_lane, d, red, access)
             for o in range(-b, b + 1):
                 p = i + o
                 if o == 0 or p < 0 or p >= n or sentence[p] != here:
@@ -136,7 +194,7 @@ def hogwild(w_in, w_out, word, sentence, lr, window_of, noise, n, segment, mode,
                 for q in range(per_lane):
                     j = lane + LANES * q
                     if j < d:
-                        w_in[c, j] += err[q]
+                        _add(w_in, c, j, err[q], access)
             examples += 1
             continue
         for o in range(-b, b + 1):  # skip-gram: each context word's row against the centre and the noise
@@ -147,18 +205,18 @@ def hogwild(w_in, w_out, word, sentence, lr, window_of, noise, n, segment, mode,
             slot = o + window if o < 0 else o + window - 1
             for q in range(per_lane):
                 j = lane + LANES * q
-                x[q] = w_in[c, j] if j < d else 0.0
+                x[q] = _load(w_in, c, j, access) if j < d else 0.0
                 err[q] = 0.0
-            loss += _target(x, err, w_out, centre, 1.0, rate, lane, per_lane, d, red)
+            loss += _target(x, err, w_out, centre, 1.0, rate, lane, per_lane, d, red, access)
             first = slot * negative if mode == 0 else 0
             for k in range(negative):
                 t = noise[i, first + k]
                 if t != centre:
-                    loss += _target(x, err, w_out, t, 0.0, rate, lane, per_lane, d, red)
+                    loss += _target(x, err, w_out, t, 0.0, rate, lane, per_lane, d, red, access)
             for q in range(per_lane):
                 j = lane + LANES * q
                 if j < d:
-                    w_in[c, j] += err[q]
+                    _add(w_in, c, j, err[q], access)
             examples += 1
     if lane == 0:
         loss_out[block] = loss
@@ -174,12 +232,13 @@ def available() -> bool:
 
 
 def launch(w_in, w_out, word, sentence, lr, window_of, noise, n: int, segment: int, mode: int, window: int,
-           negative: int, cbow_mean: bool, loss_out, examples_out) -> None:
+           negative: int, cbow_mean: bool, loss_out, examples_out, access: int = 0) -> None:
     """Run :func:`hogwild` over ``ceil(n / segment)`` blocks (arrays: device arrays, torch CUDA tensors, or
-    NumPy arrays in the simulator); ``loss_out`` and ``examples_out`` hold at least that many blocks."""
+    NumPy arrays in the simulator); ``loss_out`` and ``examples_out`` hold at least that many blocks;
+    ``access`` one of :data:`ACCESS`'s values."""
     blocks = (n + segment - 1) // segment
     if blocks == 0:
         return
     hogwild[blocks, LANES](w_in, w_out, word, sentence, lr, window_of, noise, np.int64(n), np.int64(segment),
                            np.int64(mode), np.int64(window), np.int64(negative), np.int64(bool(cbow_mean)),
-                           loss_out, examples_out)
+                           np.int64(access), loss_out, examples_out)

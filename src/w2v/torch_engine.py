@@ -67,6 +67,13 @@ BLOCKS_PER_SM = 32
 """Hogwild blocks (one warp each) per multiprocessor: the segments trained at once, so the number of
 concurrent writers of the weights."""
 
+ACCESS_SETTINGS = ("plain", "atomic", "coherent")  # w2v.cuda_kernels.ACCESS, without importing numba.cuda
+
+HOGWILD_ACCESS = "plain"
+"""How the hogwild kernel reads and writes the shared rows: ``"plain"`` loads and stores (Hogwild),
+``"atomic"`` adds, or ``"coherent"`` (atomic adds, rows read past the L1 cache): see
+:mod:`w2v.cuda_kernels` and ``benchmarks/gpu.py --access``."""
+
 _M32 = 0xFFFFFFFF
 
 
@@ -118,7 +125,8 @@ class TorchEngine:
 
     def __init__(self, config, weights: tuple[np.ndarray, np.ndarray], tables: tuple[np.ndarray, np.ndarray],
                  device: str = "cpu", step_centres: int | None = None, group_tokens: int | None = None,
-                 threads: int | None = None, kernel: str | None = None, blocks: int | None = None):
+                 threads: int | None = None, kernel: str | None = None, blocks: int | None = None,
+                 access: str | None = None):
         from .passes import CHUNK_WORDS
 
         self.device = torch.device(device)
@@ -133,6 +141,9 @@ class TorchEngine:
         vocab, dim = weights[0].shape
         self.kernel = self._choose_kernel(kernel or KERNEL, dim)
         self.blocks = blocks  # hogwild blocks per launch (default: BLOCKS_PER_SM per multiprocessor)
+        self.access = access or HOGWILD_ACCESS
+        if self.access not in ACCESS_SETTINGS:
+            raise ValueError(f"access must be one of {', '.join(ACCESS_SETTINGS)}, not {self.access!r}")
         default_group = HOGWILD_GROUP_TOKENS if self.kernel == "hogwild" else GROUP_TOKENS
         self.chunks_per_call = max(1, (group_tokens or default_group) // CHUNK_WORDS)
         self._check_memory(vocab, dim)
@@ -265,7 +276,7 @@ class TorchEngine:
             arrays = [a.numpy() for a in arrays]
         w_in, w_out, word_, sentence_, lr_, b_, noise_, loss_, examples_ = arrays
         kernels.launch(w_in, w_out, word_, sentence_, lr_, b_, noise_, k, segment, kernels.MODES[self.variant],
-                       self.window, self.negative, self.cbow_mean, loss_, examples_)
+                       self.window, self.negative, self.cbow_mean, loss_, examples_, kernels.ACCESS[self.access])
         return float(loss.sum().item()), int(examples.sum().item()), n, k
 
     def _step(self, kept_tokens, start: int):
