@@ -18,7 +18,7 @@ Steps (each result is printed as soon as it is known, and written to ``OUT/gpu.j
 5. ``--access``: the hogwild kernel's ways of reading and writing the shared rows
    (``torch_engine.HOGWILD_ACCESS``: plain loads and stores, atomic adds, atomic adds with the rows read past
    the L1 cache) compared at the first dimension, since the races of thousands of warps on the frequent rows
-   are where GPU word2vec loses quality;
+   are where GPU word2vec loses quality (by default the two other than the default, beside its rows);
 6. ``--distributed``: ``torchrun -m w2v train --device cuda`` with one rank per visible GPU (world size 1 on
    one GPU: the NCCL path of issue 10), on the corpus, 1 epoch; its exit status, seconds and log lines.
 
@@ -208,7 +208,7 @@ def main() -> int:
                         help="more hogwild rows at the first dimension with these torch_engine.BLOCKS_PER_SM")
     parser.add_argument("--access", nargs="*", choices=["plain", "atomic", "coherent"],
                         help="more hogwild rows at the first dimension with these torch_engine.HOGWILD_ACCESS "
-                             "(default on a GPU: atomic coherent; none: --access with no value)")
+                             "(default on a GPU: those other than the default; none: --access with no value)")
     parser.add_argument("--no-numba", action="store_true", help="skip the CPU rows")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for Numba (default: all cores)")
     parser.add_argument("--profile", nargs="*", type=int, default=[],
@@ -258,7 +258,10 @@ def main() -> int:
             if not args.no_numba:
                 plan.append((model, dim, "numba", None, None, None, None))
     if args.access is None:
-        args.access = ["atomic", "coherent"] if args.device.startswith("cuda") else []
+        import w2v.torch_engine as torch_engine
+
+        others = [a for a in torch_engine.ACCESS_SETTINGS if a != torch_engine.HOGWILD_ACCESS]
+        args.access = others if args.device.startswith("cuda") else []
     for access in args.access:  # the hogwild kernel's reads and writes of the shared rows, at the first dimension
         if access not in broken:
             plan += [(model, args.dims[0], "torch", "hogwild", None, None, access) for model in args.models]

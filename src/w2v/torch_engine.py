@@ -69,10 +69,12 @@ concurrent writers of the weights."""
 
 ACCESS_SETTINGS = ("plain", "atomic", "coherent")  # w2v.cuda_kernels.ACCESS, without importing numba.cuda
 
-HOGWILD_ACCESS = "plain"
+HOGWILD_ACCESS = "coherent"
 """How the hogwild kernel reads and writes the shared rows: ``"plain"`` loads and stores (Hogwild),
 ``"atomic"`` adds, or ``"coherent"`` (atomic adds, rows read past the L1 cache): see
-:mod:`w2v.cuda_kernels` and ``benchmarks/gpu.py --access``."""
+:mod:`w2v.cuda_kernels` and ``benchmarks/gpu.py --access``.  Coherent is the default on the strength of the
+CPU emulation of benchmarks/NOTES.md, section 18 (concurrency alone costs no quality; what a multiprocessor's
+L1 copy of a frequent row hides from it does), not yet of a GPU measurement."""
 
 _M32 = 0xFFFFFFFF
 
