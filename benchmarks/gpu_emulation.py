@@ -16,6 +16,11 @@ each other's writes is the model of the GPU's memory (``--memory``):
   then every block adds its update (atomic adds, all in flight at once).
 - ``lost`` (skip-gram): as ``stale``, but each write stores the value read plus the block's update: of the
   blocks writing a row in a slot the last one wins (plain loads and stores, at their worst).
+- ``l1`` (skip-gram): the blocks in the order of ``fresh``, but block ``b`` runs on multiprocessor ``b % 132``,
+  whose L1 cache (``--l1-kb``, 8-way, LRU, whole rows) keeps the rows it has read: a read that hits returns the
+  cached copy, however old; a store goes to the shared weights (L2) and to the writer's cached copy, not to
+  the other multiprocessors' (L1 caches are not coherent for global memory); a launch starts with empty caches.
+  ``l1-invalidate``: the same, with a store dropping the writer's cached copy instead of updating it.
 
 One block is the sequential reference of the tests (``reference_hogwild``), which the script checks first.
 The logistic step is the CPU kernels' (``w2v.kernels._logistic_step``).  Results: ``OUT/gpu_emulation.json``
@@ -40,7 +45,9 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from w2v.kernels import _logistic_step  # noqa: E402  (one definition of the step)
 
-MEMORY = {"fresh": 0, "stale": 1, "lost": 2}
+MEMORY = {"fresh": 0, "stale": 1, "lost": 2, "l1": 3, "l1-invalidate": 4}
+MULTIPROCESSORS = 132  # an H100 SXM
+L1_WAYS = 8
 
 
 @njit(inline="always")
@@ -159,17 +166,123 @@ def emulate(w_in, w_out, word, sentence, lr, window_of, noise, n, segment, mode,
     return loss, examples
 
 
+@njit(inline="always")
+def _cached(tag, stamp, data, sm, key, row, now, sets):
+    """The slot of ``sm``'s cache holding ``key`` (``row`` read into it on a miss, over the set's least
+    recently used slot)."""
+    base = (((key * 2654435761) & 0xFFFFFFFF) % sets) * L1_WAYS
+    lru = base
+    for w in range(base, base + L1_WAYS):
+        if tag[sm, w] == key:
+            stamp[sm, w] = now
+            return w
+        if stamp[sm, w] < stamp[sm, lru]:
+            lru = w
+    tag[sm, lru] = key
+    stamp[sm, lru] = now
+    data[sm, lru, :] = row
+    return lru
+
+
+@njit(inline="always")
+def _store(tag, data, sm, key, slot, row, value, update):
+    """``row[:] = value`` (L2), and the writer's cached copy in ``slot`` updated or dropped."""
+    row[:] = value
+    if tag[sm, slot] == key:
+        if update:
+            data[sm, slot, :] = value
+        else:
+            tag[sm, slot] = -1
+
+
+@njit(cache=True)
+def emulate_l1(w_in, w_out, word, sentence, lr, window_of, noise, n, segment, mode, window, negative, l1_rows,
+               update):
+    """Skip-gram as :func:`emulate` in its "fresh" order, every read through the block's multiprocessor's L1
+    copy of the row (``l1_rows`` rows a multiprocessor); returns (loss sum, examples)."""
+    d = w_in.shape[1]
+    vocab = w_in.shape[0]
+    blocks = (n + segment - 1) // segment
+    sms = min(blocks, MULTIPROCESSORS)
+    sets = max(1, l1_rows // L1_WAYS)
+    tag = np.full((sms, sets * L1_WAYS), -1, np.int64)
+    stamp = np.zeros((sms, sets * L1_WAYS), np.int64)
+    data = np.zeros((sms, sets * L1_WAYS, d), np.float32)
+    x = np.zeros((blocks, d), np.float32)
+    err = np.zeros((blocks, d), np.float32)
+    value = np.zeros(d, np.float32)
+    cur_i = np.arange(blocks) * segment
+    cur_o = np.full(blocks, -window - 1)
+    busy = np.zeros(blocks, np.bool_)
+    loss, examples, now = 0.0, 0, 0
+    while True:
+        active = 0
+        for b in range(blocks):
+            busy[b] = _next_unit(b, cur_i, cur_o, min(n, (b + 1) * segment), word, sentence, window_of, n, window,
+                                 False)
+            if busy[b]:
+                active += 1
+                now += 1
+                c = word[cur_i[b] + cur_o[b]]
+                x[b, :] = data[b % sms, _cached(tag, stamp, data, b % sms, c, w_in[c], now, sets)]
+                err[b, :] = 0.0
+        if active == 0:
+            break
+        for k in range(negative + 1):
+            for b in range(blocks):
+                if not busy[b]:
+                    continue
+                i = cur_i[b]
+                t = word[i]
+                if k > 0:
+                    o = cur_o[b]
+                    first = 0 if mode > 0 else (o + window if o < 0 else o + window - 1) * negative
+                    t = noise[i, first + k - 1]
+                    if t == word[i]:
+                        continue
+                now += 1
+                sm = b % sms
+                slot = _cached(tag, stamp, data, sm, vocab + t, w_out[t], now, sets)
+                y = data[sm, slot]
+                g, term = _logistic_step(_dot(x[b], y), 1.0 if k == 0 else 0.0, lr[i])
+                loss += term
+                _axpy(value, g, x[b], y)
+                _axpy(err[b], g, y, err[b])
+                _store(tag, data, sm, vocab + t, slot, w_out[t], value, update)
+        for b in range(blocks):
+            if not busy[b]:
+                continue
+            examples += 1
+            now += 1
+            sm = b % sms
+            c = word[cur_i[b] + cur_o[b]]
+            slot = _cached(tag, stamp, data, sm, c, w_in[c], now, sets)  # w += err: a load (maybe cached), a store
+            _axpy(value, np.float32(1.0), err[b], data[sm, slot])
+            _store(tag, data, sm, c, slot, w_in[c], value, update)
+    return loss, examples
+
+
 class _Emulated:
     """Stands in for ``w2v.cuda_kernels`` in the torch engine: ``launch`` trains the call here."""
 
     MODES = {"sg": 0, "sg-hogbatch": 1, "cbow": 2}
     ACCESS = {"plain": 0, "atomic": 1, "coherent": 2}
 
-    def __init__(self, memory: str):
+    def __init__(self, memory: str, l1_kb: float = 200):
         self.memory = MEMORY[memory]
+        self.l1_bytes = int(l1_kb * 1024)
 
     def launch(self, w_in, w_out, word, sentence, lr, window_of, noise, n, segment, mode, window, negative,
                cbow_mean, loss_out, examples_out, access=0):
+        if self.memory >= MEMORY["l1"]:
+            loss, examples = emulate_l1(w_in, w_out, word, sentence, lr, window_of, noise, np.int64(n),
+                                        np.int64(segment), np.int64(mode), np.int64(window), np.int64(negative),
+                                        np.int64(self.l1_bytes // (4 * w_in.shape[1])),
+                                        self.memory == MEMORY["l1"])
+            loss_out[:] = 0.0
+            examples_out[:] = 0
+            loss_out[0], examples_out[0] = loss, examples
+            return
         loss, examples = emulate(w_in, w_out, word, sentence, lr, window_of, noise, np.int64(n), np.int64(segment),
                                  np.int64(mode), np.int64(window), np.int64(negative), bool(cbow_mean),
                                  np.int64(self.memory))
@@ -178,7 +291,7 @@ class _Emulated:
         loss_out[0], examples_out[0] = loss, examples
 
 
-def _emulating(memory: str, blocks: int):
+def _emulating(memory: str, blocks: int, l1_kb: float = 200):
     """Patch the torch engine to train its hogwild calls with :func:`emulate` in ``blocks`` blocks; returns a
     function that undoes it."""
     import w2v.torch_engine as te
@@ -190,7 +303,7 @@ def _emulating(memory: str, blocks: int):
         init(self, *args, **kwargs)
         self.blocks = blocks
 
-    emulated = _Emulated(memory)
+    emulated = _Emulated(memory, l1_kb)
     te._cuda_kernels, te._hogwild_available, te.KERNEL = (lambda: emulated), (lambda: True), "hogwild"
     te.TorchEngine.__init__ = patched
 
@@ -209,7 +322,7 @@ def check() -> list[str]:
 
     failures = []
     for variant, cbow_mean in [("sg", True), ("sg-hogbatch", True), ("cbow", True), ("cbow", False)]:
-        for memory in ("fresh", "stale") + (("lost",) if variant != "cbow" else ()):
+        for memory in ("fresh", "stale") + (("lost", "l1", "l1-invalidate") if variant != "cbow" else ()):
             weights, tables, batch = tiny_batch()
             config = Config(window=3, negative=4, cbow_mean=cbow_mean, threads=1, dim=8, **VARIANTS[variant])
             ref_in, ref_out, ref_stats = reference_hogwild(variant, weights, tables, batch.ids, batch.sentence_ends,
@@ -238,6 +351,7 @@ def main() -> int:
     parser.add_argument("--blocks", nargs="+", type=int, default=[4224],
                         help="blocks trained at once (an H100: 132 multiprocessors x 32 = 4,224)")
     parser.add_argument("--memory", nargs="+", default=["fresh", "stale"], choices=list(MEMORY))
+    parser.add_argument("--l1-kb", type=float, default=200, help="L1 cache a multiprocessor (memory l1)")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--tokens", type=int, help="only the first N tokens (default: all)")
     parser.add_argument("--seed", type=int, default=1)
@@ -260,9 +374,9 @@ def main() -> int:
         for dim in args.dims:
             for blocks in args.blocks:
                 for memory in args.memory:
-                    if memory == "lost" and model == "cbow":
+                    if memory in ("lost", "l1", "l1-invalidate") and model == "cbow":
                         continue
-                    undo = _emulating(memory, blocks)
+                    undo = _emulating(memory, blocks, args.l1_kb)
                     t0 = time.perf_counter()
                     try:
                         w = Word2Vec(model=model, dim=dim, epochs=args.epochs, threads=1, seed=args.seed,
@@ -271,6 +385,7 @@ def main() -> int:
                     finally:
                         undo()
                     row = {"model": model, "dim": dim, "blocks": blocks, "memory": memory, "seed": args.seed,
+                           "l1_kb": args.l1_kb if memory.startswith("l1") else None,
                            "seconds": round(time.perf_counter() - t0, 1),
                            "loss": [round(e["loss"], 4) for e in w.training_log], **evaluate(w)}
                     rows.append(row)
