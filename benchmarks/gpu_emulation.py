@@ -66,6 +66,17 @@ def _axpy(out, a, x, y):
         out[j] = a * x[j] + y[j]
 
 
+@njit(inline="always")
+def _target_of(i, o, k, word, noise, mode, window, negative):
+    """Target ``k`` of the centre ``i`` (context offset ``o``): the centre itself (k = 0), then its noise words
+    (the pair's own, mode 0, or the centre's); -1 for a noise word equal to the centre (skipped)."""
+    if k == 0:
+        return word[i]
+    first = 0 if mode > 0 else (o + window if o < 0 else o + window - 1) * negative
+    t = noise[i, first + k - 1]
+    return -1 if t == word[i] else t
+
+
 @njit(cache=True)
 def _next_unit(b, cur_i, cur_o, end, word, sentence, window_of, n, window, cbow):
     """Move block ``b`` to its next unit of work: the next pair's context offset (skip-gram) or the next
@@ -134,13 +145,9 @@ def emulate(w_in, w_out, word, sentence, lr, window_of, noise, n, segment, mode,
                     if not busy[b]:
                         continue
                     i = cur_i[b]
-                    t = word[i]
-                    if k > 0:
-                        o = cur_o[b]
-                        first = 0 if mode > 0 else (o + window if o < 0 else o + window - 1) * negative
-                        t = noise[i, first + k - 1]
-                        if t == word[i]:
-                            continue
+                    t = _target_of(i, cur_o[b], k, word, noise, mode, window, negative)
+                    if t < 0:
+                        continue
                     if memory == 0 or phase == 0:  # read (with "stale" and "lost": every block before any writes)
                         y[b, :] = w_out[t]
                         f[b] = _dot(x[b], y[b])
@@ -233,13 +240,9 @@ def emulate_l1(w_in, w_out, word, sentence, lr, window_of, noise, n, segment, mo
                 if not busy[b]:
                     continue
                 i = cur_i[b]
-                t = word[i]
-                if k > 0:
-                    o = cur_o[b]
-                    first = 0 if mode > 0 else (o + window if o < 0 else o + window - 1) * negative
-                    t = noise[i, first + k - 1]
-                    if t == word[i]:
-                        continue
+                t = _target_of(i, cur_o[b], k, word, noise, mode, window, negative)
+                if t < 0:
+                    continue
                 now += 1
                 sm = b % sms
                 slot = _cached(tag, stamp, data, sm, vocab + t, w_out[t], now, sets)
