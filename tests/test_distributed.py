@@ -221,6 +221,34 @@ def test_sigterm_to_one_rank_stops_both_with_one_checkpoint(tmp_path):
     assert position.ranks is not None and len(position.ranks) == 2
 
 
+def test_a_stop_already_agreed_at_a_point_is_not_announced_again():
+    """Both ranks signalled at once: one stops outside a collective and announces it; the other learns it at
+    its sync point while its own signal is held there, and then must not announce a second stop (the first
+    rank is already in the last weight sync: the exchanges would not match, and gloo aborts)."""
+    pytest.importorskip("torch", reason="the distributed path needs torch")
+    from w2v.distributed import Sync
+
+    class Ctx:
+        rank, exchanges = 1, []
+
+        def all_max(self, values, what):
+            self.exchanges.append(what)
+            return np.array([15, 0])  # the other rank stopped with SIGTERM
+
+        def merge(self, *args):
+            self.exchanges.append("merge")
+
+    sync = Sync.__new__(Sync)
+    sync.ctx, sync.stop_agreed, sync.next, sync.points = Ctx(), False, 1, 4
+    assert sync.point(checkpoint_due=False) == (15, False)
+    sync.stop_all(signal.SIGTERM)  # this rank's own signal, held through the point
+    assert sync.ctx.exchanges == ["a sync point"]
+    fresh = Sync.__new__(Sync)
+    fresh.ctx, fresh.stop_agreed = Ctx(), False
+    fresh.stop_all(signal.SIGTERM)  # no point has seen the stop: the others are told
+    assert fresh.ctx.exchanges[-1] == "a stop" and fresh.stop_agreed
+
+
 def test_a_distributed_checkpoint_needs_its_ranks(tmp_path):
     """Resumed in one process, a checkpoint of two ranks is refused with the launch it needs."""
     corpus = write_corpus(tmp_path / "big.txt", 1_500_000, vocab=5000)

@@ -338,6 +338,7 @@ class Sync:
         self.averaged = min(self.options.averaged_rows, vocab_size)
         self.next = 1          # the next sync point of the current pass (1 .. points)
         self.done = 0          # points done in this pass
+        self.stop_agreed = False  # every rank knows of a stop (a point saw it, or stop_all told it)
         self.bases = [t.clone() for t in engine.tensors()]  # the weights at the last sync (equal on every rank)
 
     def start_pass(self, sync_point: int) -> None:
@@ -365,6 +366,7 @@ class Sync:
                                      "a sync point")
             stop, save = int(flags[0]), bool(flags[1])
             if stop:
+                self.stop_agreed = True
                 return stop, False
             full = self.next >= self.points or self.mode == "full" \
                 or self.next % max(1, self.options.full_every) == 0
@@ -389,11 +391,16 @@ class Sync:
             return 0, save, self.ctx.all_sum(np.asarray(sums, dtype=np.float64), "the pass's sums")
 
     def stop_all(self, signum: int) -> None:
-        """This rank was stopped: tell the others at their next point (they stop too)."""
+        """This rank was stopped: tell the others at their next point (they stop too).  Not when a point has
+        already agreed on a stop: a signal of this rank's own, held through that point, must not start a
+        second exchange that the other ranks, gone on to the last weight sync, would never match."""
         from .signals import deferred
 
+        if self.stop_agreed:
+            return
         with deferred():
             self.ctx.all_max(np.array([signum, 0]), "a stop")
+        self.stop_agreed = True
 
     def gather(self, blob: bytes) -> list[bytes]:
         from .signals import deferred
