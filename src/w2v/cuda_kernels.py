@@ -39,7 +39,7 @@ import numpy as np
 if not hasattr(np, "row_stack"):  # numba-cuda (0.2x) registers np.row_stack, which NumPy 2.5 removed
     np.row_stack = np.vstack
 
-from numba import config as numba_config, cuda, float32, float64  # noqa: E402
+from numba import config as numba_config, cuda, float32, float64, int64  # noqa: E402
 
 LANES = 32
 """Threads per block: one warp shares each vector's components."""
@@ -64,8 +64,8 @@ def _load_plain(w, row, j, access):
 @cuda.jit(device=True)
 def _load_l2(w, row, j, access):
     """``w[row, j]``; read from L2, past this multiprocessor's L1 cache, when ``access`` is 2."""
-    if access == 2:
-        return cuda.ldcg(w, (row, j))
+    if access == 2:  # ldcg takes an index of one integer type: rows come as int32, columns as int64
+        return cuda.ldcg(w, (int64(row), int64(j)))
     return w[row, j]
 
 
@@ -75,10 +75,10 @@ def _l2_loads_compile() -> bool:
     if not hasattr(cuda, "ldcg") or numba_config.ENABLE_CUDASIM:
         return False
     try:
-        def probe(w, out, access):
-            out[0] = _load_l2(w, 0, 0, access)
+        def probe(w, rows, out, access):  # the kernel's index types: an int32 row, an int64 column
+            out[0] = _load_l2(w, rows[0], int64(cuda.threadIdx.x) + 32 * access, access)
 
-        cuda.jit("void(float32[:, ::1], float32[::1], int64)")(probe)
+        cuda.jit("void(float32[:, ::1], int32[::1], float32[::1], int64)")(probe)
         return True
     except Exception:  # cannot compile it: no GPU to compile for, or no cache hints in this numba-cuda
         return False
