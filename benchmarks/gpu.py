@@ -190,6 +190,8 @@ def profile(corpus: str, model: str, dim: int, device: str, step: int, out: Path
 
 
 def main() -> int:
+    import w2v.torch_engine as torch_engine
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", required=True, help="the benchmark corpus (.txt or .txt.gz)")
     parser.add_argument("--out", default=os.environ.get("OUT", str(HERE / "out")), help="where results go")
@@ -207,7 +209,7 @@ def main() -> int:
                         help="the torch engine's kernels to compare (torch_engine.KERNEL; default: auto)")
     parser.add_argument("--blocks-per-sm", nargs="*", type=int, default=[],
                         help="more hogwild rows at the first dimension with these torch_engine.BLOCKS_PER_SM")
-    parser.add_argument("--access", nargs="*", choices=["plain", "atomic", "coherent"],
+    parser.add_argument("--access", nargs="*", choices=torch_engine.ACCESS_SETTINGS,
                         help="more hogwild rows at the first dimension with these torch_engine.HOGWILD_ACCESS "
                              "(default on a GPU: those other than the default; none: --access with no value)")
     parser.add_argument("--no-numba", action="store_true", help="skip the CPU rows")
@@ -231,8 +233,6 @@ def main() -> int:
     failures = correctness(args.device)
     broken = {f.split()[1] for f in failures if f.startswith("hogwild ") and not f.startswith("hogwild plain")}
     if broken:  # a way of accessing the rows that does not work here loses its rows, not the run
-        import w2v.torch_engine as torch_engine
-
         log(f"hogwild access settings that disagree with the reference, left out: {sorted(broken)}")
         failures = [f for f in failures if f.split()[:2] not in [["hogwild", a] for a in broken]]
         if torch_engine.HOGWILD_ACCESS in broken:
@@ -264,8 +264,6 @@ def main() -> int:
             if not args.no_numba:
                 plan.append((model, dim, "numba", None, None, None, None))
     if args.access is None:
-        import w2v.torch_engine as torch_engine
-
         others = [a for a in torch_engine.ACCESS_SETTINGS if a != torch_engine.HOGWILD_ACCESS]
         args.access = others if args.device.startswith("cuda") else []
     for access in args.access:  # the hogwild kernel's reads and writes of the shared rows, at the first dimension

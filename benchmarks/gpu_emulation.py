@@ -43,6 +43,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+from w2v import cuda_kernels  # noqa: E402  (numba's own numba.cuda will do: nothing is launched)
 from w2v.kernels import _logistic_step  # noqa: E402  (one definition of the step)
 
 MEMORY = {"fresh": 0, "stale": 1, "lost": 2, "l1": 3, "l1-invalidate": 4}
@@ -268,8 +269,7 @@ def emulate_l1(w_in, w_out, word, sentence, lr, window_of, noise, n, segment, mo
 class _Emulated:
     """Stands in for ``w2v.cuda_kernels`` in the torch engine: ``launch`` trains the call here."""
 
-    MODES = {"sg": 0, "sg-hogbatch": 1, "cbow": 2}
-    ACCESS = {"plain": 0, "atomic": 1, "coherent": 2}
+    MODES, ACCESS = cuda_kernels.MODES, cuda_kernels.ACCESS  # the torch engine reads them from the module
 
     def __init__(self, memory: str, l1_kb: float = 200):
         self.memory = MEMORY[memory]
@@ -282,13 +282,10 @@ class _Emulated:
                                         np.int64(segment), np.int64(mode), np.int64(window), np.int64(negative),
                                         np.int64(self.l1_bytes // (4 * w_in.shape[1])),
                                         self.memory == MEMORY["l1"])
-            loss_out[:] = 0.0
-            examples_out[:] = 0
-            loss_out[0], examples_out[0] = loss, examples
-            return
-        loss, examples = emulate(w_in, w_out, word, sentence, lr, window_of, noise, np.int64(n), np.int64(segment),
-                                 np.int64(mode), np.int64(window), np.int64(negative), bool(cbow_mean),
-                                 np.int64(self.memory))
+        else:
+            loss, examples = emulate(w_in, w_out, word, sentence, lr, window_of, noise, np.int64(n),
+                                     np.int64(segment), np.int64(mode), np.int64(window), np.int64(negative),
+                                     bool(cbow_mean), np.int64(self.memory))
         loss_out[:] = 0.0
         examples_out[:] = 0
         loss_out[0], examples_out[0] = loss, examples
