@@ -117,6 +117,41 @@ def test_save_load_round_trip_and_continue(token_files, tmp_path):
     assert np.corrcoef(back.weights[0].ravel(), m.weights[0].ravel())[0, 1] > 0.8
 
 
+def cosine(a, b):
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_queries_follow_the_weights_through_more_training_and_in_callbacks(token_files):
+    _, one, _ = token_files
+    m = Word2Vec(threads=1, **SMALL).train(one, progress=False)
+    kv = m.wv
+    kv.most_similar("w1", topn=3)  # fills the caches of unit rows
+    seen = []
+
+    def check(entry):  # a monitoring callback: the queries answer from this epoch's weights
+        seen.append((m.wv.similarity("w1", "w2"), cosine(m.wv["w1"], m.wv["w2"])))
+
+    m.train(one, epochs=2, progress=False, callbacks=[check])
+    assert m.wv is kv  # the same object, its caches dropped
+    assert len(seen) == 2 and seen[0][0] != pytest.approx(seen[1][0], abs=1e-6)
+    for got, want in seen:
+        assert got == pytest.approx(want, abs=1e-5)
+    assert kv.similarity("w1", "w2") == pytest.approx(cosine(kv["w1"], kv["w2"]), abs=1e-5)
+    # the same answers as vectors that were never queried before
+    assert kv.most_similar("w1", topn=5) == type(kv)(list(kv.index_to_key), kv.vectors.copy()).most_similar(
+        "w1", topn=5)
+
+
+def test_callbacks_are_checked_before_training(token_files):
+    _, one, _ = token_files
+    for bad in (5, [print, 5], "print"):
+        with pytest.raises(ConfigError, match="callbacks"):
+            Word2Vec(threads=1, **SMALL).train(one, progress=False, callbacks=bad)
+    entries = []
+    Word2Vec(threads=1, **dict(SMALL, epochs=2)).train(one, progress=False, callbacks=entries.append)
+    assert [e["epoch"] for e in entries] == [1, 2]
+
+
 def test_settings_are_validated_when_stored():
     with pytest.raises(ConfigError, match="'dim' must be an int"):
         Word2Vec(dim=0)

@@ -124,6 +124,20 @@ def _checkpoints(checkpoint, checkpoint_every, cache_dir) -> _Checkpoints | None
     return _Checkpoints(path, checkpoint_every, outputs.fallback_directories(cache_dir))
 
 
+def _callbacks(callbacks) -> list:
+    """The ``callbacks`` of a training call as a list, checked before anything is read or trained."""
+    if callable(callbacks):  # callbacks=print: one callable
+        return [callbacks]
+    try:
+        found = list(callbacks)
+    except TypeError:
+        raise ConfigError(f"'callbacks' must be a callable or a list of callables; got {callbacks!r}") from None
+    for c in found:
+        if not callable(c):
+            raise ConfigError(f"'callbacks' must be a callable or a list of callables; {c!r} is not callable")
+    return found
+
+
 class Word2Vec:
     """Skip-gram or CBOW word vectors trained with negative sampling and subsampling of frequent words.
 
@@ -198,8 +212,9 @@ class Word2Vec:
             Show a progress bar (or periodic lines when stderr is not a terminal).
         cache_dir : path, optional
             Where the encoded corpus is written (default: the system's temp directory).
-        callbacks : callables
-            Each is called with the epoch's log entry after every epoch.
+        callbacks : callable or list of callables
+            Each is called with the epoch's log entry after every epoch (the model's weights, ``wv`` included,
+            are then those of the epoch's end).
         checkpoint : path, optional
             Where checkpoints are written (atomically): every ``checkpoint_every`` seconds, and when
             training is interrupted (Ctrl-C, or SIGTERM and SIGHUP when called from the main thread of a
@@ -238,6 +253,7 @@ class Word2Vec:
         if not isinstance(n_epochs, int) or isinstance(n_epochs, bool) or n_epochs < 1:
             raise ConfigError(f"'epochs' must be an int in [1, inf); got {n_epochs!r}")
         ckpt = _checkpoints(checkpoint, checkpoint_every, cache_dir)
+        callbacks = _callbacks(callbacks)
         check_available(self.device, self.backend, self.config.loss)  # before reading anything
         with StopSignals(only_if_default=True), self._distributed(distributed):
             return self._train(corpus, n_epochs, progress, cache_dir, callbacks, ckpt, update_vocab, preflight)
@@ -381,6 +397,7 @@ class Word2Vec:
         from .checkpoint import check_fingerprint, load_checkpoint
         from .prepare import Reading
 
+        callbacks = _callbacks(callbacks)
         native, position, saved = load_checkpoint(checkpoint)
         model = cls._from_native(native, checkpoint)
         model.to(device, backend)
@@ -498,6 +515,12 @@ class Word2Vec:
         finally:
             engine.pull()
             engine.close()
+            self._weights_changed()
+
+    def _weights_changed(self) -> None:
+        """The weights were trained in place: queries of ``wv`` must not use unit rows cached before."""
+        if self._wv is not None:
+            self._wv.fill_norms(force=True)
 
     def _passes(self, engine, enc, pos: "Position", show_progress: bool, callbacks,
                 ckpt: _Checkpoints | None) -> float:
@@ -646,6 +669,9 @@ class Word2Vec:
                 if pos.epoch == pos.epochs:  # all trained: a stop signal now waits for the model's save
                     hold_active()
                 bar.epoch_done(entry)
+                if callbacks:  # they may query the model: its host weights current, its wv's norms recomputed
+                    engine.pull()
+                    self._weights_changed()
                 for callback in callbacks:
                     callback(entry)
         except KeyboardInterrupt as stop:

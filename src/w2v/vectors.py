@@ -91,9 +91,8 @@ class KeyedVectors:
         if value.ndim != 2 or value.shape[0] != len(self.index_to_key):
             raise ValueError(f"vectors must have shape ({len(self.index_to_key)}, d); got {value.shape}")
         self._vectors = value
-        self._normed = None
         self._mapped = _is_mapped(value)
-        self._inv_norms = None
+        self.fill_norms(force=True)
 
     @property
     def vector_size(self) -> int:
@@ -144,6 +143,14 @@ class KeyedVectors:
         if self._normed is None:
             self._normed = _unit_rows(self._vectors)
         return self._normed
+
+    def fill_norms(self, force: bool = False) -> None:
+        """Drop the cached unit rows and norms when ``force`` (call it after changing ``vectors`` in place;
+        training a model does it for its ``wv``), so that the next query computes them from the current
+        vectors.  gensim's name; the caches are filled lazily by the first query that needs them."""
+        if force:
+            self._normed = None
+            self._inv_norms = None
 
     # Memory-mapped vectors (KeyedVectors.load(path, mmap=True)) are queried without the (V, d) unit-row
     # copy: a query multiplies the mapped rows by the unit query in place and scales the (V,) products by
