@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from w2v import Word2Vec
 from w2v import corpus as corpus_mod
 from w2v.corpus import Corpus, encode_corpus, finalize
 from w2v.errors import ConfigError, CorpusError, CorpusNotFoundError
@@ -277,6 +278,24 @@ def test_string_sentences_are_refused():
         Corpus(["a sentence", "another one"])
     with pytest.raises(CorpusError, match="tokens must be str"):
         list(Corpus([[1, 2]]))
+    with pytest.raises(CorpusError, match=r"token 2 of the sentence \['a', 'b', 7\] is int"):
+        list(Corpus([["a", "b"], ["a", "b", 7]]))  # not only a sentence's first token
+
+
+@pytest.mark.parametrize("bad, why", [(["a", 1, "b"], "token 1 of the sentence .* is int"),
+                                      (["a", ["b"]], "token 1 of the sentence .* is list"),
+                                      (["a", "new york"], "'new york' is empty or holds whitespace"),
+                                      (["a", ""], "'' is empty or holds whitespace"),
+                                      (["a", "x\u3000y"], "holds whitespace")])
+def test_tokens_no_file_could_hold_are_refused_before_training(bad, why):
+    with pytest.raises(CorpusError, match=why):
+        Word2Vec(min_count=1, dim=4, threads=1).train([["a", "b"], bad] * 3, progress=False)
+
+
+def test_str_subclass_tokens_are_stored_as_str():
+    np_words = [[np.str_("a"), np.str_("b")], [np.str_("b"), np.str_("a")]] * 3
+    m = Word2Vec(min_count=1, dim=4, threads=1, sample=0).train(np_words, progress=False)
+    assert sorted(m.vocab.words) == ["a", "b"] and all(type(w) is str for w in m.vocab.words)
     with pytest.raises(CorpusError):
         Corpus(42)
 

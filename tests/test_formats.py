@@ -221,9 +221,11 @@ def test_word2vec_binary_bytes_are_the_c_tools(tmp_path):
 
 
 def test_word2vec_refuses_unstorable_words(tmp_path):
-    for bad in ("a b", "", "a\nb"):
+    for bad in ("a b", "", "a\nb", "a\x0bb", "a\x0cb"):  # what the text reader would split a word on
         with pytest.raises(ValueError, match="word2vec format cannot store"):
             save_word2vec(tmp_path / "v", [bad], np.zeros((1, 2)))
+    save_word2vec(tmp_path / "v", ["a\xa0b"], np.zeros((1, 2)), binary=False)  # no split on non-ASCII space
+    assert load_word2vec(tmp_path / "v")[0] == ["a\xa0b"]
 
 
 @pytest.mark.parametrize("binary", [True, False])

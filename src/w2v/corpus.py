@@ -79,6 +79,18 @@ class _Stats:
         self.decode_errors = self.nul_bytes = self.split_tokens = self.tokens = self.bytes = 0
 
 
+_join = "".join
+
+
+def _check_tokens(sentence: Sequence[object]) -> None:
+    """Raise :class:`CorpusError` naming the first token of ``sentence`` that is not a str."""
+    for i, token in enumerate(sentence):
+        if not isinstance(token, str):
+            shown = repr(list(sentence[:8]))[:-1] + (", ...]" if len(sentence) > 8 else "]")
+            raise CorpusError(f"tokens must be str; token {i} of the sentence {shown} is "
+                              f"{type(token).__name__} ({token!r})")
+
+
 class Corpus:
     """A re-iterable corpus: each iteration yields its sentences as ``list[str]``.
 
@@ -261,8 +273,11 @@ class Corpus:
                                   f"{type(sentence).__name__}")
             if not sentence:
                 continue
-            if not isinstance(sentence[0], str):
-                raise CorpusError(f"tokens must be str; got {type(sentence[0]).__name__} ({sentence[0]!r})")
+            try:
+                _join(sentence)  # every token a str (np.str_ too), checked at C speed: ~25 ns a token
+            except TypeError:
+                _check_tokens(sentence)
+                raise
             if lower:
                 sentence = [t.lower() for t in sentence]
             if normalize:

@@ -468,15 +468,18 @@ def check_finite(path: str, words: Sequence[str], vectors: np.ndarray) -> None:
 
 # -- word2vec C formats: writing ----------------------------------------------------------------------
 
+_W2V_SPACES = " \t\n\r\x0b\x0c"  # what bytes.split() splits on: the text reader's separators
+
+
 def _check_w2v_words(words: Sequence[str], n_rows: int) -> None:
     if len(words) != n_rows:
         raise ValueError(f"{len(words)} words for {n_rows} vectors")
     for i, word in enumerate(words):
         if not isinstance(word, str):
             raise TypeError(f"word {i} must be a str; got {type(word).__name__}")
-        if not word or any(c in word for c in " \t\n\r"):
-            raise ValueError(f"word {i} ({word!r}) is empty or holds a space, tab or newline, which the "
-                             f"word2vec format cannot store")
+        if not word or any(c in word for c in _W2V_SPACES):
+            raise ValueError(f"word {i} ({word!r}) is empty or holds a space, tab, newline, \\v or \\f, "
+                             "which the word2vec format cannot store")
 
 
 def save_word2vec(path: str | os.PathLike, words: Sequence[str], vectors: np.ndarray,

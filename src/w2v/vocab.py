@@ -11,6 +11,7 @@ counts and :func:`w2v.corpus.finalize` puts them in place (:meth:`Vocab.with_cou
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -157,7 +158,12 @@ def count_words(sentences: Iterable[Sequence[str]], *, max_vocab: int | None = N
         if isinstance(sentence, str):
             raise CorpusError("sentences must be lists of tokens, not strings (split them, or pass a file path "
                               "to Corpus)")
-        counter.update(sentence)
+        try:
+            counter.update(sentence)
+        except TypeError:  # an unhashable token (a list, ...)
+            from .corpus import _check_tokens
+            _check_tokens(sentence)
+            raise
         raw_tokens += len(sentence)
         if max_vocab is not None and len(counter) > max_vocab:
             counter, dropped, min_reduce = _prune(counter, max_vocab, min_reduce)
@@ -166,9 +172,31 @@ def count_words(sentences: Iterable[Sequence[str]], *, max_vocab: int | None = N
         logger.warning("max_vocab=%d: %d distinct words were pruned while counting (last threshold: count <= "
                        "%d); the counts of the surviving words are lower bounds until the second pass "
                        "measures them exactly", max_vocab, pruned, min_reduce)
-    words = list(counter)
+    words = _checked_words(counter)
     counts = np.fromiter(counter.values(), dtype=np.int64, count=len(words))
     return WordCounts(words, counts, raw_tokens, pruned, min_reduce)
+
+
+_SPACE = re.compile(r"\s")  # str.isspace's characters: what the corpus reader splits words on
+
+
+def _checked_words(counter: Counter) -> list[str]:
+    """The distinct words counted, as plain str; tokens that no file could hold are refused.
+
+    A word of a file never holds whitespace (it splits words), nor does a word of the word2vec formats or
+    the model file (one word a line); tokens given as lists of str are held to the same rule, once each.
+    """
+    words = list(counter)
+    for i, word in enumerate(words):
+        if type(word) is not str:
+            if not isinstance(word, str):
+                raise CorpusError(f"tokens must be str; got {type(word).__name__} ({word!r})")
+            words[i] = word = str(word)  # np.str_ and other subclasses: stored and shown as str
+        if not word or _SPACE.search(word):
+            raise CorpusError(f"token {word!r} is empty or holds whitespace: a token is one word (files, the "
+                              "word2vec formats and the model file separate words by whitespace); join a "
+                              "phrase's parts with '_' (as w2v phrases does), or split it")
+    return words
 
 
 def merge_counts(parts: Sequence[WordCounts]) -> WordCounts:
