@@ -152,6 +152,18 @@ def test_callbacks_are_checked_before_training(token_files):
     assert [e["epoch"] for e in entries] == [1, 2]
 
 
+def test_a_corpus_too_small_for_subsampling_is_warned_about(caplog):
+    toy = [["the", "quick", "fox"], ["the", "lazy", "dog"]]
+    with caplog.at_level("WARNING", logger="w2v"):
+        Word2Vec(min_count=1, threads=1, epochs=2).train(toy, progress=False)
+    assert "subsampling (sample=0.001) keeps about 0 of the 6 tokens" in caplog.text
+    assert "set sample=0" in caplog.text and "pass 2 trained no example" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="w2v"):
+        m = Word2Vec(min_count=1, sample=0, threads=1, epochs=2).train(toy, progress=False)
+    assert caplog.text == "" and all(e["examples"] > 0 for e in m.training_log)
+
+
 def test_settings_are_validated_when_stored():
     with pytest.raises(ConfigError, match="'dim' must be an int"):
         Word2Vec(dim=0)

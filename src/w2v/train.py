@@ -138,6 +138,22 @@ def _callbacks(callbacks) -> list:
     return found
 
 
+SMALL_KEEP = 0.1
+"""A warning when subsampling is expected to keep less than this share of the tokens (a corpus of a few
+hundred tokens keeps a few percent at sample=1e-3, while real corpora keep 20-75% at 1e-5 to 1e-3)."""
+
+
+def _warn_if_subsampling_keeps_little(counts: np.ndarray, sample: float) -> None:
+    from .sampling import keep_probabilities
+
+    total = int(counts.sum())
+    kept = float(keep_probabilities(counts, sample) @ counts)
+    if total and kept < SMALL_KEEP * total:
+        log.warning("subsampling (sample=%g) keeps about %.0f of the %d tokens an epoch (%.1f%%): on a corpus "
+                    "this small it drops most of every word, so little is learnt; set sample=0 (--sample 0) "
+                    "to keep every token", sample, kept, total, 100 * kept / total)
+
+
 class Word2Vec:
     """Skip-gram or CBOW word vectors trained with negative sampling and subsampling of frequent words.
 
@@ -509,6 +525,7 @@ class Word2Vec:
             from .distributed import local_threads
 
             threads = local_threads(self.config.threads)  # the node's cores shared among its ranks
+        _warn_if_subsampling_keeps_little(self.vocab.counts, self.config.sample)
         engine = make_engine(self.device, self.backend, self.config, self.weights, self._tables(), threads)
         try:
             return self._passes(engine, enc, pos, show_progress, callbacks, ckpt)
@@ -661,6 +678,9 @@ class Word2Vec:
                     "alpha_end": learning_rate(alpha, min_alpha, (e + 1) / pos.epochs),
                 }
                 self.training_log.append(entry)  # one step: from here on the pass counts as done
+                if not examples:
+                    log.warning("pass %d trained no example (%d of %d words kept after subsampling, none with "
+                                "a context): the vectors did not change", epoch_no, kept, seen)
                 pos.epoch, pos.spans, pos.sums, pos.seconds = e + 1, None, [0.0, 0.0, 0.0, 0.0], 0.0
                 pos.sync_point = 0
                 if save_now:
