@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import os
 import random
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from w2v import cli
+from w2v.vectors import KeyedVectors
 from w2v.config import Config
 
 TRAIN_FAST = ["--dim", "10", "--epochs", "1", "--min-count", "1", "--threads", "1", "--quiet"]
@@ -108,6 +110,38 @@ def test_similar_analogy_evaluate_export_round_trip(model, tmp_path, capsys):
         np.testing.assert_allclose(other.vectors, native.vectors, rtol=1e-6, atol=1e-7)
     trained_bin = KeyedVectors.load(model + ".bin")  # written by train --vectors
     np.testing.assert_array_equal(trained_bin.vectors, native.vectors)
+
+
+@pytest.mark.parametrize("suffix, magic", [(".gz", b"\x1f\x8b"), (".bz2", b"BZh"), (".xz", b"\xfd7zXZ")])
+def test_export_compresses_as_the_name_says(model, tmp_path, capsys, suffix, magic):
+    gensim_models = pytest.importorskip("gensim.models")
+    for fmt, name in (("word2vec-binary", "v.bin"), ("word2vec-text", "v.txt")):
+        target = tmp_path / (name + suffix)
+        assert cli.main(["export", model, str(target), "--format", fmt]) == 0
+        assert target.read_bytes().startswith(magic)
+        theirs = gensim_models.KeyedVectors.load_word2vec_format(str(target), binary=fmt == "word2vec-binary")
+        ours = KeyedVectors.load(model)
+        assert theirs.index_to_key == ours.index_to_key
+        np.testing.assert_allclose(theirs.vectors, ours.vectors, rtol=1e-6, atol=1e-7)
+    capsys.readouterr()
+
+
+def test_train_vectors_named_txt_gz_are_gzipped_text(corpus, tmp_path, capsys):
+    out = tmp_path / "m.w2v"
+    assert cli.main(["train", corpus, "-o", str(out), "--vectors", str(out) + ".txt.gz", *TRAIN_FAST]) == 0
+    capsys.readouterr()
+    text = gzip.decompress((tmp_path / "m.w2v.txt.gz").read_bytes()).decode()
+    assert text.startswith("60 10\n") and len(text.splitlines()) == 61
+
+
+@pytest.mark.parametrize("argv", [["train", "{corpus}", "-o", "{tmp}/m.w2v.gz"],
+                                  ["train", "{corpus}", "-o", "{tmp}/m.w2v", "--checkpoint", "{tmp}/c.ckpt.xz"],
+                                  ["import", "{model}.bin", "{tmp}/m.w2v.bz2"]])
+def test_a_native_file_named_as_compressed_is_refused_before_any_work(corpus, model, tmp_path, capsys, argv):
+    argv = [a.format(corpus=corpus, tmp=tmp_path, model=model) for a in argv]
+    assert cli.main(argv) == 2
+    assert "native w2v files are not compressed" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == []
 
 
 def test_evaluate_given_files(model, tmp_path, capsys):

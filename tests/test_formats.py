@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from w2v import formats
-from w2v.errors import ModelFileError
+from w2v.errors import ConfigError, ModelFileError
 from w2v.formats import atomic_write, load_native, load_word2vec, save_native, save_word2vec
 
 WORDS = ["the", "of", "Ünïcödé", "日本", "x" * 60, "a-b", "end."]
@@ -226,6 +226,23 @@ def test_word2vec_refuses_unstorable_words(tmp_path):
             save_word2vec(tmp_path / "v", [bad], np.zeros((1, 2)))
     save_word2vec(tmp_path / "v", ["a\xa0b"], np.zeros((1, 2)), binary=False)  # no split on non-ASCII space
     assert load_word2vec(tmp_path / "v")[0] == ["a\xa0b"]
+
+
+@pytest.mark.parametrize("suffix, opener", [(".gz", gzip.open), (".bz2", bz2.open), (".xz", lzma.open),
+                                             (".GZ", gzip.open)])
+def test_word2vec_files_are_compressed_as_named_and_native_ones_refuse_such_names(tmp_path, suffix, opener):
+    words, vectors = ["a", "b", "c"], _vectors(3, 4, seed=1)
+    for binary in (True, False):
+        path = tmp_path / ("v" + suffix)
+        save_word2vec(path, words, vectors, binary=binary)
+        with opener(path, "rb") as f:
+            assert f.read().startswith(b"3 4\n")
+        got_words, got, info = load_word2vec(path)
+        assert got_words == words and info["binary"] == binary
+        np.testing.assert_array_equal(got, vectors)
+    with pytest.raises(ConfigError, match="native w2v files are not compressed"):
+        save_native(tmp_path / ("m.w2v" + suffix), words=words, arrays={"vectors": vectors}, header={})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v" + suffix]
 
 
 @pytest.mark.parametrize("binary", [True, False])

@@ -5,6 +5,7 @@ benchmark corpus."""
 from __future__ import annotations
 
 import gzip
+import lzma
 import json
 import logging
 import math
@@ -358,6 +359,8 @@ def test_learn_with_output_equals_learn_then_write(tmp_path, small_blocks):
     again.write(corpus, tmp_path / "b.txt")
     text = (tmp_path / "b.txt").read_text()
     assert gzip.decompress((tmp_path / "a.txt.gz").read_bytes()).decode() == text
+    again.write(corpus, tmp_path / "c.txt.xz")  # compressed as the name says
+    assert lzma.decompress((tmp_path / "c.txt.xz").read_bytes()).decode() == text
     expected = [" ".join(s) for s in ph.apply(line.split() for line in Path(corpus).read_text().splitlines())]
     assert text.splitlines() == expected
     assert ph.stats["joins"] == len(Path(corpus).read_text().split()) - len(text.split())

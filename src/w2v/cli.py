@@ -144,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="MODEL",
                    help="the model file to write (native format; written only once training succeeded)")
     p.add_argument("--vectors", metavar="OUT", help="also export the vectors in the word2vec C format: "
-                   "binary, or text when OUT ends with .txt")
+                   "binary, or text when OUT ends with .txt; compressed when it ends with .gz, .bz2 or .xz "
+                   "(vectors.txt.gz: gzipped text)")
     p.add_argument("--cache-dir", metavar="DIR", help="where the encoded corpus is written while training "
                    "(default: the system's temp directory)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress, no log, no summary")
@@ -487,6 +488,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .vectors import KeyedVectors
 
     _check_output(args.out, "output file")
+    formats.check_native_name(args.out, "OUT")
     _check_not_input(("OUT", args.out), ("the input", args.input))
     with formats.open_file(args.input) as f:
         head = f.read(64)

@@ -156,6 +156,49 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs: Any) 
             os.close(dir_fd)
 
 
+COMPRESSED_SUFFIXES = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
+"""The compression a written file gets from its name (the readers sniff the content instead)."""
+
+GZIP_LEVEL = 6  # zlib's default: level 9 (gzip.open's) is ~3x slower for ~2% smaller output
+
+
+def compression_for_name(path: str | os.PathLike) -> str | None:
+    """"gzip", "bz2" or "xz" when ``path``'s name ends in .gz, .bz2 or .xz (any case), else None."""
+    return COMPRESSED_SUFFIXES.get(os.path.splitext(os.fspath(path))[1].lower())
+
+
+def check_native_name(path: str | os.PathLike, what: str = "a native w2v file") -> None:
+    """Refuse a .gz, .bz2 or .xz name for a native file, which is never compressed (it is read in place,
+    memory-mapped): written under such a name it would mislead every tool that trusts the name."""
+    from .errors import ConfigError
+
+    if compression_for_name(path):
+        raise ConfigError(f"{what} {os.fspath(path)!r}: native w2v files are not compressed (they are "
+                          "memory-mapped when loaded), so the name may not end in "
+                          f"{os.path.splitext(os.fspath(path))[1]}; drop the suffix (the word2vec formats, "
+                          "w2v export and --vectors, compress by the name)")
+
+
+@contextlib.contextmanager
+def compressed_write(path: str | os.PathLike) -> Iterator[IO[bytes]]:
+    """:func:`atomic_write` of bytes, compressed as ``path``'s name says (.gz, .bz2, .xz; plain otherwise),
+    as gensim, zcat and the C tools expect of such a name.  gzip's header carries no name or time stamp:
+    the same content gives the same bytes."""
+    kind = compression_for_name(path)
+    with atomic_write(path, "wb") as raw:
+        if kind is None:
+            yield raw
+            return
+        if kind == "gzip":
+            f: IO[bytes] = gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0)
+        elif kind == "bz2":
+            f = bz2.BZ2File(raw, "wb")
+        else:
+            f = lzma.LZMAFile(raw, "wb")
+        with f:
+            yield f
+
+
 # -- sniffing ----------------------------------------------------------------------------------------
 
 def sniff(head: bytes) -> str:
@@ -233,6 +276,7 @@ def save_native(path: str | os.PathLike, *, words: Sequence[str], arrays: dict[s
     arrays : name -> numeric array of any shape (written little-endian, C order).
     header : JSON-serialisable dict (e.g. {"kind": "vectors"}), returned as is by :func:`load_native`.
     """
+    check_native_name(path)
     words = list(words)
     for i, word in enumerate(words):
         if not isinstance(word, str):
@@ -484,7 +528,8 @@ def _check_w2v_words(words: Sequence[str], n_rows: int) -> None:
 
 def save_word2vec(path: str | os.PathLike, words: Sequence[str], vectors: np.ndarray,
                   binary: bool = True) -> None:
-    """Write the word2vec C format (as the C tool and gensim do), atomically.
+    """Write the word2vec C format (as the C tool and gensim do), atomically; compressed when ``path`` ends
+    in .gz, .bz2 or .xz (as gensim does).
 
     ``vectors``: (V, d), written as float32.  Binary: ``word b" " <d float32 LE> b"\\n"``; text: the
     shortest decimal form of each float32 that reads back to the same value.
@@ -494,7 +539,7 @@ def save_word2vec(path: str | os.PathLike, words: Sequence[str], vectors: np.nda
         raise ValueError(f"vectors must be a (V, d) array; got shape {vectors.shape}")
     _check_w2v_words(words, vectors.shape[0])
     n, d = vectors.shape
-    with atomic_write(path, "wb") as f:
+    with compressed_write(path) as f:
         f.write(f"{n} {d}\n".encode())
         block = 4096
         for start in range(0, n, block):

@@ -71,7 +71,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gzip
 import json
 import logging
 import math
@@ -79,7 +78,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
@@ -97,7 +96,6 @@ FORMAT_VERSION = 1
 COLUMNS = ("phrase", "score", "pass", "parts")
 DEFAULT_THRESHOLDS = {"default": 100.0, "npmi": 0.5}  # the C tool's default; npmi is in [-1, 1]
 MAX_PASSES = 10  # 2**10-word phrases: far beyond any use, and each pass reads the corpus cache once more
-GZIP_LEVEL = 6   # zlib's default: level 9 (gzip.open's) is ~3x slower for ~2% smaller output
 # gensim's ENGLISH_CONNECTOR_WORDS: articles, some prepositions and conjunctions ("incomplete on purpose")
 ENGLISH_CONNECTORS = tuple(sorted("a an the for of with without at from to in on by and or".split()))
 
@@ -448,22 +446,18 @@ class Phrases:
         return self._model
 
     def _write(self, blocks: Iterable[tuple[np.ndarray, int, int]], output: str | os.PathLike) -> None:
-        """Write joined blocks ``(buffer, tokens, joins)`` to ``output`` atomically (gzip for ``.gz``)."""
-        from .formats import atomic_write
+        """Write joined blocks ``(buffer, tokens, joins)`` to ``output`` atomically (compressed for ``.gz``,
+        ``.bz2``, ``.xz``)."""
+        from .formats import compressed_write
 
         t0 = time.perf_counter()
         output = os.fspath(output)
         tokens = joins = 0
-        with atomic_write(output, "wb") as raw:
-            f: IO[bytes] = raw
-            if output.endswith(".gz"):  # header name without .gz, no time stamp: same input, same bytes
-                f = gzip.GzipFile(filename=os.path.basename(output)[:-3], mode="wb", fileobj=raw,
-                                  compresslevel=GZIP_LEVEL, mtime=0)
-            with f if f is not raw else contextlib.nullcontext():
-                for buf, n_tokens, n_joins in blocks:
-                    f.write(memoryview(buf))
-                    tokens += n_tokens
-                    joins += n_joins
+        with compressed_write(output) as f:
+            for buf, n_tokens, n_joins in blocks:
+                f.write(memoryview(buf))
+                tokens += n_tokens
+                joins += n_joins
         self.stats.update(written_tokens=tokens, joins=joins, write_seconds=round(time.perf_counter() - t0, 3))
         logger.info("wrote %s: %d tokens, %d pairs joined (%d tokens left), %.1f s", output, tokens, joins,
                     tokens - joins, self.stats["write_seconds"])
@@ -471,8 +465,8 @@ class Phrases:
     def write(self, corpus: Any, output: str | os.PathLike) -> dict[str, Any]:
         """Write ``corpus`` (read as ``train`` reads it, with the reading settings the phrases were learned
         with) to ``output`` with its phrases joined: one sentence a line, tokens separated by single spaces
-        (so a line longer than ``max_sentence_length`` becomes several).  Atomic; gzip when the name ends in
-        ``.gz``.  Returns ``{"written_tokens", "joins", "write_seconds"}``."""
+        (so a line longer than ``max_sentence_length`` becomes several).  Atomic; compressed when the name
+        ends in ``.gz``, ``.bz2`` or ``.xz``.  Returns ``{"written_tokens", "joins", "write_seconds"}``."""
         model = self._require_model()
         source = self._corpus(corpus, output)
         blocks = _text_blocks(source, source.files is None)

@@ -121,6 +121,8 @@ def _checkpoints(checkpoint, checkpoint_every, cache_dir) -> _Checkpoints | None
     if checkpoint is None:
         return None
     path = os.fspath(checkpoint)
+    from .formats import check_native_name
+    check_native_name(path, "checkpoint")
     return _Checkpoints(path, checkpoint_every, outputs.fallback_directories(cache_dir))
 
 

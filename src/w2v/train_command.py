@@ -50,9 +50,16 @@ def _preflight(args: argparse.Namespace, checkpoint: str):
         if args.vectors:
             words_nbytes = sum(len(w.encode("utf-8")) for w in vocab.words)
             vectors = formats.word2vec_size(len(vocab), words_nbytes, config.dim,
-                                            binary=not args.vectors.endswith(".txt"))
+                                            binary=_binary_vectors(args.vectors))
             outputs.check_room([("the model file", args.output, size), ("the vectors file", args.vectors, vectors)])
     return check
+
+
+def _binary_vectors(path: str) -> bool:
+    """--vectors OUT is text when OUT ends in .txt (before a .gz, .bz2 or .xz), binary otherwise."""
+    if formats.compression_for_name(path):
+        path = os.path.splitext(path)[0]
+    return not path.lower().endswith(".txt")
 
 
 def _distributed_options(args: argparse.Namespace):
@@ -87,6 +94,8 @@ def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
         raise FileNotFoundError(f"--resume {args.resume!r}: no such checkpoint file")
     _check_output(checkpoint, "checkpoint")
     _check_output(args.output, "model file")
+    formats.check_native_name(checkpoint, "checkpoint")
+    formats.check_native_name(args.output, "model file")
     if args.vectors:
         _check_output(args.vectors, "vectors file")
     if args.cache_dir is not None and not os.path.isdir(args.cache_dir):
@@ -158,7 +167,7 @@ def _write_the_rest(args: argparse.Namespace, model) -> None:
     done = []
     try:
         if args.vectors:
-            model.wv.save_word2vec_format(args.vectors, binary=not args.vectors.endswith(".txt"))
+            model.wv.save_word2vec_format(args.vectors, binary=_binary_vectors(args.vectors))
             done.append("vectors")
         if args.plot_loss:
             from . import plot
