@@ -619,7 +619,7 @@ def _rewrite_meta(path: Path, change) -> None:
     (lambda m: m["vocab"].update(count=39), "the header says 39 words"),
     (lambda m: m.update(arrays=[]), "'arrays' is not an object"),
     (lambda m: m.update(header=[1]), "'header' is not an object"),
-    (lambda m: m["header"].update(kind="checkpoint"), "kind 'checkpoint'"),
+    (lambda m: m["header"].update(kind="phrases"), "kind 'phrases'"),
 ])
 def test_native_header_inconsistencies(change, match, tmp_path):
     path = tmp_path / "v.w2v"

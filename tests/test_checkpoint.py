@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from w2v import ConfigError, CorpusError, ModelFileError, Word2Vec
+from w2v import ConfigError, CorpusError, KeyedVectors, ModelFileError, Word2Vec
 from w2v.checkpoint import load_checkpoint
 from w2v.formats import load_native
 
@@ -69,6 +69,20 @@ def test_checkpoint_settings_are_checked(tmp_path):
     model.save(tmp_path / "m.w2v")
     with pytest.raises(ModelFileError, match="not a checkpoint"):
         Word2Vec.resume(tmp_path / "m.w2v", corpus)
+    with pytest.raises(ConfigError, match="native w2v files are not compressed"):
+        Word2Vec(**SETTINGS).train(corpus, checkpoint=tmp_path / "m.ckpt.gz")
+
+
+def test_a_checkpoint_is_resumed_not_loaded_and_its_vectors_can_be_queried(tmp_path):
+    corpus = write_corpus(tmp_path / "c.txt", n=200_000)
+    ckpt = tmp_path / "m.ckpt"
+    model = Word2Vec(**SETTINGS).train(corpus, progress=False, checkpoint=ckpt, checkpoint_every=1e-9)
+    with pytest.raises(ModelFileError, match=r"a training checkpoint, not a model; .*Word2Vec.resume"):
+        Word2Vec.load(ckpt)
+    peek = KeyedVectors.load(ckpt)  # the vectors of the training so far
+    assert peek.index_to_key == model.wv.index_to_key
+    np.testing.assert_array_equal(peek.vectors, load_native(ckpt).arrays["vectors"])
+    assert peek.most_similar("w1", topn=3)
 
 
 # -- the command line, killed for real --------------------------------------------------------------------

@@ -134,7 +134,12 @@ def expand_paths(paths: Sequence[str | os.PathLike], *, exclude: Mapping[str, st
                               "twice (once to count, once to encode), so a pipe or device cannot be used: "
                               "write it to a file")
         else:
-            hint = " (to train on text, pass a list of token lists)" if any(c.isspace() for c in path) else ""
+            hint = ""
+            if any(c.isspace() for c in path):
+                hint = " (to train on text, pass a list of token lists)"
+            elif len(paths) > 1 and not any(os.path.exists(os.fspath(q)) for q in paths):
+                hint = (f", nor is any of the {len(paths)} paths given: if they are the tokens of one sentence, "
+                        "pass a list of sentences ([tokens])")
             raise _not_found(f"corpus file not found: {path!r}{hint}", path)
         for file in inside:
             if not os.access(file, os.R_OK):

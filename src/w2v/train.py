@@ -754,6 +754,9 @@ class Word2Vec:
         from .formats import load_native
 
         native = load_native(path)
+        if native.header.get("kind") == "checkpoint":
+            raise ModelFileError(f"{os.fspath(path)}: a training checkpoint, not a model; continue its "
+                                 "training with Word2Vec.resume(path, corpus) (w2v train ... --resume)")
         if native.header.get("kind") != "model" or "output" not in native.arrays:
             raise ModelFileError(f"{os.fspath(path)}: holds vectors only, not a trainable model; load it "
                                  "with w2v.KeyedVectors.load")

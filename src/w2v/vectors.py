@@ -407,7 +407,8 @@ class KeyedVectors:
     @classmethod
     def load(cls, path: str | os.PathLike, *, limit: int | None = None, mmap: bool = False,
              allow_nonfinite: bool = False) -> "KeyedVectors":
-        """Read vectors from a native model or vectors file, or a word2vec C file (guessed from its bytes).
+        """Read vectors from a native model, vectors or checkpoint file (a checkpoint's vectors are those
+        of the training so far), or a word2vec C file (guessed from its bytes).
 
         ``mmap`` maps a native file's vectors read-only instead of reading them (native files only).
         ``allow_nonfinite`` accepts vectors holding NaN or infinities (a :class:`ModelFileError` otherwise).
@@ -421,9 +422,9 @@ class KeyedVectors:
         if kind == "native":
             info = formats.native_info(path)
             found = info["header"].get("kind")
-            if found not in ("vectors", "model") or "vectors" not in info["arrays"]:
+            if found not in ("vectors", "model", "checkpoint") or "vectors" not in info["arrays"]:
                 raise ModelFileError(f"{path}: a native w2v file of kind {found!r} with arrays "
-                                     f"{sorted(info['arrays'])}; expected kind 'vectors' or 'model' "
+                                     f"{sorted(info['arrays'])}; expected kind 'vectors', 'model' or 'checkpoint' "
                                      f"with a 'vectors' array")
             names = [n for n in ("vectors", "counts") if n in info["arrays"]]
             native = formats.load_native(path, mmap=mmap, limit=limit, names=names)
