@@ -103,6 +103,20 @@ def test_analogy_result_shape(tmp_path):
     assert len(res["sections"]) == 14
     report = format_report([res, evaluate_word_pairs(kv)])
     assert "capital-common-countries" in report and "syntactic" in report and "Spearman" in report
+    assert "the 30000 most frequent words searched" in report
+    every = evaluate_analogies(kv, _subset(tmp_path), restrict_vocab=None)
+    assert "3cosadd, all words searched" in format_report(every)
+
+
+def test_a_model_passed_for_its_vectors():
+    from w2v import Word2Vec
+
+    model = Word2Vec(min_count=1, dim=8, sample=0, threads=1).train([["a", "b", "c"], ["b", "c", "a"]] * 5,
+                                                                     progress=False)
+    assert evaluate_word_pairs(model) == evaluate_word_pairs(model.wv)
+    assert evaluate_analogies(model) == evaluate_analogies(model.wv)
+    with pytest.raises(TypeError, match="takes a w2v.KeyedVectors"):
+        evaluate_word_pairs(object())
 
 
 def test_analogy_answers_match_the_query_method():

@@ -164,6 +164,19 @@ def test_a_corpus_too_small_for_subsampling_is_warned_about(caplog):
     assert caplog.text == "" and all(e["examples"] > 0 for e in m.training_log)
 
 
+def test_numpy_numbers_are_settings_too(token_files):
+    """A sweep over np.arange or np.linspace hands NumPy scalars in; they are stored as Python numbers."""
+    cfg = Config(dim=np.int64(8), alpha=np.float32(0.025), sample=np.float64(1e-4), epochs=np.int32(2))
+    assert (type(cfg.dim), type(cfg.alpha), type(cfg.epochs)) == (int, float, int)
+    assert cfg == Config(dim=8, alpha=float(np.float32(0.025)), sample=1e-4, epochs=2)
+    for bad in (dict(dim=np.float64(8.0)), dict(alpha=np.float64("nan")), dict(window=np.bool_(True))):
+        with pytest.raises(ConfigError):
+            Config(**bad)
+    _, one, _ = token_files
+    m = Word2Vec(threads=1, **SMALL).train(one, epochs=np.int64(1), progress=False, checkpoint_every=None)
+    assert len(m.training_log) == 1
+
+
 def test_settings_are_validated_when_stored():
     with pytest.raises(ConfigError, match="'dim' must be an int"):
         Word2Vec(dim=0)

@@ -44,6 +44,39 @@ def test_basic_access(kv):
     assert kv.vectors.dtype == np.float32
 
 
+def test_keys_as_gensim_takes_them_and_clear_errors_for_the_wrong_types(kv):
+    np.testing.assert_array_equal(kv[3], kv.vectors[3])  # a row number (gensim: kv[0])
+    np.testing.assert_array_equal(kv[np.int64(3)], kv["w3"])
+    assert kv[[0, "w1"]].shape == (2, D)
+    assert kv.most_similar(3, topn=2) == kv.most_similar("w3", topn=2)
+    assert list(kv)[:3] == ["w0", "w1", "w2"] and list(kv) == kv.index_to_key  # as a dict: the words
+    assert ["w1"] not in kv and b"w1" not in kv
+    with pytest.raises(UnknownWordError):
+        kv[V]  # past the last row
+    with pytest.raises(TypeError, match="words are str, not bytes"):
+        kv[b"w1"]
+    with pytest.raises(TypeError, match="a key is a word, a row number or a list"):
+        kv[None]
+    with pytest.raises(ValueError, match="'restrict_vocab' must be None or an int"):
+        kv.most_similar("w1", restrict_vocab="10")
+    with pytest.raises(TypeError, match="n_similarity takes a list of words; got the str"):
+        kv.n_similarity("w1", "w2")
+    with pytest.raises(TypeError, match="doesnt_match takes a list of words"):
+        kv.doesnt_match("w1 w2 w3")
+    with pytest.raises(TypeError, match="analogies takes a list of .* questions; got one question"):
+        kv.analogies(("w1", "w2", "w3"))
+    with pytest.raises(TypeError, match="each question is three words"):
+        kv.analogies([("w1", "w2")])
+    with pytest.raises(ValueError, match="the positive and negative terms cancel out"):
+        kv.most_similar(positive=["w1"], negative=["w1"])
+    for vector in (np.zeros(D), np.full(D, np.nan)):
+        with pytest.raises(ValueError, match="a query vector is zero or not finite"):
+            kv.most_similar(vector)
+    np_words = KeyedVectors(np.array(["a", "b"]), np.eye(2))
+    assert all(type(w) is str for w in np_words.index_to_key)
+    assert np_words.most_similar("a", topn=1) == [("b", 0.0)]
+
+
 def test_normed_cache_invalidated(kv):
     k2 = KeyedVectors(kv.index_to_key, kv.vectors.copy())
     first = k2.get_normed_vectors()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,10 @@ class Config:
                                      "w2v.filetypes) as text anyway; by default such a file is an error")
 
     def __post_init__(self) -> None:
+        for name in _RULES:  # NumPy's scalars (a sweep over np.arange) stored as the Python numbers they are
+            value = getattr(self, name)
+            if type(value) not in (int, float, bool) and isinstance(value, numbers.Real):
+                object.__setattr__(self, name, int(value) if isinstance(value, numbers.Integral) else float(value))
         validate(self)
 
     # -- derived values (each defined once, here) ------------------------------------------------------

@@ -35,6 +35,17 @@ def _read_data(path: str | os.PathLike | None, default: str) -> tuple[str, list[
                             "plain text") from None
 
 
+def _vectors_of(kv: Any, what: str) -> KeyedVectors:
+    """``kv``, or the vectors of a trained model passed instead (``model.wv``)."""
+    if isinstance(kv, KeyedVectors):
+        return kv
+    wv = getattr(type(kv), "wv", None)
+    if isinstance(wv, property):
+        return kv.wv
+    raise TypeError(f"{what} takes a w2v.KeyedVectors (model.wv, or KeyedVectors.load(path)); got "
+                    f"{type(kv).__name__}")
+
+
 def _is_lowercase(words: list[str]) -> bool:
     text = "".join(words)
     return text == text.lower()
@@ -83,6 +94,7 @@ def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike | None = None, 
     {"section", "correct", "answered", "oov", "accuracy"}), "semantic" and "syntactic" (the same sums over
     the sections not starting / starting with "gram").
     """
+    kv = _vectors_of(kv, "evaluate_analogies")
     name, lines = _read_data(path, ANALOGIES)
     limit = kv._limit(restrict_vocab)
     searched = kv.index_to_key[:limit]
@@ -173,6 +185,7 @@ def evaluate_word_pairs(kv: KeyedVectors, path: str | os.PathLike | None = None,
     {"spearman", "pearson" (None with fewer than two known pairs), "pairs" (pairs with both words known),
     "oov" (the others), "lowercased", "dataset"}.
     """
+    kv = _vectors_of(kv, "evaluate_word_pairs")
     name, lines = _read_data(path, WORD_PAIRS)
     if lowercase is None:
         lowercase = _is_lowercase(kv.index_to_key)
@@ -239,8 +252,9 @@ def format_report(results: dict[str, Any] | Iterable[dict[str, Any]]) -> str:
 def _analogy_table(res: dict[str, Any]) -> str:
     width = max([len(s["section"]) for s in res["sections"]] + [len("syntactic"), 7])
     head = f"{'section':<{width}}  {'correct':>7}  {'answered':>8}  {'oov':>6}  {'accuracy':>8}"
-    lines = [f"analogies: {res.get('dataset', '')}, {res['method']}, the {res['restrict_vocab'] or 'all'} most "
-             f"frequent words searched{', lowercased' if res['lowercased'] else ''}", head, "-" * len(head)]
+    searched = f"the {res['restrict_vocab']} most frequent words" if res["restrict_vocab"] else "all words"
+    lines = [f"analogies: {res.get('dataset', '')}, {res['method']}, {searched} searched"
+             f"{', lowercased' if res['lowercased'] else ''}", head, "-" * len(head)]
 
     def row(label: str, r: dict[str, Any]) -> str:
         return (f"{label:<{width}}  {r['correct']:>7}  {r['answered']:>8}  {r['oov']:>6}  "

@@ -54,6 +54,7 @@ import json
 import logging
 import lzma
 import math
+import numbers
 import os
 import re
 import secrets
@@ -165,6 +166,11 @@ GZIP_LEVEL = 6  # zlib's default: level 9 (gzip.open's) is ~3x slower for ~2% sm
 def compression_for_name(path: str | os.PathLike) -> str | None:
     """"gzip", "bz2" or "xz" when ``path``'s name ends in .gz, .bz2 or .xz (any case), else None."""
     return COMPRESSED_SUFFIXES.get(os.path.splitext(os.fspath(path))[1].lower())
+
+
+def _check_limit(limit: object) -> None:
+    if limit is not None and (not isinstance(limit, numbers.Integral) or isinstance(limit, bool) or limit < 0):
+        raise ValueError(f"'limit' must be None or an int >= 0; got {limit!r}")
 
 
 def check_native_name(path: str | os.PathLike, what: str = "a native w2v file") -> None:
@@ -438,8 +444,7 @@ def load_native(path: str | os.PathLike, *, mmap: bool = False, names: Sequence[
         truncated file, a malformed header.
     """
     path = os.fspath(path)
-    if limit is not None and limit < 0:
-        raise ValueError(f"'limit' must be None or >= 0; got {limit}")
+    _check_limit(limit)
     with open_file(path) as f:
         size = os.fstat(f.fileno()).st_size
         meta = _read_meta(f, path, size)
@@ -683,8 +688,7 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
         non-finite values; the message names the file and the line or record.
     """
     path = os.fspath(path)
-    if limit is not None and limit < 0:
-        raise ValueError(f"'limit' must be None or >= 0; got {limit}")
+    _check_limit(limit)
     stream, compression = _open_stream(path)
     with stream:
         buf = _Buffer(stream, path, compression)

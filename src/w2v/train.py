@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import numbers
 import os
 import signal
 import time
@@ -114,7 +115,7 @@ def _checkpoints(checkpoint, checkpoint_every, cache_dir) -> _Checkpoints | None
     if checkpoint_every is not None:
         if checkpoint is None:
             raise ConfigError("'checkpoint_every' needs a 'checkpoint' path to write to")
-        if not isinstance(checkpoint_every, (int, float)) or isinstance(checkpoint_every, bool) \
+        if not isinstance(checkpoint_every, numbers.Real) or isinstance(checkpoint_every, bool) \
                 or not checkpoint_every > 0:
             raise ConfigError(f"'checkpoint_every' must be a number of seconds in (0, inf); "
                               f"got {checkpoint_every!r}")
@@ -268,8 +269,9 @@ class Word2Vec:
         """
         cfg = self.config
         n_epochs = cfg.epochs if epochs is None else epochs
-        if not isinstance(n_epochs, int) or isinstance(n_epochs, bool) or n_epochs < 1:
+        if not isinstance(n_epochs, numbers.Integral) or isinstance(n_epochs, bool) or n_epochs < 1:
             raise ConfigError(f"'epochs' must be an int in [1, inf); got {n_epochs!r}")
+        n_epochs = int(n_epochs)
         ckpt = _checkpoints(checkpoint, checkpoint_every, cache_dir)
         callbacks = _callbacks(callbacks)
         check_available(self.device, self.backend, self.config.loss)  # before reading anything

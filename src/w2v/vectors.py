@@ -9,8 +9,9 @@ from __future__ import annotations
 import difflib
 import logging
 import mmap
+import numbers
 import os
-from typing import Iterable, Sequence, Union
+from typing import Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
@@ -25,6 +26,14 @@ _COSMUL_EPS = 1e-3       # Levy & Goldberg (2014): keeps 3CosMul's denominator a
 _SUGGEST_POOL = 100_000  # unknown-word suggestions search only the most frequent words: stays fast
 _BLOCK_BYTES = 64 << 20  # a (questions x vocabulary) score block is at most this big
 _MAP_BLOCK_BYTES = 16 << 20  # rows of a memory-mapped matrix read per step when computing the norms
+
+
+def _words_list(what: str, words: object) -> object:
+    """``words`` itself, once it is known not to be a str (which would be read one character a word)."""
+    if isinstance(words, str):
+        raise TypeError(f"{what} takes a list of words; got the str {words[:40]!r} (split it, or wrap it: "
+                        f"[{words[:20]!r}])")
+    return words
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
@@ -61,8 +70,10 @@ class KeyedVectors:
             raise ValueError(f"{len(words)} words for {vectors.shape[0]} vectors")
         index = {}
         for i, word in enumerate(words):
-            if not isinstance(word, str):
-                raise TypeError(f"word {i} must be a str; got {type(word).__name__}")
+            if type(word) is not str:
+                if not isinstance(word, str):
+                    raise TypeError(f"word {i} must be a str; got {type(word).__name__}")
+                words[i] = word = str(word)  # np.str_: stored, and shown in results, as str
             if word in index:
                 raise ValueError(f"duplicate word {word!r} (at {index[word]} and {i})")
             index[word] = i
@@ -102,7 +113,14 @@ class KeyedVectors:
         return len(self.index_to_key)
 
     def __contains__(self, word: object) -> bool:
-        return word in self.key_to_index
+        try:
+            return word in self.key_to_index
+        except TypeError:  # an unhashable key (a list) is no word
+            return False
+
+    def __iter__(self) -> Iterator[str]:
+        """The words, most frequent first (as a dict iterates its keys; ``in`` asks about words too)."""
+        return iter(self.index_to_key)
 
     def has_index_for(self, word: str) -> bool:
         """Whether ``word`` has a row (gensim's name; the same as ``word in kv``)."""
@@ -111,11 +129,17 @@ class KeyedVectors:
     def __repr__(self) -> str:
         return f"KeyedVectors({len(self)} words, {self.vector_size} dims)"
 
-    def get_index(self, word: str) -> int:
-        """The row of ``word``; :class:`UnknownWordError` (a KeyError) with suggestions if absent."""
+    def get_index(self, word: str | int) -> int:
+        """The row of ``word``; :class:`UnknownWordError` (a KeyError) with suggestions if absent.  An int in
+        ``[0, len)`` that is not a word is taken as a row itself (as gensim does: ``kv[0]``)."""
         try:
             return self.key_to_index[word]
         except (KeyError, TypeError):
+            if isinstance(word, numbers.Integral) and not isinstance(word, bool) and 0 <= word < len(self):
+                return int(word)
+            if isinstance(word, (bytes, bytearray)):
+                raise TypeError(f"words are str, not bytes: decode it first ({bytes(word)[:40]!r}"
+                                ".decode('utf-8'))") from None
             raise UnknownWordError(word, self._suggest(word)) from None
 
     def get_vector(self, word: str, norm: bool = False) -> np.ndarray:
@@ -123,11 +147,17 @@ class KeyedVectors:
         i = self.get_index(word)
         return self._unit_of(i) if norm else self._vectors[i]
 
-    def __getitem__(self, key: str | Iterable[str]) -> np.ndarray:
-        """A word -> its (d,) vector; a list of words -> (n, d)."""
-        if isinstance(key, str):
+    def __getitem__(self, key: str | int | Iterable[str | int]) -> np.ndarray:
+        """A word (or a row number) -> its (d,) vector; a list of them -> (n, d)."""
+        if isinstance(key, (str, bytes, bytearray, numbers.Integral)):
             return self.get_vector(key)
-        return self._vectors[[self.get_index(w) for w in key]]
+        try:
+            rows = [self.get_index(w) for w in key]
+        except TypeError as e:
+            if "not iterable" not in str(e):
+                raise
+            raise TypeError(f"a key is a word, a row number or a list of them; got {type(key).__name__}") from None
+        return self._vectors[rows]
 
     def get_count(self, word: str) -> int | None:
         """The corpus count of ``word``, or None when the vectors came without counts."""
@@ -213,8 +243,9 @@ class KeyedVectors:
     def _limit(self, restrict_vocab: int | None) -> int:
         if restrict_vocab is None:
             return len(self)
-        if restrict_vocab < 1:
-            raise ValueError(f"'restrict_vocab' must be None or >= 1; got {restrict_vocab}")
+        if not isinstance(restrict_vocab, numbers.Integral) or isinstance(restrict_vocab, bool) \
+                or restrict_vocab < 1:
+            raise ValueError(f"'restrict_vocab' must be None or an int >= 1; got {restrict_vocab!r}")
         return min(int(restrict_vocab), len(self))
 
     def _top(self, scores: np.ndarray, topn: int, exclude: Iterable[int]) -> list[tuple[str, float]]:
@@ -230,14 +261,14 @@ class KeyedVectors:
     def _terms(self, items, weight: float) -> tuple[list[np.ndarray], list[int]]:
         if items is None:
             return [], []
-        if isinstance(items, (str, np.ndarray)):
+        if isinstance(items, (str, np.ndarray, numbers.Integral)):
             items = [items]
         vecs, used = [], []
         for item in items:
             w = weight
             if isinstance(item, tuple) and len(item) == 2 and not isinstance(item, str):
                 item, w = item[0], weight * float(item[1])
-            if isinstance(item, str):
+            if isinstance(item, (str, bytes, numbers.Integral)):  # a word (or a row number, as gensim)
                 i = self.get_index(item)
                 used.append(i)
                 vecs.append(w * self._unit_of(i))
@@ -245,6 +276,8 @@ class KeyedVectors:
                 vec = np.asarray(item, dtype=np.float32)
                 if vec.shape != (self.vector_size,):
                     raise ValueError(f"a query vector must have shape ({self.vector_size},); got {vec.shape}")
+                if not np.any(vec) or not np.all(np.isfinite(vec)):
+                    raise ValueError("a query vector is zero or not finite: no word is nearer to it than another")
                 vecs.append(w * vec)
         return vecs, used
 
@@ -263,6 +296,9 @@ class KeyedVectors:
             raise ValueError("most_similar needs at least one positive or negative word or vector")
         limit = self._limit(restrict_vocab)
         query = _unit_rows(np.mean(pos + neg, axis=0))                   # (d,)
+        if pos and neg and not np.any(query):
+            raise ValueError("the positive and negative terms cancel out: the query is a zero vector, to which "
+                             "no word is nearer than another")
         scores = self._cosines(query, limit)                             # (limit,)
         if topn is None:
             return scores
@@ -286,6 +322,8 @@ class KeyedVectors:
 
     def n_similarity(self, ws1: Sequence[str], ws2: Sequence[str]) -> float:
         """Cosine between the means of two word sets' vectors (gensim's definition)."""
+        _words_list("n_similarity", ws1)
+        _words_list("n_similarity", ws2)
         if not len(ws1) or not len(ws2):
             raise ValueError("n_similarity needs at least one word in each list")
         m1 = _unit_rows(self[list(ws1)].mean(axis=0))
@@ -294,7 +332,7 @@ class KeyedVectors:
 
     def doesnt_match(self, words: Sequence[str]) -> str:
         """The word of ``words`` furthest from their mean unit vector (unknown words are an error)."""
-        words = list(words)
+        words = list(_words_list("doesnt_match", words))
         if not words:
             raise ValueError("doesnt_match needs at least one word")
         vecs = self._unit_of([self.get_index(w) for w in words])  # (n, d)
@@ -335,6 +373,12 @@ class KeyedVectors:
 
         The same answers as ``analogy(a, b, c, topn=1)`` for each question, much faster for many.
         """
+        if isinstance(questions, tuple) and len(questions) == 3 and all(isinstance(w, str) for w in questions):
+            raise TypeError(f"analogies takes a list of (a, b, c) questions; got one question {questions!r}: "
+                            "pass [question], or use analogy(a, b, c)")
+        for q in questions if isinstance(questions, Sequence) else ():
+            if isinstance(q, str) or len(q) != 3:
+                raise TypeError(f"each question is three words (a, b, c); got {q!r}")
         idx = np.array([[self.get_index(w) for w in q] for q in questions], dtype=np.int64).reshape(-1, 3)
         best = self._analogy_indices(idx, method, self._limit(restrict_vocab))
         return [self.index_to_key[i] for i in best]
