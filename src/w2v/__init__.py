@@ -1,24 +1,32 @@
-"""w2v: word2vec (skip-gram and CBOW with negative sampling), fast, in Python."""
+"""w2v: word2vec (skip-gram and CBOW; negative sampling, hierarchical or full softmax), fast, in Python."""
 
 from ._version import __version__
 from .config import Config
-from .errors import (ConfigError, CorpusError, CorpusNotFoundError, DataFileError, ModelFileError,
-                     OutputConflictError, OutputError, UnknownWordError, W2VError)
+from .errors import (ConfigError, CorpusError, CorpusNotFoundError, DataFileError, DeviceError, DistributedError,
+                     ModelFileError, ModelFileNotFoundError, OutputConflictError, OutputError, ResourceError,
+                     UnknownWordError, W2VError)
 
 __all__ = ["__version__", "Config", "Word2Vec", "KeyedVectors", "Phrases", "W2VError", "ConfigError",
-           "CorpusError", "CorpusNotFoundError", "DataFileError", "ModelFileError", "OutputError",
-           "OutputConflictError", "UnknownWordError"]
+           "CorpusError", "CorpusNotFoundError", "DataFileError", "DeviceError", "DistributedError",
+           "ModelFileError", "ModelFileNotFoundError", "OutputError", "OutputConflictError", "ResourceError",
+           "UnknownWordError", "TrainingInterrupted"]
+
+_LAZY = {  # `import w2v` and queries must not pay for Numba (the trainer, phrases) unless they are used
+    "Word2Vec": ("train", "Word2Vec"),
+    "TrainingInterrupted": ("train", "TrainingInterrupted"),  # a KeyboardInterrupt: Ctrl-C, SIGTERM, SIGHUP
+    "KeyedVectors": ("vectors", "KeyedVectors"),
+    "Phrases": ("phrases", "Phrases"),  # collocations (word2phrase)
+}
 
 
 def __getattr__(name):
-    # Lazy: `import w2v` and queries must not pay for Numba (the trainer) unless it is used.
-    if name == "Word2Vec":
-        from .train import Word2Vec
-        return Word2Vec
-    if name == "KeyedVectors":
-        from .vectors import KeyedVectors
-        return KeyedVectors
-    if name == "Phrases":  # collocations (word2phrase); Numba kernels too, so lazy as well
-        from .phrases import Phrases
-        return Phrases
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attr)
     raise AttributeError(f"module 'w2v' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -57,9 +57,9 @@ class Config:
     cbow_mean: bool = _opt(True, "cbow: average the context vectors (True) or sum them (False)")
     hogbatch: bool | None = _opt(None, "sg: the context words of one centre word share one draw of negatives "
                                        "(HogBatch, Ji et al. 2016): updates as small matrix products, 1.5-2x "
-                                       "faster at equal or better quality (benchmarks/RESULTS.md). Default: on "
-                                       "for sg with loss 'ns' (None); False gives the per-pair update of the C "
-                                       "tool; an error with loss 'hs' or 'softmax'")
+                                       "faster at equal or better quality (benchmarks/RESULTS.md). Unset: on "
+                                       "for sg with loss 'ns'; off (False, --no-hogbatch) gives the per-pair "
+                                       "update of the C tool; an error with loss 'hs' or 'softmax'")
     threads: int = _opt(0, "worker threads sharing the weights lock-free (Hogwild); 0 uses every core. "
                            "Only threads=1 is bit-reproducible")
     seed: int = _opt(1, "seed of every random draw (initialisation, windows, subsampling, negatives)")

@@ -125,8 +125,8 @@ def check_available(device: str, backend: str, loss: str = "ns") -> None:
             built = getattr(torch.version, "cuda", None)
             why = "this PyTorch is a CPU-only build" if not built else "no CUDA GPU is visible (driver, " \
                   "CUDA_VISIBLE_DEVICES?)"
-            raise DeviceError(f"device {device!r}: {why}; use --device cpu, or install a CUDA build of PyTorch "
-                              "on a machine with an NVIDIA GPU")
+            raise DeviceError(f"device {device!r}: {why}; use --device cpu (device='cpu' in Python), or install "
+                              "a CUDA build of PyTorch on a machine with an NVIDIA GPU")
         index = int(device.split(":")[1]) if ":" in device else 0
         count = torch.cuda.device_count()
         if index >= count:

@@ -158,7 +158,8 @@ def _warn_if_subsampling_keeps_little(counts: np.ndarray, sample: float) -> None
 
 
 class Word2Vec:
-    """Skip-gram or CBOW word vectors trained with negative sampling and subsampling of frequent words.
+    """Skip-gram or CBOW word vectors trained with negative sampling (or hierarchical or full softmax,
+    ``loss``) and subsampling of frequent words.
 
     ``Word2Vec(**settings)`` only stores the settings (see :class:`w2v.Config` for each, with its default);
     :meth:`train` reads the corpus and learns.  After training, ``model.wv`` holds the vectors
@@ -189,6 +190,13 @@ class Word2Vec:
         self.stats: dict[str, Any] = {}
         self._wv = None
         self._dist = None  # w2v.distributed.Context while a distributed training runs
+
+    def __repr__(self) -> str:
+        cfg = self.config
+        trained = (f"{len(self.vocab)} words, {len(self.training_log)} epochs trained" if self.vocab is not None
+                   else "not trained")
+        return (f"Word2Vec(model={cfg.model!r}, loss={cfg.loss!r}, dim={cfg.dim}, window={cfg.window}; "
+                f"{trained}; device={self.device!r})")
 
     def to(self, device: str = "cpu", backend: str | None = None) -> "Word2Vec":
         """Train on ``device`` ('cpu', 'cuda', 'cuda:N') with ``backend`` ('numba', the default on the CPU,
@@ -513,8 +521,8 @@ class Word2Vec:
             "words_per_sec_train": raw * n_epochs / max(train_seconds, 1e-9),
             "words_per_sec_total": raw * n_epochs / max(total_seconds, 1e-9),
         }
-        log.info("trained %d epochs in %.1f s (%.1f s end to end): %.0f raw words/s", n_epochs,
-                 train_seconds, total_seconds, self.stats["words_per_sec_train"])
+        log.info("trained %d epoch%s in %.1f s (%.1f s end to end): %.0f raw words/s", n_epochs,
+                 "s" if n_epochs > 1 else "", train_seconds, total_seconds, self.stats["words_per_sec_train"])
 
     def _tables(self) -> tuple[np.ndarray, ...]:
         """The kernels' read-only tables: subsampling thresholds, then what the loss needs (w2v.losses)."""
@@ -724,7 +732,8 @@ class Word2Vec:
             if ckpt is not None:
                 try:
                     path = save(snapshot, fallback=True)
-                    where += f"; checkpoint written to {path}: continue with --resume {path}"
+                    where += (f"; checkpoint written to {path}: continue with --resume {path} (in Python: "
+                              "Word2Vec.resume(path, corpus))")
                 except OSError as failed:
                     where += f"; the checkpoint could not be written ({failed})"
             raise TrainingInterrupted(signum, f"training interrupted{why} {where}") from None
