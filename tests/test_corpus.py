@@ -271,6 +271,21 @@ def test_one_shot_iterator_is_refused(one_shot):
         Corpus(one_shot())
 
 
+def test_an_iterable_that_does_not_start_over_is_named():
+    class Stale:  # __iter__ hands out the same iterator: the second read finds it exhausted
+        def __init__(self):
+            self.it = iter([["a", "b", "a"]] * 3)
+
+        def __iter__(self):
+            return self.it
+
+    with pytest.raises(CorpusError, match=r"gave 9 tokens when first read and none when read again: its "
+                                          r"__iter__ \(Stale\) does not start over"):
+        Word2Vec(min_count=1, dim=4, threads=1).train(Stale(), progress=False)
+    empty = Corpus([[]])
+    assert list(empty) == [] and list(empty) == []  # empty both times: no complaint here
+
+
 def test_string_sentences_are_refused():
     with pytest.raises(CorpusError, match="lists of tokens, not strings"):
         list(Corpus([["ok"], "not split"]))

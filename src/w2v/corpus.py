@@ -154,6 +154,7 @@ class Corpus:
         self.nul_bytes = 0
         self.raw_tokens = 0
         self._warned: set[Any] = set()
+        self._first_read: int | None = None  # an iterable source's tokens when first read to its end
         if isinstance(source, (str, bytes, os.PathLike)):
             self.files = expand_paths([source], exclude=exclude, allow_binary=self.allow_binary)
         elif isinstance(source, (list, tuple)) and source and all(
@@ -195,7 +196,7 @@ class Corpus:
         out = []
         for plan in plans:
             share = copy.copy(self)
-            share._seen, share._warned = {}, set()
+            share._seen, share._warned, share._first_read = {}, set(), None
             if self.files is not None:
                 share.pieces = list(plan)
                 share.files = list(dict.fromkeys(p.path for p in plan))
@@ -288,6 +289,13 @@ class Corpus:
                 sentence = list(sentence)
             stats.tokens += len(sentence)
             yield from self._cut(sentence)
+        if self._first_read is None:
+            self._first_read = stats.tokens
+        elif self._first_read and not stats.tokens:
+            raise CorpusError(f"the corpus gave {self._first_read} tokens when first read and none when read "
+                              f"again: its __iter__ ({type(self.source).__name__}) does not start over, but the "
+                              "corpus is read twice (once to count the words, once to encode them); pass a "
+                              "list of token lists, or make __iter__ start from the beginning each time")
 
     def _changed(self, path: str, what: str) -> CorpusError:
         return CorpusError(f"corpus file {path!r} changed during training: {what}; the vocabulary counted in "
