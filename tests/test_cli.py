@@ -126,6 +126,17 @@ def test_export_compresses_as_the_name_says(model, tmp_path, capsys, suffix, mag
     capsys.readouterr()
 
 
+def test_a_diverging_training_is_one_line_and_leaves_no_file(corpus, tmp_path, capsys):
+    out = tmp_path / "m.w2v"
+    argv = ["train", corpus, "-o", str(out), "--vectors", str(tmp_path / "v.bin"), "--alpha", "1",
+            "--checkpoint-every", "0.001", "--dim", "50", "--epochs", "3", "--min-count", "1", "--threads", "1",
+            "--quiet"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "w2v: error: training diverged in pass 1" in err and "--alpha" in err and "Traceback" not in err
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".ckpt")] == []
+
+
 def test_train_vectors_named_txt_gz_are_gzipped_text(corpus, tmp_path, capsys):
     out = tmp_path / "m.w2v"
     assert cli.main(["train", corpus, "-o", str(out), "--vectors", str(out) + ".txt.gz", *TRAIN_FAST]) == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from w2v import Config, ConfigError, CorpusError, Word2Vec
+from w2v import Config, ConfigError, CorpusError, ModelFileError, TrainingDiverged, Word2Vec
 from w2v.train import CHUNK_WORDS
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -175,6 +175,24 @@ def test_numpy_numbers_are_settings_too(token_files):
     _, one, _ = token_files
     m = Word2Vec(threads=1, **SMALL).train(one, epochs=np.int64(1), progress=False, checkpoint_every=None)
     assert len(m.training_log) == 1
+
+
+@pytest.mark.parametrize("model", ["sg", "cbow"])
+def test_a_diverging_training_stops_with_the_setting_to_change(token_files, tmp_path, model):
+    _, one, _ = token_files
+    m = Word2Vec(threads=1, model=model, **dict(SMALL, alpha=1.0, dim=50))
+    with pytest.raises(TrainingDiverged, match=r"training diverged in pass 1: .*alpha=1\) is too high.*lower it"):
+        m.train(one, progress=False)
+    assert m.training_log == []  # the diverged pass is not logged as trained
+
+
+def test_weights_that_are_not_finite_are_not_trained_further(token_files, tmp_path):
+    _, one, _ = token_files
+    m = Word2Vec(threads=1, **SMALL).train(one, progress=False)
+    m.weights[1][3, 2] = np.nan
+    m.save(tmp_path / "m.w2v")
+    with pytest.raises(ModelFileError, match=r"1 rows of its output hold NaN or infinite values"):
+        Word2Vec.load(tmp_path / "m.w2v")
 
 
 def test_settings_are_validated_when_stored():

@@ -4,12 +4,12 @@ from ._version import __version__
 from .config import Config
 from .errors import (ConfigError, CorpusError, CorpusNotFoundError, DataFileError, DeviceError, DistributedError,
                      ModelFileError, ModelFileNotFoundError, OutputConflictError, OutputError, ResourceError,
-                     UnknownWordError, W2VError)
+                     TrainingDiverged, UnknownWordError, W2VError)
 
 __all__ = ["__version__", "Config", "Word2Vec", "KeyedVectors", "Phrases", "W2VError", "ConfigError",
            "CorpusError", "CorpusNotFoundError", "DataFileError", "DeviceError", "DistributedError",
            "ModelFileError", "ModelFileNotFoundError", "OutputError", "OutputConflictError", "ResourceError",
-           "UnknownWordError", "TrainingInterrupted"]
+           "TrainingDiverged", "UnknownWordError", "TrainingInterrupted"]
 
 _LAZY = {  # `import w2v` and queries must not pay for Numba (the trainer, phrases) unless they are used
     "Word2Vec": ("train", "Word2Vec"),

@@ -75,6 +75,11 @@ class ResourceError(W2VError, MemoryError):
     """Training would need more memory than the machine has available; the message says what would fit."""
 
 
+class TrainingDiverged(W2VError, ArithmeticError):
+    """The loss or the weights became NaN or infinite (a learning rate too high for the data): training stops
+    at once; the message gives the pass and the settings to change.  Nothing of the diverged run is saved."""
+
+
 class DataFileError(W2VError, ValueError):
     """An evaluation data set (analogies, word pairs) that cannot be parsed; names the file and line."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import numbers
 import os
 import signal
@@ -25,7 +26,7 @@ import numpy as np
 
 from . import formats, losses, outputs
 from .config import Config
-from .errors import ConfigError
+from .errors import ConfigError, TrainingDiverged
 from .memory import check_memory
 from .checkpoint import Position
 from .engine import Batch, check_available
@@ -125,6 +126,16 @@ def _checkpoints(checkpoint, checkpoint_every, cache_dir) -> _Checkpoints | None
     from .formats import check_native_name
     check_native_name(path, "checkpoint")
     return _Checkpoints(path, checkpoint_every, outputs.fallback_directories(cache_dir))
+
+
+def _finite(weights: tuple[np.ndarray, np.ndarray], engine) -> bool:
+    """Whether both weight matrices are finite (the engine's own copy on a device), in blocks of rows."""
+    engine.pull()
+    for w in weights:
+        for start in range(0, len(w), 1 << 16):
+            if not np.isfinite(w[start:start + (1 << 16)]).all():
+                return False
+    return True
 
 
 def _callbacks(callbacks) -> list:
@@ -546,6 +557,14 @@ class Word2Vec:
             engine.close()
             self._weights_changed()
 
+    def _diverged(self, epoch_no: int, what: str) -> "TrainingDiverged":
+        cfg = self.config
+        default = Config(model=cfg.model).start_alpha
+        return TrainingDiverged(
+            f"training diverged in pass {epoch_no}: {what}; the learning rate (alpha={cfg.start_alpha:g}) is too "
+            f"high for this data: lower it (--alpha, alpha=; the default for {cfg.model} is {default:g}).  The "
+            "diverged weights are not saved (the last checkpoint, if any, is from before)")
+
     def _weights_changed(self) -> None:
         """The weights were trained in place: queries of ``wv`` must not use unit rows cached before."""
         if self._wv is not None:
@@ -609,6 +628,8 @@ class Word2Vec:
                 save_checkpoint(path, self, snapshot, fingerprint_)
 
             engine.pull()  # the device's weights to the host arrays (nothing in flight now)
+            if ctx is None and not _finite(self.weights, engine):  # never a checkpoint of a diverged training
+                raise self._diverged(len(self.training_log) + 1, "the weights hold NaN or infinite values")
             if fallback:
                 where, failure = outputs.save_with_fallback(write, ckpt.path, ckpt.fallbacks)
                 if failure is not None:
@@ -647,6 +668,8 @@ class Word2Vec:
                 while work.running(tick):
                     raise_lost()  # a stop signal whose exception Python dropped is raised here
                     s = work.sums
+                    if sync is None and not math.isfinite(s[0]):  # (ranks: at the pass's end, all at once)
+                        raise self._diverged(epoch_no, f"the loss became {s[0]} after {int(s[2]):,} words")
                     bar.update(int((e * n_tokens + int(s[2])) * scale), epoch_no, epoch_no + pos.epochs - e - 1,
                                work.lr, s[0] / max(s[1], 1.0))
                     if sync is not None:
@@ -678,6 +701,9 @@ class Word2Vec:
                 seconds = pos.seconds + time.perf_counter() - t0
                 train_seconds += time.perf_counter() - t0
                 loss, examples, seen, kept = sums
+                if not math.isfinite(loss) or not _finite(self.weights, engine):
+                    raise self._diverged(epoch_no, f"the loss is {loss}" if not math.isfinite(loss) else
+                                         "the weights hold NaN or infinite values")
                 entry = {
                     "epoch": epoch_no,
                     "loss": float(loss / max(examples, 1.0)),  # mean loss per training example
@@ -804,5 +830,11 @@ class Word2Vec:
         losses.check_tree(model.config, model.vocab.counts, header, where)
         model.weights = (np.array(vectors, dtype=np.float32, order="C", copy=True),
                          np.array(output, dtype=np.float32, order="C", copy=True))
+        for name, w in zip(("vectors", "output"), model.weights):
+            bad = int(np.count_nonzero(~np.isfinite(w).all(axis=1)))
+            if bad:
+                raise ModelFileError(f"{where}: {bad} rows of its {name} hold NaN or infinite values (a training "
+                                     "that diverged, or a damaged file): it cannot be trained further (its vectors load with "
+                                     "KeyedVectors.load(path, allow_nonfinite=True))")
         model.training_log = list(log_)
         return model
