@@ -156,17 +156,25 @@ def test_stop_signals_stop_after_the_chunk_and_say_where_the_checkpoint_is(signu
     assert len(lines) == 1 and str(ckpt) in lines[0] and "--resume" in lines[0], err
     assert signum == signal.SIGINT or signal.Signals(signum).name in lines[0]
     assert not out.exists()
-    done = subprocess.run(w2v("train", big_corpus, "-o", out, "--resume", ckpt, "--quiet"),
-                          capture_output=True, text=True)
+    # "the same command with --resume": its settings are the checkpoint's, so they are accepted
+    done = subprocess.run(w2v(*train_args(big_corpus, out), "--resume", ckpt), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     np.testing.assert_array_equal(load_native(out).arrays["vectors"], uninterrupted.arrays["vectors"])
     assert not ckpt.exists()
 
 
-def test_resume_with_changed_settings_is_refused(big_corpus, tmp_path):
-    r = subprocess.run(w2v("train", big_corpus, "-o", tmp_path / "m.w2v", "--resume", tmp_path / "x.ckpt",
-                           "--dim", 50), capture_output=True, text=True)
-    assert r.returncode == 2 and "--dim" in r.stderr and "resum" in r.stderr
+def test_resume_with_changed_settings_is_refused(tmp_path):
+    corpus = write_corpus(tmp_path / "c.txt", n=200_000)
+    ckpt = tmp_path / "m.ckpt"
+    Word2Vec(**SETTINGS).train(corpus, progress=False, checkpoint=ckpt, checkpoint_every=1e-9)
+    r = subprocess.run(w2v("train", corpus, "-o", tmp_path / "m.w2v", "--resume", ckpt, "--dim", 50, "--seed", 5,
+                           "--no-hogbatch", "--alpha", 0.025), capture_output=True, text=True)
+    assert r.returncode == 2 and not (tmp_path / "m.w2v").exists()
+    assert "--dim 50 (the checkpoint's: 16); --hogbatch off (the checkpoint's: on): settings cannot change " \
+           "when resuming" in r.stderr, r.stderr  # --seed 5 and --alpha 0.025 are the checkpoint's own
+    r = subprocess.run(w2v("train", corpus, "-o", tmp_path / "m.w2v", "--resume", tmp_path / "x.ckpt", "--dim", 16),
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "no such checkpoint file" in r.stderr
 
 
 def test_fingerprint_never_touches_the_memory_map():

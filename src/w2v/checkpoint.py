@@ -74,6 +74,24 @@ def save_checkpoint(path: str | os.PathLike, model, position: Position, print_: 
     save_native(path, words=list(model.vocab.words), arrays=arrays, header=header)
 
 
+def _check_kind(header: dict, path: str | os.PathLike) -> None:
+    if header.get("kind") != "checkpoint":
+        raise ModelFileError(f"{os.fspath(path)}: not a checkpoint (a {header.get('kind', 'w2v')} file); "
+                             "checkpoints are written by `w2v train`, on Ctrl-C or --checkpoint-every")
+
+
+def checkpoint_config(path: str | os.PathLike) -> dict:
+    """The settings a checkpoint was trained with (its header only: the weights are not read)."""
+    from .formats import native_info
+
+    header = native_info(path)["header"]
+    _check_kind(header, path)
+    config = header.get("config")
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{os.fspath(path)}: checkpoint header incomplete (no config)")
+    return config
+
+
 def load_checkpoint(path: str | os.PathLike):
     """Read a checkpoint; returns ``(native, position, fingerprint)``: the file as
     :func:`w2v.formats.load_native` reads it (``Word2Vec._from_native`` makes the model of it: this module
@@ -82,9 +100,7 @@ def load_checkpoint(path: str | os.PathLike):
 
     native = load_native(path)
     header = native.header
-    if header.get("kind") != "checkpoint":
-        raise ModelFileError(f"{os.fspath(path)}: not a checkpoint (a {header.get('kind', 'w2v')} file); "
-                             "checkpoints are written by `w2v train`, on Ctrl-C or --checkpoint-every")
+    _check_kind(header, path)
     try:
         position = Position(**header["position"])
         print_ = dict(header["fingerprint"])

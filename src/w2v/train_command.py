@@ -18,7 +18,7 @@ from typing import Any
 from . import engine, formats, outputs, sources
 from .cli import UsageError, _check_output, _config_error_for_cli, _loss_title, _size, _summary
 from .config import Config
-from .errors import ConfigError, OutputError
+from .errors import ConfigError, ModelFileError, OutputError
 from .signals import Stopped, signal_name
 
 
@@ -69,16 +69,44 @@ def _distributed_options(args: argparse.Namespace):
     return Options(timeout=args.dist_timeout, sync=args.sync, sync_words=args.sync_words)
 
 
+def _check_resumed_settings(path: str, settings: dict[str, Any]) -> None:
+    """Refuse the settings given with --resume that differ from the checkpoint's (which are used)."""
+    from .checkpoint import checkpoint_config
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--resume {path!r}: no such checkpoint file")
+    try:
+        saved = Config.from_dict(checkpoint_config(path))
+    except ConfigError as err:
+        raise ModelFileError(f"{path}: corrupt checkpoint: {err}") from None
+    effective = {"alpha": "start_alpha", "hogbatch": "use_hogbatch", "negative": "n_negative",
+                 "ns_exponent": "noise_exponent"}  # an unset setting is its default: given, it is the same
+    changed = []
+    for name, value in settings.items():
+        given = saved.replace(**{name: value})
+        if getattr(given, effective.get(name, name)) != getattr(saved, effective.get(name, name)):
+            changed.append(f"--{name.replace('_', '-')} {_shown(value)} (the checkpoint's: "
+                           f"{_shown(getattr(saved, effective.get(name, name)))})")
+    if changed:
+        raise UsageError(f"{'; '.join(changed)}: settings cannot change when resuming; leave them out (the "
+                         "checkpoint's are used) or give the checkpoint's own")
+
+
+def _shown(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return {None: "unset", True: "on", False: "off"}[value]
+    return str(value)
+
+
 def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
     """Everything that can be checked before reading: returns (config, device, backend, checkpoint path)."""
     settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if hasattr(args, f.name)}
-    if args.resume and settings:
-        flags = ", ".join("--" + name.replace("_", "-") for name in settings)
-        raise UsageError(f"{flags}: settings cannot change when resuming; the checkpoint's are used")
     try:
         config = Config(**settings)
     except ConfigError as err:
         raise _config_error_for_cli(err) from None
+    if args.resume and settings:  # the same command again with --resume: the same settings are fine
+        _check_resumed_settings(args.resume, settings)
     if args.checkpoint_every is not None and not args.checkpoint_every > 0:
         raise UsageError(f"--checkpoint-every must be a number of seconds in (0, inf); got "
                          f"{args.checkpoint_every!r}")
