@@ -126,6 +126,31 @@ def test_export_compresses_as_the_name_says(model, tmp_path, capsys, suffix, mag
     capsys.readouterr()
 
 
+@pytest.mark.parametrize("argv, says", [
+    (["train", "{corpus}", "-o", "{tmp}/m.w2v", "--cbow"], "unrecognized arguments: --cbow; --cbow: w2v's is "
+                                                           "--model cbow (see 'w2v train --help')"),
+    (["train", "{corpus}", "-o", "{tmp}/m.w2v", "--vec", "300"], "unrecognized arguments: --vec 300 (see 'w2v "
+                                                                 "train --help')"),
+    (["train", "{corpus}", "-o", "{tmp}/m.w2v", "-size", "50", "-iter", "3"], "-size: w2v's is --dim; -iter: "
+                                                                              "w2v's is --epochs"),
+    (["train", "{corpus}", "-o", "{tmp}/m.w2v", "--cbow-sum"], "--cbow-sum applies to --model cbow only"),
+    (["similar", "{tmp}/m.w2v", "a1", "--lim", "3"], "unrecognized arguments: --lim 3 (see 'w2v similar"),
+])
+def test_options_are_never_abbreviated_and_foreign_ones_are_translated(corpus, tmp_path, capsys, argv, says):
+    argv = [a.format(corpus=corpus, tmp=tmp_path) for a in argv]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_huge_noise_exponent_trains_without_overflow(corpus, tmp_path, capsys, recwarn):
+    out = tmp_path / "m.w2v"
+    assert cli.main(["train", corpus, "-o", str(out), "--ns-exponent", "100", *TRAIN_FAST]) == 0
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    assert "RuntimeWarning" not in capsys.readouterr().err
+
+
 def test_a_diverging_training_is_one_line_and_leaves_no_file(corpus, tmp_path, capsys):
     out = tmp_path / "m.w2v"
     argv = ["train", corpus, "-o", str(out), "--vectors", str(tmp_path / "v.bin"), "--alpha", "1",

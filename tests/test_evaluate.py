@@ -108,6 +108,24 @@ def test_analogy_result_shape(tmp_path):
     assert "3cosadd, all words searched" in format_report(every)
 
 
+def test_evaluation_files_that_hold_nothing_or_no_number_are_errors(tmp_path):
+    from w2v.errors import DataFileError
+
+    kv = _structured(str.lower)
+    for text in ("", "\n# a comment\n"):
+        (tmp_path / "p.tsv").write_text(text)
+        with pytest.raises(DataFileError, match="no word pair in it"):
+            evaluate_word_pairs(kv, tmp_path / "p.tsv")
+    for text in ("", ": section only\n"):
+        (tmp_path / "q.txt").write_text(text)
+        with pytest.raises(DataFileError, match="no analogy question in it"):
+            evaluate_analogies(kv, tmp_path / "q.txt")
+    for score in ("nan", "inf"):
+        (tmp_path / "p.tsv").write_text(f"a\tb\t{score}\n")
+        with pytest.raises(DataFileError, match=f"line 1: the score '{score}' is not a finite number"):
+            evaluate_word_pairs(kv, tmp_path / "p.tsv")
+
+
 def test_a_model_passed_for_its_vectors():
     from w2v import Word2Vec
 

@@ -45,11 +45,39 @@ class UsageError(Exception):
     """A command-line mistake found by argparse (or by a check of ours before any work starts)."""
 
 
+# the options of the C tool and gensim, as users type them out of habit: what w2v calls them
+_FOREIGN_OPTIONS = {"size": "--dim", "vector-size": "--dim", "vector_size": "--dim", "iter": "--epochs",
+                    "hs": "--loss hs", "cbow": "--model cbow", "sg": "--model sg", "workers": "--threads",
+                    "min_count": "--min-count", "train": "the corpus as an argument", "output": "-o",
+                    "save-vocab": "(the vocabulary is in the model file)", "binary": "--vectors OUT"}
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a mistake raises :class:`UsageError` (one line, no usage block) instead of exiting."""
+    """argparse, but a mistake raises :class:`UsageError` (one line, no usage block) instead of exiting, and
+    an option is never taken from an abbreviation (``--cbow`` is not ``--cbow-sum``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> typing.NoReturn:  # noqa: D102
         raise UsageError(f"{message} (see '{self.prog} --help')")
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> argparse.Namespace:
+        """As argparse's, but unknown arguments are named with the subcommand's help, and an option of the C
+        tool or gensim with its w2v name."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = getattr(parsed, "command", None)
+            where = f"{self.prog} {command}" if command else self.prog
+            hints = []
+            for extra in extras:
+                name = extra.lstrip("-").split("=")[0]
+                if extra.startswith("-") and name in _FOREIGN_OPTIONS:
+                    hints.append(f"{extra}: w2v's is {_FOREIGN_OPTIONS[name]}")
+            hint = f"; {'; '.join(hints)}" if hints else ""
+            raise UsageError(f"unrecognized arguments: {' '.join(extras)}{hint} (see '{where} --help')")
+        return parsed
 
 
 def demo_corpus_path() -> Any:

@@ -8,6 +8,7 @@ The bundled data sets live in ``w2v/data`` (see ``PROVENANCE.md`` there).
 
 from __future__ import annotations
 
+import math
 import os
 from importlib import resources
 from typing import Any, Iterable
@@ -126,6 +127,8 @@ def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike | None = None, 
         questions.append(tuple(found))
         owner.append(len(sections) - 1)
 
+    if not questions and not sum(s["oov"] for s in sections):
+        raise DataFileError(f"{name}: no analogy question in it (lines 'a b c d' after a ': section' line)")
     if questions:
         q = np.array(questions, dtype=np.int64)                                      # (n, 4)
         fold = None
@@ -204,6 +207,8 @@ def evaluate_word_pairs(kv: KeyedVectors, path: str | os.PathLike | None = None,
             score = float(score)
         except ValueError:
             raise DataFileError(f"{name} line {line_no}: the score {score!r} is not a number") from None
+        if not math.isfinite(score):
+            raise DataFileError(f"{name} line {line_no}: the score {fields[2]!r} is not a finite number")
         if lowercase:
             a, b = a.lower(), b.lower()
         ia, ib = rows.get(a.strip()), rows.get(b.strip())
@@ -212,6 +217,8 @@ def evaluate_word_pairs(kv: KeyedVectors, path: str | os.PathLike | None = None,
             continue
         gold.append(score)
         pairs.append((ia, ib))
+    if not gold and not oov:
+        raise DataFileError(f"{name}: no word pair in it (lines 'word1<TAB>word2<TAB>score')")
     spearman = pearson = None
     if len(pairs) >= 2:
         normed = kv.get_normed_vectors()

@@ -51,8 +51,14 @@ def keep_thresholds(p: np.ndarray) -> np.ndarray:
 
 
 def noise_distribution(counts: np.ndarray, exponent: float = 0.75) -> np.ndarray:
-    """``count^exponent`` normalised to sum to 1 (float64[V])."""
-    weights = np.asarray(counts, dtype=np.float64) ** exponent
+    """``count^exponent`` normalised to sum to 1 (float64[V]).
+
+    Computed from the logarithms, scaled by the largest weight, so that no exponent overflows or underflows
+    to a distribution of NaN or zeros (``counts ** 100`` would): far from 0.75 the mass goes to the most (or,
+    negative, the least) frequent words, as the formula says.
+    """
+    logs = exponent * np.log(np.asarray(counts, dtype=np.float64))
+    weights = np.exp(logs - logs.max())
     return weights / weights.sum()
 
 

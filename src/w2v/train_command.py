@@ -105,6 +105,8 @@ def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
         config = Config(**settings)
     except ConfigError as err:
         raise _config_error_for_cli(err) from None
+    if "cbow_mean" in settings and config.model != "cbow" and not args.resume:
+        raise UsageError("--cbow-sum applies to --model cbow only (skip-gram has no context sum)")
     if args.resume and settings:  # the same command again with --resume: the same settings are fine
         _check_resumed_settings(args.resume, settings)
     if args.checkpoint_every is not None and not args.checkpoint_every > 0:
