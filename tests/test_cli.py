@@ -144,6 +144,14 @@ def test_options_are_never_abbreviated_and_foreign_ones_are_translated(corpus, t
     assert list(tmp_path.iterdir()) == []
 
 
+def test_distributed_settings_outside_torchrun_are_said_to_do_nothing(corpus, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("RANK", raising=False)
+    assert cli.main(["train", corpus, "-o", str(tmp_path / "m.w2v"), "--sync", "full", "--sync-words", "9",
+                     *TRAIN_FAST]) == 0
+    err = capsys.readouterr().err
+    assert err.count("--sync, --sync-words: distributed settings, ignored in a training of one") == 1, err
+
+
 def test_a_huge_noise_exponent_trains_without_overflow(corpus, tmp_path, capsys, recwarn):
     out = tmp_path / "m.w2v"
     assert cli.main(["train", corpus, "-o", str(out), "--ns-exponent", "100", *TRAIN_FAST]) == 0

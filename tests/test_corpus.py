@@ -286,6 +286,17 @@ def test_an_iterable_that_does_not_start_over_is_named():
     assert list(empty) == [] and list(empty) == []  # empty both times: no complaint here
 
 
+def test_subdirectories_and_files_named_twice_are_warned_about(tmp_path, caplog):
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "a.txt").write_text("x y\n")
+    (tmp_path / "d" / "sub" / "b.txt").write_text("z\n")
+    with caplog.at_level("WARNING", logger="w2v"):
+        c = Corpus([tmp_path / "d", tmp_path / "d" / "a.txt"])
+    assert "its subdirectories are not read (1: sub)" in caplog.text
+    assert "is given 2 times" in caplog.text and "it is read 2 times" in caplog.text
+    assert sum(len(s) for s in c) == 4  # as asked: twice
+
+
 def test_string_sentences_are_refused():
     with pytest.raises(CorpusError, match="lists of tokens, not strings"):
         list(Corpus([["ok"], "not split"]))

@@ -645,7 +645,8 @@ def cmd_phrases(args: argparse.Namespace) -> int:
         outputs.check_outputs(written, [("the phrase file (--apply)", args.apply)])
     outputs.check_outputs(written)
     # (whether each file is text is checked when the corpus is read, with the settings it is read with)
-    files = sources.expand_paths(args.inputs, exclude={p: w for w, p in written}, allow_binary=True)
+    files = sources.expand_paths(args.inputs, exclude={p: w for w, p in written}, allow_binary=True,
+                                 warn_repeated=False)  # (the phrases' corpus says it)
     t0 = time.perf_counter()
     try:
         if args.apply is not None:

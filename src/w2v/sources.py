@@ -84,7 +84,7 @@ def _not_found(message: str, path: str) -> CorpusNotFoundError:
 
 
 def expand_paths(paths: Sequence[str | os.PathLike], *, exclude: Mapping[str, str] | None = None,
-                 allow_binary: bool = False) -> list[str]:
+                 allow_binary: bool = False, warn_repeated: bool = True) -> list[str]:
     """The files of a corpus, in reading order, each checked.
 
     Parameters
@@ -96,6 +96,8 @@ def expand_paths(paths: Sequence[str | os.PathLike], *, exclude: Mapping[str, st
         found in a directory they are left out and logged.
     allow_binary : bool
         Read files whose first bytes are not text anyway (see :mod:`w2v.filetypes`).
+    warn_repeated : bool
+        Warn about a file named more than once (it is read as many times).
 
     Raises
     ------
@@ -113,7 +115,13 @@ def expand_paths(paths: Sequence[str | os.PathLike], *, exclude: Mapping[str, st
         if isinstance(path, bytes):
             path = os.fsdecode(path)
         if os.path.isdir(path):
-            inside = sorted(e.path for e in os.scandir(path) if not e.name.startswith(".") and e.is_file())
+            entries = [e for e in os.scandir(path) if not e.name.startswith(".")]
+            inside = sorted(e.path for e in entries if e.is_file())
+            subdirectories = sorted(e.name for e in entries if e.is_dir())
+            if subdirectories:
+                shown = ", ".join(subdirectories[:3]) + (", ..." if len(subdirectories) > 3 else "")
+                logger.warning("corpus directory %r: its subdirectories are not read (%d: %s); give them as "
+                               "corpus paths to read them too", path, len(subdirectories), shown)
             kept = []
             for file in inside:
                 match = next(((p, w) for p, w in outputs if same_file(file, p)), None)
@@ -147,7 +155,25 @@ def expand_paths(paths: Sequence[str | os.PathLike], *, exclude: Mapping[str, st
             if not allow_binary:
                 _check_text(file, path if file != path else None)
         files.extend(inside)
+    if warn_repeated:
+        _warn_repeated(files)
     return files
+
+
+def _warn_repeated(files: list[str]) -> None:
+    """A file named more than once (directly, through a directory, or under another name) is read as many
+    times, as asked; a warning says so, since it is rarely meant."""
+    seen: dict[tuple[int, int], list[str]] = {}
+    for f in files:
+        try:
+            st = os.stat(f)
+        except OSError:
+            continue
+        seen.setdefault((st.st_dev, st.st_ino), []).append(f)
+    for names in seen.values():
+        if len(names) > 1:
+            logger.warning("corpus file %r is given %d times (%s): it is read %d times", names[0], len(names),
+                           ", ".join(map(repr, dict.fromkeys(names))), len(names))
 
 
 def _check_text(file: str, directory: str | None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import logging
 import os
 import re
 from typing import Any
@@ -20,6 +21,8 @@ from .cli import UsageError, _check_output, _config_error_for_cli, _loss_title, 
 from .config import Config
 from .errors import ConfigError, ModelFileError, OutputError
 from .signals import Stopped, signal_name
+
+logger = logging.getLogger("w2v")
 
 
 def _outputs(args: argparse.Namespace, checkpoint: str) -> list[tuple[str, str]]:
@@ -62,11 +65,21 @@ def _binary_vectors(path: str) -> bool:
     return not path.lower().endswith(".txt")
 
 
-def _distributed_options(args: argparse.Namespace):
-    """How ranks cooperate under torchrun (checked here, used only there)."""
-    from .distributed import Options
+def _distributed_options(args: argparse.Namespace, warn: bool = True):
+    """How ranks cooperate under torchrun (checked here, used only there: elsewhere, a warning names the
+    options given that do nothing)."""
+    from .distributed import Options, launched
 
-    return Options(timeout=args.dist_timeout, sync=args.sync, sync_words=args.sync_words)
+    options = Options(timeout=args.dist_timeout, sync=args.sync, sync_words=args.sync_words)
+    default = Options()
+    given = [flag for flag, mine, theirs in (("--dist-timeout", options.timeout, default.timeout),
+                                             ("--sync", options.sync, default.sync),
+                                             ("--sync-words", options.sync_words, default.sync_words))
+             if mine != theirs]
+    if warn and given and not launched():
+        logger.warning("%s: distributed settings, ignored in a training of one process (start it with torchrun "
+                       "to train on several)", ", ".join(given))
+    return options
 
 
 def _check_resumed_settings(path: str, settings: dict[str, Any]) -> None:
@@ -113,7 +126,7 @@ def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
         raise UsageError(f"--checkpoint-every must be a number of seconds in (0, inf); got "
                          f"{args.checkpoint_every!r}")
     try:
-        _distributed_options(args)
+        _distributed_options(args, warn=False)
     except ConfigError as err:
         raise ConfigError(re.sub(r"'(dist_timeout|sync_words|sync)'", lambda m: "--" + m.group(1).replace("_", "-"),
                                  str(err))) from None
@@ -147,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
     outputs.check_outputs([(w, p) for w, p in written if p != checkpoint or not args.resume], resumed)
     outputs.check_outputs(written)
     # (whether each file is text is checked by the trainer's corpus, with the settings it trains with)
-    files = sources.expand_paths(args.corpus, exclude={p: w for w, p in written + resumed}, allow_binary=True)
+    files = sources.expand_paths(args.corpus, exclude={p: w for w, p in written + resumed}, allow_binary=True,
+                                 warn_repeated=False)  # (the trainer's corpus says it)
 
     from .train import Word2Vec  # the trainer (and Numba) only now
 
