@@ -220,6 +220,20 @@ def test_word2vec_binary_bytes_are_the_c_tools(tmp_path):
     assert path.read_bytes() == "1 2\nhé 1.0 -2.5\n".encode()
 
 
+def test_atomic_write_keeps_a_link_a_link_and_a_file_its_permissions(tmp_path):
+    target = tmp_path / "models" / "current.w2v"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    os.chmod(target, 0o640)
+    link = tmp_path / "m.w2v"
+    link.symlink_to(target)
+    with atomic_write(link) as f:
+        f.write(b"new")
+    assert link.is_symlink() and target.read_bytes() == b"new"
+    assert oct(target.stat().st_mode & 0o777) == oct(0o640)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["current.w2v"]  # no temporary file left
+
+
 def test_word2vec_refuses_unstorable_words(tmp_path):
     for bad in ("a b", "", "a\nb", "a\x0bb", "a\x0cb"):  # what the text reader would split a word on
         with pytest.raises(ValueError, match="word2vec format cannot store"):

@@ -58,6 +58,7 @@ import numbers
 import os
 import re
 import secrets
+import stat
 import struct
 import zlib
 from typing import IO, Any, BinaryIO, Iterator, Sequence
@@ -110,7 +111,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs: Any) 
     """Open a temporary file beside ``path`` for writing; on success fsync it and rename it onto ``path``.
 
     On any exception (Ctrl-C included) the temporary file is removed and an existing file at ``path`` is
-    left untouched.  ``mode`` is "wb" or "w" (then ``open_kwargs`` such as ``encoding`` apply).
+    left untouched.  ``mode`` is "wb" or "w" (then ``open_kwargs`` such as ``encoding`` apply).  A symbolic
+    link at ``path`` stays one (its target is replaced); a file replaced keeps its permission bits.
 
     Raises
     ------
@@ -121,6 +123,12 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs: Any) 
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_write writes new files only: mode must be 'wb' or 'w'; got {mode!r}")
     path = os.fspath(path)
+    if os.path.islink(path):  # a link to the output stays a link: its target is what gets replaced
+        path = os.path.realpath(path)
+    try:
+        keep_mode = stat.S_IMODE(os.stat(path).st_mode)  # an existing output keeps its permissions
+    except OSError:
+        keep_mode = None
     directory = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
     while True:
@@ -139,6 +147,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs: Any) 
             raise OutputError.wrap(e, path) from None
     try:
         with os.fdopen(fd, mode, **open_kwargs) as f:
+            if keep_mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), keep_mode)
             yield f
             f.flush()
             os.fsync(f.fileno())
