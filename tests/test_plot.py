@@ -115,7 +115,8 @@ def test_plot_words_unknown_word_suggests_and_writes_nothing(kv, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, match", [({"method": "umap"}, "'method'"), ({"neighbours": -1}, "neighbours"),
-                                           ({"neighbours": 2.5}, "neighbours")])
+                                           ({"neighbours": 2.5}, "neighbours"),
+                                           ({"neighbours": 400}, "401 points: at most 400 make a readable")])
 def test_plot_words_bad_arguments(kv, tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         plot.plot_words(kv, ["a0"], tmp_path / "w.png", **kwargs)

@@ -545,7 +545,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     _check_output(args.output, "picture")
     _check_not_input(("-o/--output", args.output), ("the model read", args.model))
     kv = _load_vectors(args.model)
-    words = args.words or plot.default_words(kv)
+    words = list(dict.fromkeys(args.words)) or plot.default_words(kv)  # a word given twice is drawn once
     plotted = plot.plot_words(kv, words, args.output, neighbours=args.neighbours, method=args.method,
                               title=args.title)
     print(f"{args.output}: {len(words)} word{'s' if len(words) != 1 else ''} and {len(plotted) - len(words)} "

@@ -17,9 +17,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import formats
-from .errors import ModelFileError, W2VError
+from .errors import ConfigError, ModelFileError, W2VError
 
 METHODS = ("pca", "tsne")
+MAX_POINTS = 400            # words and neighbours in one picture: beyond, the labels cover each other
 PLOT_INSTALL_HINT = "pip install 'w2v[plot]'"
 _DPI = 110                  # 8 x 6.5 in -> about 880 x 715 px: sharp in a README, well under 150 KB as PNG
 _LABEL_PT = 7.5             # neighbour labels; the query words are a little larger and bold
@@ -305,6 +306,10 @@ def words_figure(kv: Any, words: Sequence[str], neighbours: int = 5, method: str
         raise ValueError(f"'method' must be one of {', '.join(map(repr, METHODS))}; got {method!r}")
     if not isinstance(neighbours, (int, np.integer)) or isinstance(neighbours, bool) or neighbours < 0:
         raise ValueError(f"'neighbours' must be an int >= 0; got {neighbours!r}")
+    if len(words) * (neighbours + 1) > MAX_POINTS:
+        raise ConfigError(f"{len(words)} words with {neighbours} neighbours each are {len(words) * (neighbours + 1)} "
+                          f"points: at most {MAX_POINTS} make a readable picture (and the labels' layout grows "
+                          "with the square of their number); give fewer words or neighbours")
     for word in words:  # every word checked before any work
         kv.get_index(word)
     _matplotlib()

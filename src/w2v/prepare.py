@@ -34,7 +34,7 @@ from .reader import (
     read_shares,
 )
 from .sources import _piece_weight, content_sample
-from .vocab import Vocab, WordCounts, count_words
+from .vocab import Vocab, WordCounts, count_words, warn_pruned
 
 logger = logging.getLogger("w2v")
 
@@ -217,10 +217,7 @@ class Reading:
                 _finish(self.corpus, [whole])
                 found = whole.word_counts()
                 if whole.pruned_words:
-                    logger.warning("max_vocab=%d: %d distinct words were pruned while counting (last threshold: "
-                                   "count <= %d); the counts of the surviving words are lower bounds until the "
-                                   "second pass measures them exactly", self.max_vocab, whole.pruned_words,
-                                   whole.min_reduce)
+                    warn_pruned(self.max_vocab, whole.pruned_words, whole.min_reduce)
                 else:  # nothing pruned after all: its ids hold
                     self.read = [whole]
             self.rewrites_cache = self.read is None

@@ -147,6 +147,14 @@ class WordCounts:
     min_reduce: int = 0
 
 
+def warn_pruned(max_vocab: int, pruned: int, min_reduce: int) -> None:
+    """The warning of a count pruned to ``max_vocab`` words (``pruned`` drops, ``min_reduce`` the last
+    threshold)."""
+    logger.warning("max_vocab=%d: words were dropped %d times while counting (a word dropped may come back and "
+                   "be dropped again; last threshold: count <= %d); the counts of the surviving words are lower "
+                   "bounds until the second pass measures them exactly", max_vocab, pruned, min_reduce)
+
+
 def count_words(sentences: Iterable[Sequence[str]], *, max_vocab: int | None = None) -> WordCounts:
     """Count the words of ``sentences`` in one pass (pass 1), holding at most ``max_vocab`` distinct words
     (C-tool pruning; the counts of the survivors are then lower bounds and a warning says how many words
@@ -169,9 +177,7 @@ def count_words(sentences: Iterable[Sequence[str]], *, max_vocab: int | None = N
             counter, dropped, min_reduce = _prune(counter, max_vocab, min_reduce)
             pruned += dropped
     if pruned:
-        logger.warning("max_vocab=%d: %d distinct words were pruned while counting (last threshold: count <= "
-                       "%d); the counts of the surviving words are lower bounds until the second pass "
-                       "measures them exactly", max_vocab, pruned, min_reduce)
+        warn_pruned(max_vocab, pruned, min_reduce)
     words = _checked_words(counter)
     counts = np.fromiter(counter.values(), dtype=np.int64, count=len(words))
     return WordCounts(words, counts, raw_tokens, pruned, min_reduce)
