@@ -159,6 +159,18 @@ def test_a_huge_noise_exponent_trains_without_overflow(corpus, tmp_path, capsys,
     assert "RuntimeWarning" not in capsys.readouterr().err
 
 
+def test_similar_names_every_unknown_word_at_once(model, capsys):
+    assert cli.main(["similar", model, "a1", "zz9", "A2"]) == 2
+    err = capsys.readouterr().err
+    assert "2 words are not in the vocabulary: 'zz9'" in err and "'A2' (did you mean 'a2'" in err
+
+
+def test_train_vectors_named_vec_are_text(corpus, tmp_path, capsys):
+    out = tmp_path / "m.w2v"
+    assert cli.main(["train", corpus, "-o", str(out), "--vectors", str(tmp_path / "v.vec"), *TRAIN_FAST]) == 0
+    assert (tmp_path / "v.vec").read_text().startswith("60 10\n")
+
+
 def test_a_diverging_training_is_one_line_and_leaves_no_file(corpus, tmp_path, capsys):
     out = tmp_path / "m.w2v"
     argv = ["train", corpus, "-o", str(out), "--vectors", str(tmp_path / "v.bin"), "--alpha", "1",

@@ -103,9 +103,11 @@ def test_analogy_result_shape(tmp_path):
     assert len(res["sections"]) == 14
     report = format_report([res, evaluate_word_pairs(kv)])
     assert "capital-common-countries" in report and "syntactic" in report and "Spearman" in report
-    assert "the 30000 most frequent words searched" in report
+    assert f"all {len(kv)} words searched" in report and res["searched"] == len(kv) < 30000
     every = evaluate_analogies(kv, _subset(tmp_path), restrict_vocab=None)
-    assert "3cosadd, all words searched" in format_report(every)
+    assert f"3cosadd, all {len(kv)} words searched" in format_report(every)
+    few = evaluate_analogies(kv, _subset(tmp_path), restrict_vocab=5)
+    assert "3cosadd, the 5 most frequent words searched" in format_report(few)
 
 
 def test_evaluation_files_that_hold_nothing_or_no_number_are_errors(tmp_path):

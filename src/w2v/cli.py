@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 from ._version import __version__
 from .config import Config
-from .errors import ConfigError, W2VError
+from .errors import ConfigError, UnknownWordError, W2VError
 
 PROG = "w2v"
 DEMO_CORPUS = "kjv.txt.gz"
@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="MODEL",
                    help="the model file to write (native format; written only once training succeeded)")
     p.add_argument("--vectors", metavar="OUT", help="also export the vectors in the word2vec C format: "
-                   "binary, or text when OUT ends with .txt; compressed when it ends with .gz, .bz2 or .xz "
+                   "binary, or text when OUT ends with .txt or .vec; compressed when it ends with .gz, .bz2 or .xz "
                    "(vectors.txt.gz: gzipped text)")
     p.add_argument("--cache-dir", metavar="DIR", help="where the encoded corpus is written while training "
                    "(default: the system's temp directory)")
@@ -440,8 +440,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_similar(args: argparse.Namespace) -> int:
     kv = _load_vectors(args.model, allow_nonfinite=args.allow_nonfinite)
-    for word in args.words:  # every word checked before anything is printed
-        kv.get_index(word)
+    unknown = []
+    for word in args.words:  # every word checked before anything is printed; every unknown one named
+        try:
+            kv.get_index(word)
+        except UnknownWordError as err:
+            unknown.append(err)
+    if len(unknown) == 1:
+        raise unknown[0]
+    if unknown:
+        raise UsageError(f"{len(unknown)} words are not in the vocabulary: " + "; ".join(
+            f"{e.word!r}" + (f" (did you mean {', '.join(map(repr, e.suggestions))}?)" if e.suggestions else "")
+            for e in unknown))
     blocks = [f"{word}:\n" + "\n".join(_neighbours(kv, word, args.topn)) for word in args.words]
     print("\n\n".join(blocks))
     return 0

@@ -194,7 +194,7 @@ def validate(cfg: Config) -> None:
                                   f"{cfg.loss!r} (leave it unset, or use 'loss' 'ns')")
     if cfg.hogbatch and cfg.model != "sg":
         raise ConfigError("'hogbatch' applies to skip-gram only (CBOW already shares one set of negatives "
-                          "per window); use model='sg' or hogbatch=False")
+                          "per window); use 'model' 'sg', or leave 'hogbatch' unset")
     if cfg.max_vocab is not None and cfg.max_final_vocab is not None and cfg.max_final_vocab > cfg.max_vocab:
         raise ConfigError(f"'max_final_vocab' ({cfg.max_final_vocab}) must not exceed 'max_vocab' "
                           f"({cfg.max_vocab})")

@@ -91,7 +91,8 @@ def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike | None = None, 
     Returns
     -------
     dict of plain data: "accuracy" (correct / answered, None when nothing was answered), "correct",
-    "answered", "oov", "total", "lowercased", "method", "restrict_vocab", "dataset", "sections" (a list of
+    "answered", "oov", "total", "lowercased", "method", "restrict_vocab", "searched" (the rows searched:
+    restrict_vocab or the vocabulary's size, the smaller), "dataset", "sections" (a list of
     {"section", "correct", "answered", "oov", "accuracy"}), "semantic" and "syntactic" (the same sums over
     the sections not starting / starting with "gram").
     """
@@ -149,7 +150,7 @@ def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike | None = None, 
 
     total = _summary(sections)
     return {**total, "lowercased": bool(lowercase), "method": method, "restrict_vocab": restrict_vocab,
-            "dataset": name, "sections": sections,
+            "searched": limit, "dataset": name, "sections": sections,
             "semantic": _summary(s for s in sections if not s["section"].startswith("gram")),
             "syntactic": _summary(s for s in sections if s["section"].startswith("gram"))}
 
@@ -259,7 +260,9 @@ def format_report(results: dict[str, Any] | Iterable[dict[str, Any]]) -> str:
 def _analogy_table(res: dict[str, Any]) -> str:
     width = max([len(s["section"]) for s in res["sections"]] + [len("syntactic"), 7])
     head = f"{'section':<{width}}  {'correct':>7}  {'answered':>8}  {'oov':>6}  {'accuracy':>8}"
-    searched = f"the {res['restrict_vocab']} most frequent words" if res["restrict_vocab"] else "all words"
+    limit = res.get("searched", res["restrict_vocab"])  # (results saved before "searched" existed)
+    searched = f"the {limit} most frequent words" if res["restrict_vocab"] and limit == res["restrict_vocab"] \
+        else f"all {limit} words" if limit else "all words"
     lines = [f"analogies: {res.get('dataset', '')}, {res['method']}, {searched} searched"
              f"{', lowercased' if res['lowercased'] else ''}", head, "-" * len(head)]
 

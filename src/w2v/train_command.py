@@ -59,10 +59,11 @@ def _preflight(args: argparse.Namespace, checkpoint: str):
 
 
 def _binary_vectors(path: str) -> bool:
-    """--vectors OUT is text when OUT ends in .txt (before a .gz, .bz2 or .xz), binary otherwise."""
+    """--vectors OUT is text when OUT ends in .txt or .vec (fastText's name for it; before a .gz, .bz2 or
+    .xz), binary otherwise."""
     if formats.compression_for_name(path):
         path = os.path.splitext(path)[0]
-    return not path.lower().endswith(".txt")
+    return not path.lower().endswith((".txt", ".vec"))
 
 
 def _distributed_options(args: argparse.Namespace, warn: bool = True):
@@ -135,8 +136,8 @@ def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
     checkpoint = args.checkpoint or args.resume or args.output + ".ckpt"
     if args.resume and not os.path.isfile(args.resume):
         raise FileNotFoundError(f"--resume {args.resume!r}: no such checkpoint file")
-    _check_output(checkpoint, "checkpoint")
     _check_output(args.output, "model file")
+    _check_output(checkpoint, "checkpoint")
     formats.check_native_name(checkpoint, "checkpoint")
     formats.check_native_name(args.output, "model file")
     if args.vectors:

@@ -234,8 +234,10 @@ class KeyedVectors:
         lengths = range(max(0, len(word) - 2), len(word) + 3)  # similar lengths only: stays fast
         candidates = [w for n in lengths for w in self._by_length.get(n, ())]
         found = difflib.get_close_matches(word, candidates, n=3)
-        for variant in (word.lower(), word.capitalize(), word.upper()):  # case slips come first
-            if variant != word and variant in self.key_to_index and variant not in found:
+        for variant in (word.upper(), word.capitalize(), word.lower()):  # case slips come first, lower first
+            if variant != word and variant in self.key_to_index:
+                if variant in found:
+                    found.remove(variant)
                 found.insert(0, variant)
         return found[:3]
 
