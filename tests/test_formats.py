@@ -234,6 +234,22 @@ def test_atomic_write_keeps_a_link_a_link_and_a_file_its_permissions(tmp_path):
     assert sorted(p.name for p in target.parent.iterdir()) == ["current.w2v"]  # no temporary file left
 
 
+def test_text_read_as_binary_is_named_and_a_truncated_archive_still_gives_its_first_vectors(tmp_path):
+    words, vectors = [f"w{i}" for i in range(3000)], _vectors(3000, 16, seed=2)
+    text = tmp_path / "v.txt"
+    save_word2vec(text, words, vectors, binary=False)
+    with pytest.raises(ModelFileError, match="this is the word2vec text format, read as binary"):
+        load_word2vec(text, binary=True)
+    whole = gzip.compress(text.read_bytes())
+    cut = tmp_path / "cut.txt.gz"
+    cut.write_bytes(whole[:len(whole) // 2])
+    with pytest.raises(ModelFileError, match=r"truncated gzip-compressed file: .*\(after [1-9][0-9]+ decompressed"):
+        load_word2vec(cut)
+    got_words, got, _ = load_word2vec(cut, limit=10)  # within what the damaged archive holds
+    assert got_words == words[:10]
+    np.testing.assert_allclose(got, vectors[:10], rtol=1e-6)
+
+
 def test_word2vec_refuses_unstorable_words(tmp_path):
     for bad in ("a b", "", "a\nb", "a\x0bb", "a\x0cb"):  # what the text reader would split a word on
         with pytest.raises(ValueError, match="word2vec format cannot store"):

@@ -580,21 +580,27 @@ class _Buffer:
         self.path = path
         self.compression = compression
         self.read_bytes = 0  # (decompressed) bytes read so far
+        self.failure: BaseException | None = None  # the read error met after the bytes read so far
         self.data = b""
         self.pos = 0
         self.eof = False
 
     def more(self) -> bool:
-        """Read another chunk; False at end of file."""
+        """Read another chunk; False at end of file.  The bytes decompressed before a truncation or a
+        corruption are used first (a --limit within them reads); the error comes at the next read."""
         if self.eof:
             return False
-        try:
-            chunk = self.stream.read(self.CHUNK)
-        except (OSError, EOFError, zlib.error, lzma.LZMAError) as e:
+        from .sources import read_block
+
+        if self.failure is not None:
+            e = self.failure
             what = "truncated" if isinstance(e, EOFError) else "corrupt"
             kind = f"{self.compression}-compressed " if self.compression else ""
             raise _bad(self.path, f"{what} {kind}file: {e} (after {self.read_bytes} "
-                                  f"{'decompressed ' if kind else ''}bytes)") from None
+                                  f"{'decompressed ' if kind else ''}bytes)")
+        chunk, self.failure = read_block(self.stream, self.CHUNK)
+        if not chunk and self.failure is not None:
+            return self.more()
         self.read_bytes += len(chunk)
         if not chunk:
             self.eof = True
@@ -795,6 +801,9 @@ class _Words:
         return True
 
 
+_TEXT_NUMBER_BYTES = b"0123456789.-+eE \t\r\n"  # all that a text row's values are written with
+
+
 def _read_binary(path: str, buf: _Buffer, rows: _Rows, n: int, d: int) -> tuple[list[str], int, int]:
     nbytes = 4 * d
     words = _Words(path)
@@ -817,6 +826,10 @@ def _read_binary(path: str, buf: _Buffer, rows: _Rows, n: int, d: int) -> tuple[
         if not buf.need(nbytes):
             raise _bad(path, f"truncated file: {where} of {n} ({raw[:50]!r}) has "
                              f"{len(buf.data) - buf.pos} of its {nbytes} bytes")
+        if r == 0 and nbytes >= 8 and not buf.data[buf.pos:buf.pos + nbytes].translate(None, _TEXT_NUMBER_BYTES):
+            raise _bad(path, "the first vector's bytes are decimal text (digits, signs, points, spaces): this is "
+                             "the word2vec text format, read as binary; read it as text (without --binary; "
+                             "binary=False or None)")
         if words.add(raw, where):
             rows.slot()[:] = np.frombuffer(buf.data, "<f4", d, buf.pos)
         buf.pos += nbytes

@@ -118,10 +118,7 @@ def expand_paths(paths: Sequence[str | os.PathLike], *, exclude: Mapping[str, st
             entries = [e for e in os.scandir(path) if not e.name.startswith(".")]
             inside = sorted(e.path for e in entries if e.is_file())
             subdirectories = sorted(e.name for e in entries if e.is_dir())
-            if subdirectories:
-                shown = ", ".join(subdirectories[:3]) + (", ..." if len(subdirectories) > 3 else "")
-                logger.warning("corpus directory %r: its subdirectories are not read (%d: %s); give them as "
-                               "corpus paths to read them too", path, len(subdirectories), shown)
+            shown = ", ".join(subdirectories[:3]) + (", ..." if len(subdirectories) > 3 else "")
             kept = []
             for file in inside:
                 match = next(((p, w) for p, w in outputs if same_file(file, p)), None)
@@ -131,8 +128,14 @@ def expand_paths(paths: Sequence[str | os.PathLike], *, exclude: Mapping[str, st
                     logger.info("corpus directory %r: %r left out (it is %s %r of this command)", path,
                                 file, match[1], match[0])
             if not kept:
+                nested = f"; its subdirectories ({shown}) are not read: give them as corpus paths" \
+                    if subdirectories else ""
                 raise CorpusError(f"corpus directory {path!r} holds no file to read (non-hidden regular files"
-                                  f"{', outputs of this command left out' if len(inside) > len(kept) else ''})")
+                                  f"{', outputs of this command left out' if len(inside) > len(kept) else ''})"
+                                  f"{nested}")
+            if subdirectories:
+                logger.warning("corpus directory %r: its subdirectories are not read (%d: %s); give them as "
+                               "corpus paths to read them too", path, len(subdirectories), shown)
             inside = kept
         elif os.path.isfile(path):
             check_outputs([(what, p) for p, what in outputs], [("the corpus file", path)])
