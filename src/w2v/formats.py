@@ -13,9 +13,12 @@ One file, little-endian throughout, readable with NumPy alone::
                           "header": {...the caller's header...},
                           "vocab": {"offset": o, "nbytes": n, "count": V},
                           "arrays": {"vectors": {"dtype": "<f4", "shape": [V, d],
-                                                 "offset": o, "nbytes": n}, ...}}
+                                                 "offset": o, "nbytes": n, "crc32": c}, ...}}
     then       n bytes   the vocabulary: the V words in UTF-8 joined by "\\n" (a word holds no "\\n")
     then                 each array, C order, raw bytes of its dtype, at an offset that is a multiple of 64
+
+"crc32" (optional: files written before it have none) is zlib's CRC-32 of the array's bytes; a reader that
+reads a whole array checks it (a memory-mapped or partial read does not).
 
 Every offset in the JSON counts from the start of the file.  To read one without w2v::
 
@@ -307,6 +310,9 @@ def save_native(path: str | os.PathLike, *, words: Sequence[str], arrays: dict[s
             raise ValueError(f"array {name!r} has dtype {a.dtype}; only numeric arrays can be saved")
         a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
         prepared[str(name)] = a
+    # a checksum of each array's bytes (zlib's CRC-32, ~2.5 GB/s): a full read checks it, so that a flipped
+    # bit in a model or checkpoint is an error rather than a silently different model
+    sums = {name: zlib.crc32(a.reshape(-1).view(np.uint8).data) if a.nbytes else 0 for name, a in prepared.items()}
 
     # The JSON holds absolute offsets, which depend on the JSON's own length: grow the space reserved for
     # it (a multiple of 64) until the JSON fits, then pad it with spaces.
@@ -316,7 +322,8 @@ def save_native(path: str | os.PathLike, *, words: Sequence[str], arrays: dict[s
         offset = _round_up(vocab_offset + len(vocab_blob))
         table = {}
         for name, a in prepared.items():
-            table[name] = {"dtype": a.dtype.str, "shape": list(a.shape), "offset": offset, "nbytes": a.nbytes}
+            table[name] = {"dtype": a.dtype.str, "shape": list(a.shape), "offset": offset, "nbytes": a.nbytes,
+                           "crc32": sums[name]}
             offset = _round_up(offset + a.nbytes)
         meta = {"format": FORMAT_VERSION, "w2v_version": __version__, "header": header,
                 "vocab": {"offset": vocab_offset, "nbytes": len(vocab_blob), "count": len(words)},
@@ -394,6 +401,8 @@ def _parse_meta(path: str, raw: bytes, size: int) -> dict:
              f"array {name!r} needs non-negative integers 'offset' and 'nbytes'")
         need(spec["nbytes"] == math.prod(shape) * dtype.itemsize,
              f"array {name!r}: {spec['nbytes']} bytes do not match shape {shape} of {dtype.str}")
+        need(spec.get("crc32") is None or (is_count(spec["crc32"]) and spec["crc32"] < 1 << 32),
+             f"array {name!r} has a bad 'crc32'")
         spec["dtype"] = dtype
         ends.append(spec["offset"] + spec["nbytes"])
     if max(ends) > size:
@@ -499,6 +508,10 @@ def load_native(path: str | os.PathLike, *, mmap: bool = False, names: Sequence[
                     if not n:
                         raise _bad(path, f"truncated native model file while reading array {name!r}")
                     got += n
+                if spec.get("crc32") is not None and shape == list(spec["shape"]) \
+                        and zlib.crc32(view) != spec["crc32"]:
+                    raise _bad(path, f"corrupt native model file: the bytes of its array {name!r} do not match "
+                                     "their checksum (a flipped bit: a failing disk, memory or copy)")
             arrays[name] = arr
     return NativeFile(header=meta.get("header", {}), words=words, arrays=arrays,
                       w2v_version=str(meta.get("w2v_version", "")))
