@@ -487,7 +487,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     _check_not_input(("OUT", args.out), ("the model read", args.model))
     kv = _load_vectors(args.model, limit=args.limit, allow_nonfinite=args.allow_nonfinite)
     kv.save_word2vec_format(args.out, binary=args.format == "word2vec-binary")
-    print(f"{args.out}: {len(kv):,} vectors of {kv.vector_size} dimensions, {args.format} ({_size(args.out)})")
+    print(f"{args.out}: {len(kv):,} vector{"s" if len(kv) != 1 else ""} of {kv.vector_size} dimensions, {args.format} ({_size(args.out)})")
     return 0
 
 
@@ -503,10 +503,17 @@ def _export_projector(args: argparse.Namespace) -> int:
     _check_not_input(("OUT/" + os.path.basename(vectors_path), vectors_path), ("the model read", args.model))
     _check_not_input(("OUT/" + os.path.basename(metadata_path), metadata_path), ("the model read", args.model))
     kv = _load_vectors(args.model, limit=args.limit, allow_nonfinite=args.allow_nonfinite)
+    created = not os.path.isdir(args.out)
     os.makedirs(args.out, exist_ok=True)
-    save_projector(args.out, kv.index_to_key, kv.vectors, kv.counts)
+    try:
+        save_projector(args.out, kv.index_to_key, kv.vectors, kv.counts)
+    except BaseException:
+        if created:  # nothing of a failed export is left, not even its new directory
+            with contextlib.suppress(OSError):
+                os.rmdir(args.out)
+        raise
     what = "words and counts" if kv.counts is not None else "words"
-    print(f"{args.out}: {len(kv):,} vectors of {kv.vector_size} dimensions for the Embedding Projector: "
+    print(f"{args.out}: {len(kv):,} vector{"s" if len(kv) != 1 else ""} of {kv.vector_size} dimensions for the Embedding Projector: "
           f"{vectors_path} ({_size(vectors_path)}), {metadata_path} ({what}, {_size(metadata_path)})")
     return 0
 
@@ -543,7 +550,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     kind = "word2vec " + ("binary" if info["binary"] else "text")
     if info["compression"]:
         kind += f", {info['compression']}"
-    print(f"{args.out}: {len(kv):,} vectors of {kv.vector_size} dimensions from {args.input} ({kind}; "
+    print(f"{args.out}: {len(kv):,} vector{"s" if len(kv) != 1 else ""} of {kv.vector_size} dimensions from {args.input} ({kind}; "
           f"{_size(args.out)})")
     return 0
 
@@ -718,9 +725,18 @@ def _os_message(err: OSError) -> str:
 
 
 # what a stopped command leaves, for its last line
-_STOPPED_LEAVES = {"train": "the model file was not written or changed", "export": "OUT was not written",
-                   "import": "OUT was not written", "plot": "the picture was not written",
-                   "plot-loss": "the picture was not written"}
+def _stopped_leaves(args: argparse.Namespace | None) -> str:
+    """What a command stopped by a signal leaves behind, for its last line."""
+    command = getattr(args, "command", None)
+    if command == "train":
+        return "the model file was not written or changed"
+    if command in ("export", "import"):
+        return f"{args.out} was not written or changed"
+    if command in ("plot", "plot-loss"):
+        return f"the picture {args.output} was not written or changed"
+    if command == "phrases" and getattr(args, "output", None):
+        return f"{args.output} was not written or changed"
+    return ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -728,14 +744,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     stopped: 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)."""
     from .signals import StopSignals
 
-    logger = handler = saved = None
-    command = None
+    logger = handler = saved = args = None
     try:
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as done:  # --help and --version
             return int(done.code or 0)
-        command = args.command
         logger, handler, saved = _setup_logging(getattr(args, "quiet", False))
         with StopSignals() as args.signals:  # SIGTERM and SIGHUP stop a command as Ctrl-C does
             return COMMANDS[args.command](args)
@@ -748,7 +762,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as err:
         fresh_line = "\n" if getattr(sys.stderr, "isatty", lambda: False)() else ""  # below a progress bar
         what = str(err) if str(err) else "interrupted"
-        leaves = "" if getattr(err, "saved", False) else _STOPPED_LEAVES.get(command, "")
+        leaves = "" if getattr(err, "saved", False) else _stopped_leaves(args)
         _say(f"{fresh_line}{PROG}: {what}{'; ' + leaves if leaves else ''}")
         return 128 + int(getattr(err, "signum", 2))
     except BrokenPipeError:  # e.g. `w2v similar ... | head`: not an error

@@ -572,8 +572,10 @@ def _parse_table(raw: bytes, path: str) -> tuple[PhraseSettings, dict[str, Any],
         given["connectors"] = tuple(given.get("connectors", ()))
         settings = PhraseSettings(**given)
         stats = dict(header.get("stats", {}))
-    except (ValueError, KeyError, TypeError) as e:
-        raise bad(f"the JSON header is not valid ({e})", 1) from None
+    except KeyError as e:
+        raise bad(f"the JSON header has no {e.args[0]!r}", 1) from None
+    except (ValueError, TypeError) as e:
+        raise bad(f"the JSON header's settings are not valid ({type(e).__name__}: {e})", 1) from None
     if len(lines) < 2 or lines[1] != "\t".join(COLUMNS):
         raise bad(f"the second line must name the columns {', '.join(COLUMNS)} (tab-separated)", 2)
     connectors = set(settings.connectors)

@@ -163,7 +163,7 @@ def _warn_if_subsampling_keeps_little(counts: np.ndarray, sample: float) -> None
     total = int(counts.sum())
     kept = float(keep_probabilities(counts, sample) @ counts)
     if total and kept < SMALL_KEEP * total:
-        log.warning("subsampling (sample=%g) keeps about %.0f of the %d tokens an epoch (%.1f%%): on a corpus "
+        log.warning("subsampling (sample=%g) keeps about %.3g of the %d tokens an epoch (%.1f%%): on a corpus "
                     "this small it drops most of every word, so little is learnt; set sample=0 (--sample 0) "
                     "to keep every token", sample, kept, total, 100 * kept / total)
 
