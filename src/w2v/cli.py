@@ -394,6 +394,10 @@ def _check_not_input(output: tuple[str, str], *inputs: tuple[str, str]) -> None:
     outputs.check_outputs([output], inputs)
 
 
+def _vectors_text(kv: Any) -> str:
+    return f"{len(kv):,} vector{'s' if len(kv) != 1 else ''} of {kv.vector_size} dimensions"
+
+
 def _size(path: str) -> str:
     from .outputs import size_text
 
@@ -487,7 +491,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     _check_not_input(("OUT", args.out), ("the model read", args.model))
     kv = _load_vectors(args.model, limit=args.limit, allow_nonfinite=args.allow_nonfinite)
     kv.save_word2vec_format(args.out, binary=args.format == "word2vec-binary")
-    print(f"{args.out}: {len(kv):,} vector{"s" if len(kv) != 1 else ""} of {kv.vector_size} dimensions, {args.format} ({_size(args.out)})")
+    print(f"{args.out}: {_vectors_text(kv)}, {args.format} ({_size(args.out)})")
     return 0
 
 
@@ -513,7 +517,7 @@ def _export_projector(args: argparse.Namespace) -> int:
                 os.rmdir(args.out)
         raise
     what = "words and counts" if kv.counts is not None else "words"
-    print(f"{args.out}: {len(kv):,} vector{"s" if len(kv) != 1 else ""} of {kv.vector_size} dimensions for the Embedding Projector: "
+    print(f"{args.out}: {_vectors_text(kv)} for the Embedding Projector: "
           f"{vectors_path} ({_size(vectors_path)}), {metadata_path} ({what}, {_size(metadata_path)})")
     return 0
 
@@ -550,7 +554,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     kind = "word2vec " + ("binary" if info["binary"] else "text")
     if info["compression"]:
         kind += f", {info['compression']}"
-    print(f"{args.out}: {len(kv):,} vector{"s" if len(kv) != 1 else ""} of {kv.vector_size} dimensions from {args.input} ({kind}; "
+    print(f"{args.out}: {_vectors_text(kv)} from {args.input} ({kind}; "
           f"{_size(args.out)})")
     return 0
 

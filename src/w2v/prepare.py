@@ -222,7 +222,8 @@ class Reading:
                     self.read = [whole]
             self.rewrites_cache = self.read is None
         logger.info("pass 1: %d tokens, %d distinct words, %.1f s (%s)", found.raw_tokens, len(found.words),
-                    time.perf_counter() - start, f"{len(self.shares)} reading thread{'s' if len(self.shares) > 1 else ''}" if self.fast
+                    time.perf_counter() - start,
+                    f"{len(self.shares)} reading thread{'s' if len(self.shares) > 1 else ''}" if self.fast
                     else "Python reader")
         return found
 

@@ -834,7 +834,7 @@ class Word2Vec:
             bad = int(np.count_nonzero(~np.isfinite(w).all(axis=1)))
             if bad:
                 raise ModelFileError(f"{where}: {bad} rows of its {name} hold NaN or infinite values (a training "
-                                     "that diverged, or a damaged file): it cannot be trained further (its vectors load with "
-                                     "KeyedVectors.load(path, allow_nonfinite=True))")
+                                     "that diverged, or a damaged file): it cannot be trained further (its "
+                                     "vectors load with KeyedVectors.load(path, allow_nonfinite=True))")
         model.training_log = list(log_)
         return model
