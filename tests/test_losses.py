@@ -347,9 +347,13 @@ def test_hs_file_with_a_tree_that_does_not_match_is_refused(tmp_path):
     m = Word2Vec(loss="hs", dim=8, min_count=1, epochs=1, threads=1).train(topics(600), progress=False)
     m.save(tmp_path / "m.w2v")
     raw = bytearray((tmp_path / "m.w2v").read_bytes())
-    meta = json.loads(raw[24:24 + struct.unpack_from("<Q", raw, 16)[0]])
+    json_len = struct.unpack_from("<Q", raw, 16)[0]
+    meta = json.loads(raw[24:24 + json_len])
     counts = meta["arrays"]["counts"]
     struct.pack_into("<q", raw, counts["offset"] + 8 * 59, 10**6)  # the rarest word, now the most frequent
+    del counts["crc32"]  # as if written so (the checksum would catch a flipped count first)
+    text = json.dumps(meta).encode()
+    raw[24:24 + json_len] = text + b" " * (json_len - len(text))
     (tmp_path / "m.w2v").write_bytes(bytes(raw))
     with pytest.raises(ModelFileError, match="Huffman tree rebuilt"):
         Word2Vec.load(tmp_path / "m.w2v")
