@@ -406,6 +406,19 @@ def test_bounded_memory_prunes_and_says_so(small_blocks, caplog):
     assert ph[["new", "york"]] == ["new_york"]
 
 
+def test_a_corpus_in_brackets_is_phrased_lazily_and_trains(tmp_path):
+    sentences = [["i", "love", "new", "york"], ["new", "york", "is", "big"]] * 50
+    ph = Phrases(min_count=2, threshold=0.1).learn(sentences)
+    phrased = ph[sentences]  # gensim's bigram[sentences]
+    assert list(phrased) == list(ph.apply(sentences)) == list(phrased)  # re-iterable
+    assert ph[[]] == [] and ph[("new", "york")] == ["new_york"]
+    from w2v import Word2Vec
+    model = Word2Vec(min_count=1, sample=0, dim=4, threads=1).train(phrased, progress=False)
+    assert "new_york" in model.wv
+    with pytest.raises(CorpusError, match="one-shot iterator: use ph.apply"):
+        ph[iter(sentences)]
+
+
 # -- the phrase file -------------------------------------------------------------------------------------------------
 def test_phrase_file_round_trip(tmp_path):
     ph = Phrases(min_count=5, threshold=10, passes=2, connectors="english", lowercase=True).learn(synthetic(7))

@@ -224,6 +224,19 @@ class NotLearnedError(ConfigError):
     """A :class:`Phrases` asked to join text before it has learned or loaded phrases."""
 
 
+class _Phrased:
+    """A corpus with its phrases joined, lazily, each time it is iterated (``Phrases.__getitem__``)."""
+
+    def __init__(self, phrases: "Phrases", corpus: Iterable[Sequence[str]]):
+        self.phrases, self.corpus = phrases, corpus
+
+    def __iter__(self) -> Iterator[list[str]]:
+        return self.phrases.apply(self.corpus)
+
+    def __repr__(self) -> str:
+        return f"<phrased corpus of {self.corpus!r:.60}>"
+
+
 class Phrases:
     """Learn collocations from a corpus and join them into single tokens (``new york`` -> ``new_york``).
 
@@ -490,11 +503,18 @@ class Phrases:
         if batch:
             yield from _apply_batch(model, batch)
 
-    def __getitem__(self, sentence: Sequence[str]) -> list[str]:
-        """One sentence (a list of str tokens) with its phrases joined."""
+    def __getitem__(self, sentence: Sequence[str] | Iterable[Sequence[str]]) -> Any:
+        """One sentence (a list of str tokens) with its phrases joined; or, given a corpus (a re-iterable of
+        such lists, as gensim's ``bigram[sentences]``), the corpus phrased lazily, re-iterable in turn (so
+        that ``Word2Vec(...).train(ph[sentences])`` reads it twice as training does)."""
         if isinstance(sentence, str):
             raise CorpusError("a sentence is a list of tokens, not a string (split it, e.g. line.split())")
-        return next(self.apply([sentence]))
+        if isinstance(sentence, (list, tuple)) and (not sentence or isinstance(sentence[0], str)):
+            return next(self.apply([sentence]))
+        if iter(sentence) is sentence:
+            raise CorpusError("ph[corpus] phrases a re-iterable corpus (a list of token lists); this one is a "
+                              "one-shot iterator: use ph.apply(it) to phrase it once")
+        return _Phrased(self, sentence)
 
     # -- the phrase file -----------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:

@@ -1,7 +1,10 @@
 """KeyedVectors: words, their vectors and counts; similarity queries, analogies, export.
 
-Knows nothing of training (importing it never compiles a Numba kernel).  The query names and semantics
-follow gensim's ``KeyedVectors`` so that code written for gensim keeps working.
+Knows nothing of training (importing it never compiles a Numba kernel).  The queries w2v has follow
+gensim's ``KeyedVectors`` in name and semantics (``most_similar``, ``similarity``, ``n_similarity``,
+``doesnt_match``, ``rank``, ``distance``, ``kv[word]``, ``kv[row]``, ``save_word2vec_format``), so that such
+code keeps working; gensim's others (``most_similar_cosmul``: ``analogy(method="3cosmul")`` here,
+``evaluate_word_analogies``: :mod:`w2v.evaluate`, ``closer_than``, ``get_mean_vector``) are not here.
 """
 
 from __future__ import annotations
