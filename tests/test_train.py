@@ -203,6 +203,10 @@ def test_settings_are_validated_when_stored():
     m = Word2Vec(dim=5)
     with pytest.raises(RuntimeError, match="not trained"):
         m.wv
+    with pytest.raises(ConfigError, match="'vector_size' is gensim's name; in w2v write dim="):
+        Config(vector_size=50)
+    with pytest.raises(ConfigError, match="unknown setting 'dimm'; did you mean 'dim'"):
+        Config().replace(dimm=50)
 
 
 def test_every_word_under_min_count_is_a_clear_error(tmp_path):

@@ -129,6 +129,23 @@ class Config:
         return cls(**data)
 
 
+_generated_init = Config.__init__
+
+
+def _init(self: Config, *args: Any, **settings: Any) -> None:
+    """The dataclass's ``__init__``, but a setting that does not exist (``Config(vector_size=...)``,
+    ``replace(dimm=...)``) is a :class:`ConfigError` with the nearest names or gensim's translation."""
+    known = {f.name for f in dataclasses.fields(Config)}
+    if not set(settings) <= known:
+        from .compat import check_constructor
+
+        check_constructor(None, settings, known)
+    _generated_init(self, *args, **settings)
+
+
+Config.__init__ = _init  # type: ignore[method-assign]
+
+
 # -- the constraints table -----------------------------------------------------------------------------
 # name -> (type, low, high, low_inclusive, high_inclusive, may_be_none)
 _INF = math.inf
