@@ -9,6 +9,7 @@ with a message naming it and the checkpoint, and a resume that finishes the mode
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import signal
@@ -199,6 +200,24 @@ def test_a_rank_that_dies_or_freezes_ends_the_training_naming_it(how, tmp_path):
     assert done.returncode == 0, err[-3000:]
     model = Word2Vec.load(out)
     assert len(model.training_log) == 12 and model.stats["ranks"] == 2
+
+
+def test_bad_text_in_one_ranks_share_stops_every_rank_at_once(tmp_path):
+    """Rank 1's share holds a truncated archive: its error, and rank 0's that it stopped, come at once (not
+    after the timeout, rank 0 waiting at the merge of the counts)."""
+    good = write_corpus(tmp_path / "a.txt", 300_000)
+    text = write_corpus(tmp_path / "b.txt", 60_000, seed=1).read_bytes()
+    packed = gzip.compress(text)
+    (tmp_path / "b.txt.gz").write_bytes(packed[:len(packed) // 2])
+    started = time.monotonic()
+    proc = torchrun("-m", "w2v", "train", good, tmp_path / "b.txt.gz", "-o", tmp_path / "m.w2v", "--dim", 16,
+                    "--dist-timeout", 120, stderr=subprocess.PIPE)
+    _, err = proc.communicate(timeout=200)
+    assert proc.returncode != 0 and time.monotonic() - started < 100, err[-3000:]
+    errors = [line for line in err.splitlines() if line.startswith("w2v: error:")]
+    assert any("b.txt.gz" in e and "truncated" in e for e in errors), err[-3000:]
+    assert any("rank 0: another rank could not count its share" in e for e in errors), err[-3000:]
+    assert not (tmp_path / "m.w2v").exists()
 
 
 def test_sigterm_to_one_rank_stops_both_with_one_checkpoint(tmp_path):

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import formats, losses, outputs
 from .config import Config
-from .errors import ConfigError, TrainingDiverged
+from .errors import ConfigError, TrainingDiverged, W2VError
 from .memory import check_memory
 from .checkpoint import Position
 from .engine import Batch, check_available
@@ -373,9 +373,21 @@ class Word2Vec:
 
         cfg = self.config
         share = reading.corpus
-        local = reading.counts()  # pass 1 (w2v.reader)
-        empty = ctx.all_max(np.array([int(local.raw_tokens == 0)]), "the vocabulary's merge")[0]
-        if empty:
+        local = failure = None
+        try:
+            local = reading.counts()  # pass 1 (w2v.reader)
+        except W2VError as e:  # bad text in this rank's share: every rank must stop here, not only this one
+            failure = e
+        state = 2 if failure is not None else int(local.raw_tokens == 0)
+        agreed = ctx.all_max(np.array([state]), "the vocabulary's merge")[0]
+        if failure is not None:
+            raise failure
+        if agreed == 2:
+            from .errors import DistributedError
+
+            raise DistributedError(f"rank {ctx.rank}: another rank could not count its share of the corpus "
+                                   "(its message says why)")
+        if agreed:
             raise CorpusError(f"the corpus is too small to share among {ctx.world} ranks: a rank's share holds no "
                               "token (it needs at least a line per rank)")
         return select_vocab(ctx.merge_counts(local), min_count=cfg.min_count,
