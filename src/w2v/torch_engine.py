@@ -397,6 +397,9 @@ class TorchEngine:
         """The weights on the device (for collectives: NCCL on CUDA, gloo on the CPU)."""
         return self.w_in, self.w_out
 
+    def finite(self) -> bool:
+        return bool(torch.isfinite(self.w_in).all()) and bool(torch.isfinite(self.w_out).all())
+
     def pull(self) -> None:
         if self.device.type != "cpu":
             self.host[0][:] = self.w_in.cpu().numpy()

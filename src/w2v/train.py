@@ -29,7 +29,7 @@ from .config import Config
 from .errors import ConfigError, TrainingDiverged, W2VError
 from .memory import check_memory
 from .checkpoint import Position
-from .engine import Batch, check_available
+from .engine import Batch, check_available, finite_rows
 from .passes import CHUNK_WORDS, Pass, Partitions, plan_chunks, remaining  # noqa: F401 (re-exported)
 from .progress import Progress
 from .signals import StopSignals, Stopped, hold_active, raise_lost, signal_name
@@ -126,16 +126,6 @@ def _checkpoints(checkpoint, checkpoint_every, cache_dir) -> _Checkpoints | None
     from .formats import check_native_name
     check_native_name(path, "checkpoint")
     return _Checkpoints(path, checkpoint_every, outputs.fallback_directories(cache_dir))
-
-
-def _finite(weights: tuple[np.ndarray, np.ndarray], engine) -> bool:
-    """Whether both weight matrices are finite (the engine's own copy on a device), in blocks of rows."""
-    engine.pull()
-    for w in weights:
-        for start in range(0, len(w), 1 << 16):
-            if not np.isfinite(w[start:start + (1 << 16)]).all():
-                return False
-    return True
 
 
 def _callbacks(callbacks) -> list:
@@ -640,7 +630,7 @@ class Word2Vec:
                 save_checkpoint(path, self, snapshot, fingerprint_)
 
             engine.pull()  # the device's weights to the host arrays (nothing in flight now)
-            if ctx is None and not _finite(self.weights, engine):  # never a checkpoint of a diverged training
+            if ctx is None and not engine.finite():  # never a checkpoint of a diverged training
                 raise self._diverged(len(self.training_log) + 1, "the weights hold NaN or infinite values")
             if fallback:
                 where, failure = outputs.save_with_fallback(write, ckpt.path, ckpt.fallbacks)
@@ -713,7 +703,7 @@ class Word2Vec:
                 seconds = pos.seconds + time.perf_counter() - t0
                 train_seconds += time.perf_counter() - t0
                 loss, examples, seen, kept = sums
-                if not math.isfinite(loss) or not _finite(self.weights, engine):
+                if not math.isfinite(loss) or not engine.finite():
                     raise self._diverged(epoch_no, f"the loss is {loss}" if not math.isfinite(loss) else
                                          "the weights hold NaN or infinite values")
                 entry = {
@@ -843,10 +833,11 @@ class Word2Vec:
         model.weights = (np.array(vectors, dtype=np.float32, order="C", copy=True),
                          np.array(output, dtype=np.float32, order="C", copy=True))
         for name, w in zip(("vectors", "output"), model.weights):
-            bad = int(np.count_nonzero(~np.isfinite(w).all(axis=1)))
-            if bad:
-                raise ModelFileError(f"{where}: {bad} rows of its {name} hold NaN or infinite values (a training "
-                                     "that diverged, or a damaged file): it cannot be trained further (its "
-                                     "vectors load with KeyedVectors.load(path, allow_nonfinite=True))")
+            if not finite_rows(w):
+                bad = int(np.count_nonzero(~np.isfinite(w).all(axis=1)))
+                rows = f"{bad} row of its {name} holds" if bad == 1 else f"{bad} rows of its {name} hold"
+                raise ModelFileError(f"{where}: {rows} NaN or infinite values (a training that diverged, or a "
+                                     "damaged file): it cannot be trained further (its vectors load with "
+                                     "KeyedVectors.load(path, allow_nonfinite=True))")
         model.training_log = list(log_)
         return model
