@@ -170,8 +170,12 @@ def test_resume_with_changed_settings_is_refused(tmp_path):
     r = subprocess.run(w2v("train", corpus, "-o", tmp_path / "m.w2v", "--resume", ckpt, "--dim", 50, "--seed", 5,
                            "--no-hogbatch", "--alpha", 0.025), capture_output=True, text=True)
     assert r.returncode == 2 and not (tmp_path / "m.w2v").exists()
-    assert "--dim 50 (the checkpoint's: 16); --hogbatch off (the checkpoint's: on): settings cannot change " \
-           "when resuming" in r.stderr, r.stderr  # --seed 5 and --alpha 0.025 are the checkpoint's own
+    assert "--dim 50 (the checkpoint's: --dim 16); --no-hogbatch (the checkpoint's: --hogbatch): settings " \
+           "cannot change when resuming" in r.stderr, r.stderr  # --seed 5 and --alpha 0.025 are its own
+    r = subprocess.run(w2v("train", corpus, "-o", tmp_path / "m.w2v", "--resume", ckpt, "--model", "cbow",
+                           "--cbow-sum"), capture_output=True, text=True)
+    assert "--model cbow (the checkpoint's: --model sg); --cbow-sum (the checkpoint's: no --cbow-sum)" \
+           in r.stderr, r.stderr
     r = subprocess.run(w2v("train", corpus, "-o", tmp_path / "m.w2v", "--resume", tmp_path / "x.ckpt", "--dim", 16),
                        capture_output=True, text=True)
     assert r.returncode == 2 and "no such checkpoint file" in r.stderr

@@ -306,24 +306,33 @@ def test_string_sentences_are_refused():
         list(Corpus([[1, 2]]))
     with pytest.raises(CorpusError, match=r"token 2 of the sentence \['a', 'b', 7\] is int"):
         list(Corpus([["a", "b"], ["a", "b", 7]]))  # not only a sentence's first token
+    with pytest.raises(CorpusError):
+        Corpus(42)
 
 
 @pytest.mark.parametrize("bad, why", [(["a", 1, "b"], "token 1 of the sentence .* is int"),
                                       (["a", ["b"]], "token 1 of the sentence .* is list"),
                                       (["a", "new york"], "'new york' is empty or holds whitespace"),
                                       (["a", ""], "'' is empty or holds whitespace"),
-                                      (["a", "x\u3000y"], "holds whitespace")])
+                                      (["a", "x\ty"], "holds whitespace")])
 def test_tokens_no_file_could_hold_are_refused_before_training(bad, why):
     with pytest.raises(CorpusError, match=why):
         Word2Vec(min_count=1, dim=4, threads=1).train([["a", "b"], bad] * 3, progress=False)
+
+
+def test_odd_tokens_matter_only_in_the_vocabulary(tmp_path):
+    sentences = [["a", "b", "x\u3000y"]] * 3 + [["a", "b", ""], ["a", "b", "new york"]]  # the last two: once
+    m = Word2Vec(min_count=2, dim=4, threads=1, sample=0).train(sentences, progress=False)
+    assert sorted(m.vocab.words) == ["a", "b", "x\u3000y"]  # storable (the word2vec text format keeps it)
+    m.wv.save_word2vec_format(tmp_path / "v.txt", binary=False)
+    m.save(tmp_path / "m.w2v")
+    assert sorted(Word2Vec.load(tmp_path / "m.w2v").vocab.words) == ["a", "b", "x\u3000y"]
 
 
 def test_str_subclass_tokens_are_stored_as_str():
     np_words = [[np.str_("a"), np.str_("b")], [np.str_("b"), np.str_("a")]] * 3
     m = Word2Vec(min_count=1, dim=4, threads=1, sample=0).train(np_words, progress=False)
     assert sorted(m.vocab.words) == ["a", "b"] and all(type(w) is str for w in m.vocab.words)
-    with pytest.raises(CorpusError):
-        Corpus(42)
 
 
 # -- encode_corpus -----------------------------------------------------------------------------------------

@@ -103,9 +103,9 @@ def test_analogy_result_shape(tmp_path):
     assert len(res["sections"]) == 14
     report = format_report([res, evaluate_word_pairs(kv)])
     assert "capital-common-countries" in report and "syntactic" in report and "Spearman" in report
-    assert f"all {len(kv)} words searched" in report and res["searched"] == len(kv) < 30000
+    assert f"all {len(kv):,} words searched" in report and res["searched"] == len(kv) < 30000
     every = evaluate_analogies(kv, _subset(tmp_path), restrict_vocab=None)
-    assert f"3cosadd, all {len(kv)} words searched" in format_report(every)
+    assert f"3cosadd, all {len(kv):,} words searched" in format_report(every)
     few = evaluate_analogies(kv, _subset(tmp_path), restrict_vocab=5)
     assert "3cosadd, the 5 most frequent words searched" in format_report(few)
 
@@ -135,8 +135,12 @@ def test_a_model_passed_for_its_vectors():
                                                                      progress=False)
     assert evaluate_word_pairs(model) == evaluate_word_pairs(model.wv)
     assert evaluate_analogies(model) == evaluate_analogies(model.wv)
-    with pytest.raises(TypeError, match="takes a w2v.KeyedVectors"):
+    with pytest.raises(TypeError, match="takes word vectors .*; got builtins.object"):
         evaluate_word_pairs(object())
+    gensim_models = pytest.importorskip("gensim.models")
+    theirs = gensim_models.KeyedVectors(vector_size=8)
+    theirs.add_vectors(model.wv.index_to_key, model.wv.vectors)
+    assert evaluate_word_pairs(theirs) == evaluate_word_pairs(model.wv)  # duck-typed, as before
 
 
 def test_analogy_answers_match_the_query_method():

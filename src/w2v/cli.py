@@ -48,7 +48,7 @@ class UsageError(Exception):
 # the options of the C tool and gensim, as users type them out of habit: what w2v calls them
 _FOREIGN_OPTIONS = {"size": "--dim", "vector-size": "--dim", "vector_size": "--dim", "iter": "--epochs",
                     "hs": "--loss hs", "cbow": "--model cbow", "sg": "--model sg", "workers": "--threads",
-                    "min_count": "--min-count", "train": "the corpus as an argument", "output": "-o",
+                    "min_count": "--min-count", "train": "the corpus as an argument",
                     "save-vocab": "(the vocabulary is in the model file)", "binary": "--vectors OUT"}
 
 
@@ -70,14 +70,27 @@ class _Parser(argparse.ArgumentParser):
         if extras:
             command = getattr(parsed, "command", None)
             where = f"{self.prog} {command}" if command else self.prog
+            known = self._options_of(command)
             hints = []
             for extra in extras:
                 name = extra.lstrip("-").split("=")[0]
-                if extra.startswith("-") and name in _FOREIGN_OPTIONS:
+                if not extra.startswith("-"):
+                    continue
+                if name in _FOREIGN_OPTIONS:
                     hints.append(f"{extra}: w2v's is {_FOREIGN_OPTIONS[name]}")
+                elif not extra.startswith("--") and "--" + name in known:  # the C tool's -window, -sample
+                    hints.append(f"{extra}: w2v's is --{name}")
             hint = f"; {'; '.join(hints)}" if hints else ""
             raise UsageError(f"unrecognized arguments: {' '.join(extras)}{hint} (see '{where} --help')")
         return parsed
+
+    def _options_of(self, command: str | None) -> set[str]:
+        """The option strings of ``command``'s parser (this parser's own when None)."""
+        parser: argparse.ArgumentParser = self
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+                parser = action.choices[command]
+        return set(parser._option_string_actions)
 
 
 def demo_corpus_path() -> Any:

@@ -36,15 +36,15 @@ def _read_data(path: str | os.PathLike | None, default: str) -> tuple[str, list[
                             "plain text") from None
 
 
-def _vectors_of(kv: Any, what: str) -> KeyedVectors:
-    """``kv``, or the vectors of a trained model passed instead (``model.wv``)."""
-    if isinstance(kv, KeyedVectors):
+def _vectors_of(kv: Any, what: str) -> Any:
+    """``kv`` (w2v's KeyedVectors, or any with ``index_to_key`` and ``get_normed_vectors``, gensim's too), or
+    the vectors of a trained model passed instead (``model.wv``)."""
+    if hasattr(kv, "index_to_key") and hasattr(kv, "get_normed_vectors"):
         return kv
-    wv = getattr(type(kv), "wv", None)
-    if isinstance(wv, property):
+    if hasattr(kv, "wv"):
         return kv.wv
-    raise TypeError(f"{what} takes a w2v.KeyedVectors (model.wv, or KeyedVectors.load(path)); got "
-                    f"{type(kv).__name__}")
+    raise TypeError(f"{what} takes word vectors (model.wv, or KeyedVectors.load(path)); got "
+                    f"{type(kv).__module__}.{type(kv).__name__}")
 
 
 def _is_lowercase(words: list[str]) -> bool:
@@ -262,7 +262,7 @@ def _analogy_table(res: dict[str, Any]) -> str:
     head = f"{'section':<{width}}  {'correct':>7}  {'answered':>8}  {'oov':>6}  {'accuracy':>8}"
     limit = res.get("searched", res["restrict_vocab"])  # (results saved before "searched" existed)
     searched = f"the {limit} most frequent words" if res["restrict_vocab"] and limit == res["restrict_vocab"] \
-        else f"all {limit} words" if limit else "all words"
+        else f"all {limit:,} words" if limit else "all words"
     lines = [f"analogies: {res.get('dataset', '')}, {res['method']}, {searched} searched"
              f"{', lowercased' if res['lowercased'] else ''}", head, "-" * len(head)]
 

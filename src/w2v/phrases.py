@@ -511,6 +511,7 @@ class Phrases:
             raise CorpusError("a sentence is a list of tokens, not a string (split it, e.g. line.split())")
         if isinstance(sentence, (list, tuple)) and (not sentence or isinstance(sentence[0], str)):
             return next(self.apply([sentence]))
+        self._require_model()  # not learned: said now, not when the corpus is first read
         if iter(sentence) is sentence:
             raise CorpusError("ph[corpus] phrases a re-iterable corpus (a list of token lists); this one is a "
                               "one-shot iterator: use ph.apply(it) to phrase it once")

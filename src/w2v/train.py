@@ -194,7 +194,8 @@ class Word2Vec:
 
     def __repr__(self) -> str:
         cfg = self.config
-        trained = (f"{len(self.vocab)} words, {len(self.training_log)} epochs trained" if self.vocab is not None
+        n = len(self.training_log)
+        trained = (f"{len(self.vocab)} words, {n} epoch{'s' if n != 1 else ''} trained" if self.vocab is not None
                    else "not trained")
         return (f"Word2Vec(model={cfg.model!r}, loss={cfg.loss!r}, dim={cfg.dim}, window={cfg.window}; "
                 f"{trained}; device={self.device!r})")

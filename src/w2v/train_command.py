@@ -87,8 +87,6 @@ def _check_resumed_settings(path: str, settings: dict[str, Any]) -> None:
     """Refuse the settings given with --resume that differ from the checkpoint's (which are used)."""
     from .checkpoint import checkpoint_config
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"--resume {path!r}: no such checkpoint file")
     try:
         saved = Config.from_dict(checkpoint_config(path))
     except ConfigError as err:
@@ -97,19 +95,30 @@ def _check_resumed_settings(path: str, settings: dict[str, Any]) -> None:
                  "ns_exponent": "noise_exponent"}  # an unset setting is its default: given, it is the same
     changed = []
     for name, value in settings.items():
-        given = saved.replace(**{name: value})
-        if getattr(given, effective.get(name, name)) != getattr(saved, effective.get(name, name)):
-            changed.append(f"--{name.replace('_', '-')} {_shown(value)} (the checkpoint's: "
-                           f"{_shown(getattr(saved, effective.get(name, name)))})")
+        attribute = effective.get(name, name)
+        try:
+            same = getattr(saved.replace(**{name: value}), attribute) == getattr(saved, attribute)
+        except ConfigError:  # a value the checkpoint's other settings do not admit: changed, certainly
+            same = False
+        if not same:
+            changed.append(f"{_as_option(name, value)} (the checkpoint's: "
+                           f"{_as_option(name, getattr(saved, attribute))})")
     if changed:
         raise UsageError(f"{'; '.join(changed)}: settings cannot change when resuming; leave them out (the "
                          "checkpoint's are used) or give the checkpoint's own")
 
 
-def _shown(value: Any) -> str:
-    if value is None or isinstance(value, bool):
-        return {None: "unset", True: "on", False: "off"}[value]
-    return str(value)
+def _as_option(name: str, value: Any) -> str:
+    """A setting's value as the command line writes it: ``--dim 50``, ``--no-hogbatch``, ``--cbow-sum``."""
+    from .cli import _NEGATED_FLAGS, flag_name
+
+    if value is None:
+        return f"{flag_name(name)} unset"
+    if isinstance(value, bool):
+        if name in _NEGATED_FLAGS:  # a flag that turns a default on off: --cbow-sum is cbow_mean=False
+            return _NEGATED_FLAGS[name][0] if not value else f"no {_NEGATED_FLAGS[name][0]}"
+        return flag_name(name) if value else "--no-" + flag_name(name)[2:]
+    return f"{flag_name(name)} {value}"
 
 
 def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
@@ -121,6 +130,8 @@ def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
         raise _config_error_for_cli(err) from None
     if "cbow_mean" in settings and config.model != "cbow" and not args.resume:
         raise UsageError("--cbow-sum applies to --model cbow only (skip-gram has no context sum)")
+    if args.resume and not os.path.isfile(args.resume):
+        raise FileNotFoundError(f"--resume {args.resume!r}: no such checkpoint file")
     if args.resume and settings:  # the same command again with --resume: the same settings are fine
         _check_resumed_settings(args.resume, settings)
     if args.checkpoint_every is not None and not args.checkpoint_every > 0:
@@ -134,8 +145,6 @@ def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
     device, backend = engine.resolve(args.device, args.backend)  # ConfigError: exit 2
     engine.check_available(device, backend)  # PyTorch installed, the GPU visible
     checkpoint = args.checkpoint or args.resume or args.output + ".ckpt"
-    if args.resume and not os.path.isfile(args.resume):
-        raise FileNotFoundError(f"--resume {args.resume!r}: no such checkpoint file")
     _check_output(args.output, "model file")
     _check_output(checkpoint, "checkpoint")
     formats.check_native_name(checkpoint, "checkpoint")

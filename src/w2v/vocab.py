@@ -183,26 +183,29 @@ def count_words(sentences: Iterable[Sequence[str]], *, max_vocab: int | None = N
     return WordCounts(words, counts, raw_tokens, pruned, min_reduce)
 
 
-_SPACE = re.compile(r"\s")  # str.isspace's characters: what the corpus reader splits words on
+_UNSTORABLE = re.compile("[ \t\n\r\x0b\x0c]")  # what the word2vec text format splits on; the model file, "\n"
 
 
 def _checked_words(counter: Counter) -> list[str]:
-    """The distinct words counted, as plain str; tokens that no file could hold are refused.
-
-    A word of a file never holds whitespace (it splits words), nor does a word of the word2vec formats or
-    the model file (one word a line); tokens given as lists of str are held to the same rule, once each.
-    """
+    """The distinct words counted, as plain str (np.str_ and other subclasses converted)."""
     words = list(counter)
     for i, word in enumerate(words):
         if type(word) is not str:
             if not isinstance(word, str):
                 raise CorpusError(f"tokens must be str; got {type(word).__name__} ({word!r})")
-            words[i] = word = str(word)  # np.str_ and other subclasses: stored and shown as str
-        if not word or _SPACE.search(word):
-            raise CorpusError(f"token {word!r} is empty or holds whitespace: a token is one word (files, the "
-                              "word2vec formats and the model file separate words by whitespace); join a "
-                              "phrase's parts with '_' (as w2v phrases does), or split it")
+            words[i] = str(word)
     return words
+
+
+def _check_storable(words: Sequence[str]) -> None:
+    """Refuse a word of the vocabulary that no file could hold: empty, or holding a space, tab or line end
+    (the model file holds one word a line, the word2vec formats separate words by whitespace).  Words read
+    from files never do; tokens given as lists may, and only those that enter the vocabulary matter."""
+    for word in words:
+        if not word or _UNSTORABLE.search(word):
+            raise CorpusError(f"token {word!r} is empty or holds whitespace: a word of the vocabulary is one "
+                              "word (the model file and the word2vec formats separate words by whitespace); "
+                              "join a phrase's parts with '_' (as w2v phrases does), or split it")
 
 
 def merge_counts(parts: Sequence[WordCounts]) -> WordCounts:
@@ -251,7 +254,9 @@ def select_vocab(found: WordCounts, *, min_count: int = 5, max_final_vocab: int 
         order = order[:max_final_vocab]
         logger.info("max_final_vocab=%d: kept the %d most frequent words, cut %d more (the last kept occurs "
                     "%d times)", max_final_vocab, max_final_vocab, cut, counts[order[-1]])
-    return Vocab([words[i] for i in order], counts[order], pruned_words=found.pruned_words,
+    kept_words = [words[i] for i in order]
+    _check_storable(kept_words)
+    return Vocab(kept_words, counts[order], pruned_words=found.pruned_words,
                  min_reduce=found.min_reduce, raw_tokens=found.raw_tokens, distinct_words=distinct)
 
 
