@@ -151,7 +151,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs: Any) 
     try:
         with os.fdopen(fd, mode, **open_kwargs) as f:
             if keep_mode is not None and hasattr(os, "fchmod"):
-                os.fchmod(f.fileno(), keep_mode)
+                with contextlib.suppress(OSError):  # best effort: a file system may refuse modes
+                    os.fchmod(f.fileno(), keep_mode)
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -814,9 +815,6 @@ class _Words:
         return True
 
 
-_TEXT_NUMBER_BYTES = b"0123456789.-+eE \t\r\n"  # all that a text row's values are written with
-
-
 def _read_binary(path: str, buf: _Buffer, rows: _Rows, n: int, d: int) -> tuple[list[str], int, int]:
     nbytes = 4 * d
     words = _Words(path)
@@ -839,7 +837,7 @@ def _read_binary(path: str, buf: _Buffer, rows: _Rows, n: int, d: int) -> tuple[
         if not buf.need(nbytes):
             raise _bad(path, f"truncated file: {where} of {n} ({raw[:50]!r}) has "
                              f"{len(buf.data) - buf.pos} of its {nbytes} bytes")
-        if r == 0 and nbytes >= 8 and not buf.data[buf.pos:buf.pos + nbytes].translate(None, _TEXT_NUMBER_BYTES):
+        if r == 0 and nbytes >= 8 and set(buf.data[buf.pos:buf.pos + nbytes]) <= _TEXT_BYTES:
             raise _bad(path, "the first vector's bytes are decimal text (digits, signs, points, spaces): this is "
                              "the word2vec text format, read as binary; read it as text (without --binary; "
                              "binary=False or None)")
