@@ -565,8 +565,9 @@ class Word2Vec:
         default = Config(model=cfg.model).start_alpha
         return TrainingDiverged(
             f"training diverged in pass {epoch_no}: {what}; the learning rate (alpha={cfg.start_alpha:g}) is too "
-            f"high for this data: lower it (--alpha, alpha=; the default for {cfg.model} is {default:g}).  The "
-            "diverged weights are not saved (the last checkpoint, if any, is from before)")
+            f"high for this data: train again with a lower one (--alpha, alpha=; the default for {cfg.model} is "
+            f"{default:g}).  The diverged weights are not saved (the last checkpoint, if any, is from before, but "
+            "resuming it keeps its alpha)")
 
     def _weights_changed(self) -> None:
         """The weights were trained in place: queries of ``wv`` must not use unit rows cached before."""
@@ -791,12 +792,12 @@ class Word2Vec:
     def load(cls, path: str | os.PathLike) -> "Word2Vec":
         """Read a model written by :meth:`save`; it can be queried (``.wv``) or trained further."""
         from .errors import ModelFileError
-        from .formats import load_native
+        from .formats import load_native, native_info
 
-        native = load_native(path)
-        if native.header.get("kind") == "checkpoint":
+        if native_info(path)["header"].get("kind") == "checkpoint":  # said before its weights are read
             raise ModelFileError(f"{os.fspath(path)}: a training checkpoint, not a model; continue its "
                                  "training with Word2Vec.resume(path, corpus) (w2v train ... --resume)")
+        native = load_native(path)
         if native.header.get("kind") != "model" or "output" not in native.arrays:
             raise ModelFileError(f"{os.fspath(path)}: holds vectors only, not a trainable model; load it "
                                  "with w2v.KeyedVectors.load")
