@@ -183,7 +183,8 @@ def test_a_diverging_training_stops_with_the_setting_to_change(token_files, tmp_
         pytest.importorskip("torch", reason="the torch backend needs PyTorch (pip install 'w2v[torch]')")
     _, one, _ = token_files
     m = Word2Vec(threads=1, model=model, backend=backend, **dict(SMALL, alpha=1.0, dim=50))
-    with pytest.raises(TrainingDiverged, match=r"training diverged in pass [12]: .*alpha=1\) is too high.*train again with a lower one"):
+    with pytest.raises(TrainingDiverged, match=r"training diverged in pass [12]: .*alpha=1\) is too high.*"
+                                               r"train again with a lower one"):
         m.train(one, progress=False)
     # the diverged pass is not logged as trained (the torch kernel's arithmetic may keep pass 1 finite)
     assert len(m.training_log) < SMALL["epochs"] and all(np.isfinite(e["loss"]) for e in m.training_log)
