@@ -469,7 +469,7 @@ def test_inconsistent_or_malformed_settings(settings, fragments):
 def test_unknown_setting_names_it():
     with pytest.raises(ConfigError, match="unknown setting.*dimension"):
         Config.from_dict({"dimension": 3})
-    with pytest.raises(TypeError):  # a Python mistake, as for any dataclass
+    with pytest.raises(ConfigError, match="unknown setting 'dimension'; did you mean 'dim'"):  # as Word2Vec()
         Config(dimension=3)
 
 
