@@ -163,6 +163,25 @@ def test_stop_signals_stop_after_the_chunk_and_say_where_the_checkpoint_is(signu
     assert not ckpt.exists()
 
 
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_a_second_ctrl_c_does_not_cut_the_stop(backend, big_corpus, tmp_path):
+    """Ctrl-C pressed twice (or `timeout -s INT`, which may send two): the stop still writes its checkpoint."""
+    if backend == "torch":
+        pytest.importorskip("torch", reason="the torch backend needs PyTorch (pip install 'w2v[torch]')")
+    out = tmp_path / "m.w2v"
+    ckpt = tmp_path / "m.w2v.ckpt"
+    proc = subprocess.Popen(w2v(*train_args(big_corpus, out), "--checkpoint-every", 0.1, "--backend", backend),
+                            stderr=subprocess.PIPE, text=True)
+    wait_for(ckpt, proc)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "checkpoint written to" in err and "Traceback" not in err and "terminate called" not in err, err
+    load_checkpoint(ckpt)  # whole
+
+
 def test_resume_with_changed_settings_is_refused(tmp_path):
     corpus = write_corpus(tmp_path / "c.txt", n=200_000)
     ckpt = tmp_path / "m.ckpt"

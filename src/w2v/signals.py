@@ -163,6 +163,32 @@ def deferred() -> Iterator[None]:
         raise Stopped(pending)
 
 
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """Hold every stop signal, Ctrl-C included, while a stop is under way (the chunks in flight finishing,
+    the checkpoint being written): a second Ctrl-C, or SIGTERM after Ctrl-C, must not cut it.  The signals
+    held are dropped when the block ends, since the stop they ask for is the one being made (unless an
+    outer hold is still in force, which then raises it as usual)."""
+    if not _main_thread():
+        yield
+        return
+    stopper = _active[-1] if _active else None
+    if stopper is None:  # no StopSignals here (a program with handlers of its own): at least Ctrl-C
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        return
+    stopper.begin_hold()
+    try:
+        yield
+    finally:
+        stopper._release()
+        if not stopper._holding:
+            stopper._pending = None
+
+
 def hold_active() -> None:
     """Hold stop signals in the innermost active :class:`StopSignals` from now on, until its next
     :meth:`StopSignals.hold` block (or its exit) ends: the trainer calls it once the last pass is done, so

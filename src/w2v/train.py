@@ -32,7 +32,7 @@ from .checkpoint import Position
 from .engine import Batch, check_available, finite_rows
 from .passes import CHUNK_WORDS, Pass, Partitions, plan_chunks, remaining  # noqa: F401 (re-exported)
 from .progress import Progress
-from .signals import StopSignals, Stopped, hold_active, raise_lost, signal_name
+from .signals import StopSignals, Stopped, hold_active, raise_lost, shielded, signal_name
 
 log = logging.getLogger("w2v")
 
@@ -737,36 +737,37 @@ class Word2Vec:
                 for callback in callbacks:
                     callback(entry)
         except KeyboardInterrupt as stop:
-            # Ctrl-C, SIGTERM or SIGHUP, in a pass or between two: the position is exact either way
-            passes_done = len(self.training_log) - logged_before
-            if work is not None and passes_done == work.epoch:  # in a pass: stop after the chunks in flight
-                spans, sums = work.stop()
-                snapshot = Position(pos.epochs, work.epoch, spans, sums, pos.seconds + time.perf_counter() - t0,
-                                    pos.partitions)
-                where = (f"in pass {work.epoch + 1} of {pos.epochs} with {n_chunks - remaining(spans)} of "
-                         f"{n_chunks} chunks done")
-            else:
-                if work is not None:
-                    work.stop()
-                snapshot = Position(pos.epochs, passes_done, None, [0.0, 0.0, 0.0, 0.0], 0.0, pos.partitions)
-                where = f"after pass {passes_done} of {pos.epochs}"
-            signum = getattr(stop, "signum", signal.SIGINT)
-            why = "" if signum == signal.SIGINT else f" ({signal_name(signum)})"
-            if sync is not None:  # every rank stops at the same point: one checkpoint for all
-                if not isinstance(stop, PeerStopped):
-                    sync.stop_all(signum)
+            with shielded():  # a second Ctrl-C or SIGTERM must not cut this stop or its checkpoint
+                # Ctrl-C, SIGTERM or SIGHUP, in a pass or between two: the position is exact either way
+                passes_done = len(self.training_log) - logged_before
+                if work is not None and passes_done == work.epoch:  # in a pass: stop after the chunks in flight
+                    spans, sums = work.stop()
+                    snapshot = Position(pos.epochs, work.epoch, spans, sums, pos.seconds + time.perf_counter() - t0,
+                                        pos.partitions)
+                    where = (f"in pass {work.epoch + 1} of {pos.epochs} with {n_chunks - remaining(spans)} of "
+                             f"{n_chunks} chunks done")
                 else:
-                    why = f" ({signal_name(signum)} on another rank)"
-                sync.merge_all()
-                snapshot.sync_point = sync.done if snapshot.spans is not None else 0
-            if ckpt is not None:
-                try:
-                    path = save(snapshot, fallback=True)
-                    where += (f"; checkpoint written to {path}: continue with --resume {path} (in Python: "
-                              "Word2Vec.resume(path, corpus))")
-                except OSError as failed:
-                    where += f"; the checkpoint could not be written ({failed})"
-            raise TrainingInterrupted(signum, f"training interrupted{why} {where}") from None
+                    if work is not None:
+                        work.stop()
+                    snapshot = Position(pos.epochs, passes_done, None, [0.0, 0.0, 0.0, 0.0], 0.0, pos.partitions)
+                    where = f"after pass {passes_done} of {pos.epochs}"
+                signum = getattr(stop, "signum", signal.SIGINT)
+                why = "" if signum == signal.SIGINT else f" ({signal_name(signum)})"
+                if sync is not None:  # every rank stops at the same point: one checkpoint for all
+                    if not isinstance(stop, PeerStopped):
+                        sync.stop_all(signum)
+                    else:
+                        why = f" ({signal_name(signum)} on another rank)"
+                    sync.merge_all()
+                    snapshot.sync_point = sync.done if snapshot.spans is not None else 0
+                if ckpt is not None:
+                    try:
+                        path = save(snapshot, fallback=True)
+                        where += (f"; checkpoint written to {path}: continue with --resume {path} (in Python: "
+                                  "Word2Vec.resume(path, corpus))")
+                    except OSError as failed:
+                        where += f"; the checkpoint could not be written ({failed})"
+                raise TrainingInterrupted(signum, f"training interrupted{why} {where}") from None
         except Exception:
             if work is not None:  # a failed collective or kernel: no worker goes on behind the error
                 work.stop()
