@@ -150,6 +150,18 @@ def test_a_failed_save_leaves_no_partial_file(kv, tmp_path, monkeypatch):
     assert out.read_bytes() == b"the old picture" and no_temp_files(tmp_path)
 
 
+def test_dollars_are_drawn_as_they_are_and_missing_glyphs_are_one_warning(tmp_path, caplog, recwarn):
+    words = ["$\\frac$", "$x^2$", "\u65e5\u672c", "\u6771\u4eac", "a", "b"]  # TeX-like tokens, CJK
+    kv = KeyedVectors(words, np.random.default_rng(0).random((6, 5)))
+    with caplog.at_level("WARNING", logger="w2v"):
+        plotted = plot.plot_words(kv, words[:3], tmp_path / "w.png", neighbours=1, title="$t$ and $\\frac$")
+    assert set(words[:3]) <= set(plotted) and (tmp_path / "w.png").stat().st_size > 0  # no mathtext error
+    assert not [w for w in recwarn if "missing from font" in str(w.message)]
+    if "font lacks" in caplog.text:  # (a machine with a CJK font draws them)
+        assert caplog.text.count("font lacks") == 1
+    plot.plot_loss([{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.5}], tmp_path / "l.png", title="$\\frac$")
+
+
 def test_missing_matplotlib_says_how_to_install(kv, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # `import` of it now raises ImportError
     with pytest.raises(plot.PlotDependencyError, match=r"pip install 'w2v\[plot\]'") as err:

@@ -10,14 +10,19 @@ a failure leaves no partial file and an existing one untouched.  The image forma
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import os
-from typing import Any, Sequence
+import warnings
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from . import formats
 from .errors import ConfigError, ModelFileError, W2VError
+
+logger = logging.getLogger("w2v")
 
 METHODS = ("pca", "tsne")
 MAX_POINTS = 400            # words and neighbours in one picture: beyond, the labels cover each other
@@ -83,6 +88,29 @@ def _save(fig: Any, path: str | os.PathLike) -> None:
     fmt = image_format(path)
     with formats.atomic_write(path) as f:
         fig.savefig(f, format=fmt, dpi=_DPI, bbox_inches="tight", pad_inches=0.15, facecolor="white")
+
+
+def _literal(text: str) -> str:
+    """``text`` drawn as it is: matplotlib reads a pair of ``$`` as mathematics (``$x^2$`` drawn as a formula,
+    ``$\\frac$`` an error), and words and titles are not formulas."""
+    return text.replace("$", r"\$")
+
+
+@contextlib.contextmanager
+def _missing_glyphs() -> Iterator[None]:
+    """matplotlib warns once a character for each glyph its fonts lack (CJK, emoji): one warning instead,
+    that says what to install."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    missing = [w for w in caught if "missing from font" in str(w.message)]
+    for w in caught:
+        if w not in missing:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if missing:
+        logger.warning("the picture's font lacks %d of its characters (drawn as boxes): install a font that "
+                       "has them, such as Noto Sans CJK for Chinese, Japanese and Korean, for matplotlib to "
+                       "find", len({str(w.message) for w in missing}))
 
 
 # -- projections --------------------------------------------------------------------------------------
@@ -239,8 +267,8 @@ def _place_labels(fig: Any, ax: Any, xy: np.ndarray, labels: list[dict[str, Any]
         best = None
         for dx, dy, ha, va in _OFFSETS:
             far = abs(dx) > 6 or abs(dy) > 6
-            text = ax.annotate(spec["text"], xy[i], xytext=(dx, dy), textcoords="offset points", ha=ha,
-                               va=va, fontsize=spec["size"], fontweight=spec["weight"], color=spec["colour"],
+            text = ax.annotate(_literal(spec["text"]), xy[i], xytext=(dx, dy), textcoords="offset points",
+                               ha=ha, va=va, fontsize=spec["size"], fontweight=spec["weight"], color=spec["colour"],
                                path_effects=stroke, zorder=4,
                                arrowprops=dict(arrowstyle="-", lw=0.4, color=spec["colour"], alpha=0.6,
                                                shrinkA=0, shrinkB=2) if far else None)
@@ -272,8 +300,9 @@ def plot_words(kv: Any, words: Sequence[str], path: str | os.PathLike, neighbour
     The plotted words, in plotting order (the query words first).
     """
     image_format(path)
-    fig, plotted = words_figure(kv, words, neighbours=neighbours, method=method, title=title, seed=seed)
-    _save(fig, path)
+    with _missing_glyphs():
+        fig, plotted = words_figure(kv, words, neighbours=neighbours, method=method, title=title, seed=seed)
+        _save(fig, path)
     return plotted
 
 
@@ -350,7 +379,7 @@ def words_figure(kv: Any, words: Sequence[str], neighbours: int = 5, method: str
         what = "PCA of the unit vectors" if method == "pca" else "t-SNE, cosine distance"
         title = (f"{len(words)} word{'s' if len(words) != 1 else ''} and their {neighbours} nearest "
                  f"neighbours ({what})" if neighbours else f"{len(words)} words ({what})")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(_literal(title), fontsize=10)
     fig.tight_layout()  # fixes the axes' place before the labels are measured
 
     labels = [{"row": i, "text": w, "query": bool(query[i]), "colour": point_colours[i],
@@ -427,9 +456,10 @@ def plot_loss(training_log: Sequence[dict[str, Any]], path: str | os.PathLike, t
         ax2.set_ylim(0, max(float(ys.max()), 1e-12) * 1.1)
         ax.set_xlim(float(epochs.min()) - 1, float(epochs.max()) + 0.3)
     ax.legend(handles=handles, loc="upper right", fontsize=8, frameon=False)
-    ax.set_title(title or "Training loss per epoch", fontsize=10)
+    ax.set_title(_literal(title or "Training loss per epoch"), fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    with _missing_glyphs():
+        _save(fig, path)
 
 
 def load_training_log(path: str | os.PathLike) -> list[dict[str, Any]]:
