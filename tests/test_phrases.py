@@ -435,6 +435,29 @@ def test_phrase_file_round_trip(tmp_path):
     assert list(back.apply(sentences)) == list(ph.apply(sentences))
 
 
+def test_phrase_files_compressed_as_named_and_as_editors_save_them(tmp_path):
+    ph = Phrases(min_count=5, threshold=10, connectors="english").learn(synthetic(7))
+    for name, magic in (("p.tsv.gz", b"\x1f\x8b"), ("p.tsv.bz2", b"BZh"), ("p.tsv.xz", b"\xfd7zXZ")):
+        ph.save(tmp_path / name)
+        assert (tmp_path / name).read_bytes().startswith(magic)
+        assert Phrases.load(tmp_path / name).entries == ph.entries
+    ph.save(tmp_path / "p.tsv")
+    edited = b"\xef\xbb\xbf" + (tmp_path / "p.tsv").read_bytes().replace(b"\n", b"\r\n") + b"\r\n\n"
+    (tmp_path / "e.tsv").write_bytes(edited)  # a BOM, CRLF and blank lines at the end, as editors leave them
+    assert Phrases.load(tmp_path / "e.tsv").entries == ph.entries
+
+
+def test_the_connector_file_is_an_input(tmp_path, capsys):
+    corpus = write_text(tmp_path / "c.txt", synthetic(4, 300))
+    (tmp_path / "conn.txt").write_text("of the\n")
+    conn, out = str(tmp_path / "conn.txt"), str(tmp_path / "out.txt")
+    for argv in (["phrases", corpus, "-o", conn, "--connectors", conn],
+                 ["phrases", corpus, "-o", out, "--save-phrases", conn, "--connectors", conn]):
+        assert cli.main(argv) == 2
+        assert "is the connector file (--connectors)" in capsys.readouterr().err
+    assert (tmp_path / "conn.txt").read_text() == "of the\n"
+
+
 def _table_with(tmp_path, edit) -> Path:
     ph = Phrases(min_count=5, threshold=20, connectors="english").learn(synthetic(9, 1000))
     path = tmp_path / "p.tsv"

@@ -675,8 +675,11 @@ def cmd_phrases(args: argparse.Namespace) -> int:
         _check_output(path, f"{what} file")
     if args.cache_dir is not None and not os.path.isdir(args.cache_dir):
         raise FileNotFoundError(f"--cache-dir {args.cache_dir!r} is not an existing directory")
-    if args.apply is not None:
-        outputs.check_outputs(written, [("the phrase file (--apply)", args.apply)])
+    read = [] if args.apply is None else [("the phrase file (--apply)", args.apply)]
+    connectors = given.get("connectors")
+    if isinstance(connectors, str) and connectors != "english" and os.path.exists(connectors):
+        read.append(("the connector file (--connectors)", connectors))
+    outputs.check_outputs(written, read)
     outputs.check_outputs(written)
     # (whether each file is text is checked when the corpus is read, with the settings it is read with)
     files = sources.expand_paths(args.inputs, exclude={p: w for w, p in written}, allow_binary=True,

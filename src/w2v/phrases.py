@@ -69,10 +69,14 @@ new text with the same reading settings.  A reader refuses a newer format versio
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import dataclasses
+import gzip
+import io
 import json
 import logging
+import lzma
 import math
 import os
 import time
@@ -521,14 +525,17 @@ class Phrases:
     def save(self, path: str | os.PathLike) -> None:
         """Write the phrase table (the format is in the module docstring), atomically."""
         from ._version import __version__
-        from .formats import atomic_write
+        from .formats import compressed_write
 
         self._require_model()
         header = {"settings": self.settings.to_dict(), "stats": self.stats, "w2v_version": __version__}
-        with atomic_write(path, "w", encoding="utf-8", newline="\n") as f:
+        with compressed_write(path) as raw:
+            f = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
             f.write(f"{MAGIC}\t{FORMAT_VERSION}\t{json.dumps(header, sort_keys=True)}\n")
             f.write("\t".join(COLUMNS) + "\n")
             f.writelines(f"{e.phrase}\t{e.score!r}\t{e.pass_number}\t{' '.join(e.parts)}\n" for e in self.entries)
+            f.flush()
+            f.detach()  # the compressed or atomic writer closes the file, after its own end
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Phrases":
@@ -542,6 +549,7 @@ class Phrases:
             Not a phrase file, a newer format version, or a malformed line (the message gives its number).
         """
         from .errors import ModelFileNotFoundError
+        from .formats import sniff
 
         path = os.fspath(path)
         try:
@@ -553,6 +561,13 @@ class Phrases:
                                          else f"phrase file {path!r} {what}")
             err.filename = path
             raise err from None
+        kind = sniff(raw[:8])
+        if kind in ("gzip", "bz2", "xz"):  # a phrase file saved as x.tsv.gz (or compressed since)
+            try:
+                raw = {"gzip": gzip.decompress, "bz2": bz2.decompress, "xz": lzma.decompress}[kind](raw)
+            except (OSError, EOFError, ValueError, lzma.LZMAError) as e:
+                raise ModelFileError(f"{path}: a {kind}-compressed phrase file that cannot be decompressed "
+                                     f"({e})") from None
         settings, stats, entries = _parse_table(raw, path)
         ph = cls(settings)
         ph.entries, ph.stats = entries, stats
@@ -573,6 +588,7 @@ def _parse_table(raw: bytes, path: str) -> tuple[PhraseSettings, dict[str, Any],
     def bad(message: str, line: int | None = None) -> ModelFileError:
         return ModelFileError(f"{path}{f' line {line}' if line else ''}: {message}")
 
+    raw = raw.removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\n")  # saved by an editor: a BOM, CRLF
     if not raw.startswith(MAGIC.encode() + b"\t"):
         raise bad(f"not a w2v phrase file (it does not start with {MAGIC!r} and a tab; see 'w2v phrases "
                   "--save-phrases')")
@@ -580,7 +596,7 @@ def _parse_table(raw: bytes, path: str) -> tuple[PhraseSettings, dict[str, Any],
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise bad(f"not UTF-8 text (byte {e.start})") from None
-    lines = text.split("\n")
+    lines = text.rstrip("\n").split("\n")  # blank lines at the end are no entries
     first = lines[0].split("\t", 2)
     if len(first) < 3 or not first[1].isdigit():
         raise bad("the first line must hold the magic, the format version and the JSON header, tab-separated", 1)
@@ -605,8 +621,6 @@ def _parse_table(raw: bytes, path: str) -> tuple[PhraseSettings, dict[str, Any],
     entries = []
     for n, line in enumerate(lines[2:], start=3):
         if not line:
-            if n == len(lines):
-                break
             raise bad("an empty line", n)
         fields = line.split("\t")
         if len(fields) != 4:
