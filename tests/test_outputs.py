@@ -675,3 +675,20 @@ def test_the_text_export_estimate_is_an_upper_bound(tmp_path):
     formats.save_word2vec(tmp_path / "v.txt", words, vectors, binary=False)
     estimate = formats.word2vec_size(500, sum(len(w) for w in words), 30, binary=False)
     assert (tmp_path / "v.txt").stat().st_size <= estimate
+
+
+def test_an_output_that_would_replace_a_text_file_of_a_corpus_directory_is_refused(tmp_path, capsys):
+    from w2v import cli
+
+    d = tmp_path / "corpus"
+    d.mkdir()
+    (d / "a.txt").write_text("the quick brown fox\n" * 50)
+    (d / "b.txt").write_text("the lazy dog\n" * 50)
+    for argv in (["phrases", str(d), "-o", str(d / "a.txt")],
+                 ["train", str(d), "-o", str(tmp_path / "m.w2v"), "--vectors", str(d / "b.txt"), "--min-count", "1",
+                  "--quiet"]):
+        assert cli.main(argv) == 2
+        assert "is a text file of the corpus directory" in capsys.readouterr().err
+    assert (d / "a.txt").read_text() == "the quick brown fox\n" * 50
+    assert (d / "b.txt").read_text() == "the lazy dog\n" * 50
+    assert not (tmp_path / "m.w2v").exists()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import IO, Mapping, Sequence
 
 from . import filetypes
-from .errors import CorpusError, CorpusNotFoundError
+from .errors import CorpusError, CorpusNotFoundError, OutputConflictError
 from .outputs import check_outputs, same_file
 
 logger = logging.getLogger("w2v")
@@ -124,7 +124,12 @@ def expand_paths(paths: Sequence[str | os.PathLike], *, exclude: Mapping[str, st
                 match = next(((p, w) for p, w in outputs if same_file(file, p)), None)
                 if match is None:
                     kept.append(file)
-                else:
+                elif _is_text(file):  # a corpus file (or an earlier text output): the output would replace it
+                    raise OutputConflictError(
+                        f"{match[1]} {match[0]!r} is a text file of the corpus directory {path!r}: it would be "
+                        "read as corpus and then replaced; write the output elsewhere (or, if it is an earlier "
+                        "output of this command, delete it first)")
+                else:  # an earlier model, checkpoint or vectors file: not text, left out
                     logger.info("corpus directory %r: %r left out (it is %s %r of this command)", path,
                                 file, match[1], match[0])
             if not kept:
@@ -177,6 +182,17 @@ def _warn_repeated(files: list[str]) -> None:
         if len(names) > 1:
             logger.warning("corpus file %r is given %d times (%s): it is read %d times", names[0], len(names),
                            ", ".join(map(repr, dict.fromkeys(names))), len(names))
+
+
+def _is_text(file: str) -> bool:
+    """Whether ``file`` is a non-empty file the corpus reader would take as text."""
+    try:
+        if os.path.getsize(file) == 0:
+            return False
+        sample, complete = content_sample(file)
+    except OSError:
+        return False
+    return filetypes.not_text(sample, complete) is None
 
 
 def _check_text(file: str, directory: str | None) -> None:
