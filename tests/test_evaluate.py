@@ -128,6 +128,11 @@ def test_evaluation_files_that_hold_nothing_or_no_number_are_errors(tmp_path):
             evaluate_word_pairs(kv, tmp_path / "p.tsv")
 
 
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def test_a_model_passed_for_its_vectors():
     from w2v import Word2Vec
 
@@ -140,7 +145,21 @@ def test_a_model_passed_for_its_vectors():
     gensim_models = pytest.importorskip("gensim.models")
     theirs = gensim_models.KeyedVectors(vector_size=8)
     theirs.add_vectors(model.wv.index_to_key, model.wv.vectors)
-    assert evaluate_word_pairs(theirs) == evaluate_word_pairs(model.wv)  # duck-typed, as before
+    assert evaluate_word_pairs(theirs) == evaluate_word_pairs(model.wv)  # gensim's vectors: the same rows
+    assert evaluate_analogies(theirs) == evaluate_analogies(model.wv)
+
+
+def test_evaluation_files_with_a_bom_or_compressed(tmp_path):
+    import gzip
+
+    kv = _structured(str.lower)
+    pairs = "a0\ta1\t9\na0\tb1\t1\nb0\tb1\t8\n"
+    plain = evaluate_word_pairs(kv, _write(tmp_path / "p.tsv", pairs))
+    (tmp_path / "bom.tsv").write_bytes(b"\xef\xbb\xbf" + pairs.encode())  # as Windows editors save
+    (tmp_path / "p.tsv.gz").write_bytes(gzip.compress(pairs.encode()))
+    for name in ("bom.tsv", "p.tsv.gz"):
+        got = evaluate_word_pairs(kv, tmp_path / name)
+        assert (got["spearman"], got["pairs"], got["oov"]) == (plain["spearman"], plain["pairs"], plain["oov"])
 
 
 def test_analogy_answers_match_the_query_method():

@@ -378,7 +378,7 @@ def _setup_logging(quiet: bool) -> tuple[logging.Logger, logging.Handler, tuple[
 
 def _config_error_for_cli(err: ConfigError) -> ConfigError:
     """The same error with setting names written as the flags the user typed ('dim' -> --dim)."""
-    names = {f.name for f in dataclasses.fields(Config)}
+    names = {f.name for f in dataclasses.fields(Config)} | {"device", "backend"}
 
     def flag(m: re.Match) -> str:
         name = m.group(1)

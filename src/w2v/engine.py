@@ -104,10 +104,12 @@ def check_loss(loss: str, device: str, backend: str) -> None:
     """
     device, backend = resolve(device, backend)
     if loss not in LOSSES_OF[backend]:
-        where = f"device {device!r}" if device != "cpu" else "backend 'torch'"
+        if device != "cpu":
+            instead = "train it on the CPU ('device' 'cpu'), or use 'loss' 'ns' on the GPU"
+        else:
+            instead = "train it with 'backend' 'numba' (the CPU's default), or use 'loss' 'ns'"
         raise ConfigError(f"'loss' {loss!r} is implemented by the Numba kernels only, not by the {backend} engine "
-                          f"({where}): train it on the CPU with backend 'numba' (the default there), or use "
-                          f"'loss' 'ns' on the GPU")
+                          f"(device {device!r}): {instead}")
 
 
 def check_available(device: str, backend: str, loss: str = "ns") -> None:

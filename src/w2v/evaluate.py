@@ -28,19 +28,23 @@ def _read_data(path: str | os.PathLike | None, default: str) -> tuple[str, list[
         text = resources.files("w2v").joinpath("data", default).read_text(encoding="utf-8")
         return default, text.splitlines()
     name = os.path.basename(os.fspath(path))
+    from .formats import read_decompressed
+
+    raw = read_decompressed(path, DataFileError, "evaluation file")
     try:
-        with open(path, encoding="utf-8") as f:
-            return name, f.read().splitlines()
+        return name, raw.decode("utf-8-sig").splitlines()  # (a byte-order mark is no part of a word)
     except UnicodeDecodeError as e:
         raise DataFileError(f"{os.fspath(path)}: not UTF-8 text (byte {e.start}); an evaluation file is "
-                            "plain text") from None
+                            "plain text (or gzip, bzip2 or xz-compressed text)") from None
 
 
 def _vectors_of(kv: Any, what: str) -> Any:
-    """``kv`` (w2v's KeyedVectors, or any with ``index_to_key`` and ``get_normed_vectors``, gensim's too), or
+    """``kv`` as w2v's KeyedVectors: itself, gensim's (any with ``index_to_key`` and ``vectors``) wrapped, or
     the vectors of a trained model passed instead (``model.wv``)."""
-    if hasattr(kv, "index_to_key") and hasattr(kv, "get_normed_vectors"):
+    if isinstance(kv, KeyedVectors):
         return kv
+    if hasattr(kv, "index_to_key") and hasattr(kv, "vectors"):  # gensim's: the same rows, without a copy
+        return KeyedVectors(list(kv.index_to_key), kv.vectors)
     if hasattr(kv, "wv"):
         return kv.wv
     raise TypeError(f"{what} takes word vectors (model.wv, or KeyedVectors.load(path)); got "

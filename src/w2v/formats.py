@@ -89,6 +89,22 @@ _MAX_NDIM = 32        # a native array with more dimensions is refused (NumPy's 
 _MAX_EXTENT = 1 << 62  # and so is one extent beyond this (NumPy cannot index it)
 
 
+def read_decompressed(path: str | os.PathLike, error: type[Exception] = ModelFileError,
+                      what: str = "file") -> bytes:
+    """The whole content of a small file (a phrase table, an evaluation set), decompressed when it is gzip,
+    bzip2 or xz (by its first bytes).  A missing or unreadable file raises ``FileNotFoundError`` or
+    ``OSError`` naming it; a damaged archive, ``error``."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    kind = sniff(raw[:8])
+    if kind not in _OPENERS:
+        return raw
+    try:
+        return {"gzip": gzip.decompress, "bz2": bz2.decompress, "xz": lzma.decompress}[kind](raw)
+    except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as e:
+        raise error(f"{os.fspath(path)}: a {kind}-compressed {what} that cannot be decompressed ({e})") from None
+
+
 def open_file(path: str | os.PathLike) -> BinaryIO:
     """``open(path, "rb")``; a missing path, a directory or an unreadable file is a
     :class:`ModelFileNotFoundError` (a ``FileNotFoundError``) whose message names the path."""

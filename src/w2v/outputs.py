@@ -1,6 +1,6 @@
 """Where outputs may go: never onto an input, only where there is room, and somewhere safe when a save fails.
 
-Three guarantees every command and entry point builds on (DESIGN.md, "Bad input"):
+Three guarantees every command and entry point builds on (the README's "Nothing of yours is lost"):
 
 - **No output lands on an input.**  :func:`check_outputs` compares every output path with every input (and
   with the other outputs) by the identity of the file: device and inode for files that exist (so hard

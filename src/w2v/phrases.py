@@ -69,14 +69,11 @@ new text with the same reading settings.  A reader refuses a newer format versio
 
 from __future__ import annotations
 
-import bz2
 import contextlib
 import dataclasses
-import gzip
 import io
 import json
 import logging
-import lzma
 import math
 import os
 import time
@@ -549,25 +546,17 @@ class Phrases:
             Not a phrase file, a newer format version, or a malformed line (the message gives its number).
         """
         from .errors import ModelFileNotFoundError
-        from .formats import sniff
+        from .formats import read_decompressed
 
         path = os.fspath(path)
         try:
-            with open(path, "rb") as f:
-                raw = f.read()
+            raw = read_decompressed(path, ModelFileError, "phrase file")  # (x.tsv.gz: saved compressed)
         except OSError as e:
             what = "is a directory" if isinstance(e, IsADirectoryError) else f"cannot be read ({e.strerror or e})"
             err = ModelFileNotFoundError(f"phrase file not found: {path!r}" if isinstance(e, FileNotFoundError)
                                          else f"phrase file {path!r} {what}")
             err.filename = path
             raise err from None
-        kind = sniff(raw[:8])
-        if kind in ("gzip", "bz2", "xz"):  # a phrase file saved as x.tsv.gz (or compressed since)
-            try:
-                raw = {"gzip": gzip.decompress, "bz2": bz2.decompress, "xz": lzma.decompress}[kind](raw)
-            except (OSError, EOFError, ValueError, lzma.LZMAError) as e:
-                raise ModelFileError(f"{path}: a {kind}-compressed phrase file that cannot be decompressed "
-                                     f"({e})") from None
         settings, stats, entries = _parse_table(raw, path)
         ph = cls(settings)
         ph.entries, ph.stats = entries, stats

@@ -142,8 +142,11 @@ def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
     except ConfigError as err:
         raise ConfigError(re.sub(r"'(dist_timeout|sync_words|sync)'", lambda m: "--" + m.group(1).replace("_", "-"),
                                  str(err))) from None
-    device, backend = engine.resolve(args.device, args.backend)  # ConfigError: exit 2
-    engine.check_available(device, backend)  # PyTorch installed, the GPU visible
+    try:
+        device, backend = engine.resolve(args.device, args.backend)  # ConfigError: exit 2
+        engine.check_available(device, backend, config.loss)  # PyTorch installed, the GPU visible, the loss
+    except ConfigError as err:
+        raise _config_error_for_cli(err) from None
     checkpoint = args.checkpoint or args.resume or args.output + ".ckpt"
     _check_output(args.output, "model file")
     _check_output(checkpoint, "checkpoint")
