@@ -159,6 +159,14 @@ def test_a_huge_noise_exponent_trains_without_overflow(corpus, tmp_path, capsys,
     assert "RuntimeWarning" not in capsys.readouterr().err
 
 
+def test_standard_output_is_no_output_file(model, corpus, capsys):
+    for argv in (["export", model, "-", "--format", "word2vec-text"], ["train", corpus, "-o", "-"],
+                 ["phrases", corpus, "-o", "-"]):
+        assert cli.main(argv) == 2
+        assert "w2v writes files, not standard output" in capsys.readouterr().err
+    assert not os.path.exists("-")
+
+
 def test_similar_names_every_unknown_word_at_once(model, capsys):
     assert cli.main(["similar", model, "a1", "zz9", "A2"]) == 2
     err = capsys.readouterr().err

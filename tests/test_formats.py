@@ -250,6 +250,12 @@ def test_text_read_as_binary_is_named_and_a_truncated_archive_still_gives_its_fi
     np.testing.assert_allclose(got, vectors[:10], rtol=1e-6)
 
 
+def test_a_header_alone_is_a_truncated_file(tmp_path):
+    (tmp_path / "h.txt").write_bytes(b"3 2\n")
+    with pytest.raises(ModelFileError, match="truncated file: the header announces vectors, the file ends right"):
+        load_word2vec(tmp_path / "h.txt")
+
+
 def test_word2vec_refuses_unstorable_words(tmp_path):
     for bad in ("a b", "", "a\nb", "a\x0bb", "a\x0cb"):  # what the text reader would split a word on
         with pytest.raises(ValueError, match="word2vec format cannot store"):

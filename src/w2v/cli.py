@@ -391,6 +391,9 @@ def _config_error_for_cli(err: ConfigError) -> ConfigError:
 
 def _check_output(path: str, what: str) -> None:
     """Fail before any work when ``path`` cannot be written (a directory, or in a missing one)."""
+    if path == "-":
+        raise UsageError(f"{what} '-': w2v writes files, not standard output (its saves are atomic renames); "
+                         "give a file name")
     if os.path.isdir(path):
         raise IsADirectoryError(f"{what} {path!r} is a directory; give a file name")
     directory = os.path.dirname(os.path.abspath(path))
@@ -582,8 +585,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
     words = list(dict.fromkeys(args.words)) or plot.default_words(kv)  # a word given twice is drawn once
     plotted = plot.plot_words(kv, words, args.output, neighbours=args.neighbours, method=args.method,
                               title=args.title)
-    print(f"{args.output}: {len(words)} word{'s' if len(words) != 1 else ''} and {len(plotted) - len(words)} "
-          f"neighbours ({', '.join(words)}; {args.method}; {_size(args.output)})")
+    found = len(plotted) - len(words)
+    print(f"{args.output}: {len(words)} word{'s' if len(words) != 1 else ''} and {found} "
+          f"neighbour{'s' if found != 1 else ''} ({', '.join(words)}; {args.method}; {_size(args.output)})")
     return 0
 
 

@@ -113,11 +113,11 @@ def open_file(path: str | os.PathLike) -> BinaryIO:
         return open(path, "rb")
     except OSError as e:
         if isinstance(e, FileNotFoundError):
-            message = f"model file not found: {path!r}"
+            message = f"model or vectors file not found: {path!r}"
         elif isinstance(e, IsADirectoryError):
-            message = f"{path!r} is a directory, not a model file"
+            message = f"{path!r} is a directory, not a model or vectors file"
         else:
-            message = f"model file {path!r} cannot be read ({e.strerror or e})"
+            message = f"model or vectors file {path!r} cannot be read ({e.strerror or e})"
         err = ModelFileNotFoundError(message)
         err.filename = path
         raise err from None
@@ -784,6 +784,8 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
 
 def _guess_binary(path: str, buf: _Buffer, d: int) -> bool:
     space = buf.find(b" ", 4096)
+    if space == -1 and not buf.data[buf.pos:].strip():
+        raise _bad(path, "truncated file: the header announces vectors, the file ends right after it")
     if space < 0:
         raise _bad(path, "not a word2vec file: no space after the first word")
     start = space + 1 - buf.pos

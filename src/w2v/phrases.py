@@ -273,7 +273,10 @@ class Phrases:
                 kwargs["connectors"] = read_connectors(kwargs["connectors"])
             settings = PhraseSettings(**kwargs)
         elif not isinstance(settings, PhraseSettings):
-            raise ConfigError(f"settings must be a PhraseSettings; got {type(settings).__name__}")
+            hint = ""
+            if isinstance(settings, (str, os.PathLike, list, tuple)) or hasattr(settings, "__iter__"):
+                hint = " (the text is read by learn: write Phrases(min_count=5, ...).learn(sentences))"
+            raise ConfigError(f"Phrases()'s first argument is a PhraseSettings; got {type(settings).__name__}{hint}")
         self.settings = settings
         self.entries: list[PhraseEntry] = []
         self.stats: dict[str, Any] = {}
