@@ -94,6 +94,9 @@ def test_similar_analogy_evaluate_export_round_trip(model, tmp_path, capsys):
     assert cli.main(["evaluate", model, "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["analogies"]["total"] == 19544 and res["word_pairs"][0]["oov"] == 353
+    assert res["analogies"]["method"] == "3cosadd"
+    assert cli.main(["evaluate", model, "--json", "--method", "3cosmul"]) == 0
+    assert json.loads(capsys.readouterr().out)["analogies"]["method"] == "3cosmul"
 
     for fmt, name in (("word2vec-binary", "v.bin"), ("word2vec-text", "v.txt")):
         target = str(tmp_path / name)

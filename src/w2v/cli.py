@@ -248,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restrict-vocab", type=_positive_int, metavar="N",
                    help="analogies: search only the N most frequent words, and count questions with a word "
                         "outside them as out of vocabulary (default: 30000, as the C tool and gensim)")
+    p.add_argument("--method", choices=("3cosadd", "3cosmul"), default="3cosadd",
+                   help="how analogies are answered: 3cosadd (Mikolov et al., the C tool's and gensim's) or "
+                        "3cosmul (Levy and Goldberg) (default: 3cosadd)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
     p = sub.add_parser("export", help="write the vectors in the word2vec C format (or for the Embedding "
@@ -491,7 +494,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     options = {} if args.restrict_vocab is None else {"restrict_vocab": args.restrict_vocab}
     # a malformed evaluation file raises DataFileError, naming the file and the line
-    results = [evaluate.evaluate_analogies(kv, args.analogies, **options)]
+    results = [evaluate.evaluate_analogies(kv, args.analogies, method=args.method, **options)]
     results += [evaluate.evaluate_word_pairs(kv, path) for path in (args.similarity or [None])]
     if args.json:
         print(json.dumps({"model": args.model, "analogies": results[0], "word_pairs": results[1:]}, indent=2))
