@@ -199,6 +199,17 @@ def test_weights_that_are_not_finite_are_not_trained_further(token_files, tmp_pa
         Word2Vec.load(tmp_path / "m.w2v")
 
 
+def test_a_noise_distribution_of_one_word_is_warned_about(token_files, caplog):
+    _, one, _ = token_files
+    with caplog.at_level("WARNING", logger="w2v"):
+        Word2Vec(threads=1, **dict(SMALL, epochs=1, ns_exponent=100.0)).train(one, progress=False)
+    assert "ns_exponent=100: the noise distribution draws 'w0' 99.8% of the time" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="w2v"):
+        Word2Vec(threads=1, **dict(SMALL, epochs=1)).train(one, progress=False)
+    assert "noise distribution" not in caplog.text
+
+
 def test_settings_are_validated_when_stored():
     with pytest.raises(ConfigError, match="'dim' must be an int"):
         Word2Vec(dim=0)

@@ -158,6 +158,21 @@ def _warn_if_subsampling_keeps_little(counts: np.ndarray, sample: float) -> None
                     "to keep every token", sample, kept, total, 100 * kept / total)
 
 
+def _warn_if_noise_is_one_word(vocab, cfg: Config) -> None:
+    """A warning when the noise distribution draws one word half the time or more (an exponent far from
+    0.75: ``counts ** 100`` puts all of it on the most frequent word, and the model learns little)."""
+    if cfg.loss != "ns" or len(vocab) < 2:
+        return
+    from .sampling import noise_distribution
+
+    p = noise_distribution(vocab.counts, cfg.noise_exponent)
+    top = int(np.argmax(p))
+    if p[top] >= 0.5:
+        log.warning("ns_exponent=%g: the noise distribution draws %r %.1f%% of the time, so negative sampling "
+                    "contrasts with little else; the papers' exponent is 0.75", cfg.noise_exponent,
+                    vocab.words[top], 100 * p[top])
+
+
 class Word2Vec:
     """Skip-gram or CBOW word vectors trained with negative sampling (or hierarchical or full softmax,
     ``loss``) and subsampling of frequent words.
@@ -552,6 +567,7 @@ class Word2Vec:
 
             threads = local_threads(self.config.threads)  # the node's cores shared among its ranks
         _warn_if_subsampling_keeps_little(self.vocab.counts, self.config.sample)
+        _warn_if_noise_is_one_word(self.vocab, self.config)
         engine = make_engine(self.device, self.backend, self.config, self.weights, self._tables(), threads)
         try:
             return self._passes(engine, enc, pos, show_progress, callbacks, ckpt)
