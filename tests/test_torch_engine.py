@@ -188,7 +188,7 @@ def test_cuda_without_a_gpu_is_one_line(tmp_path, capsys):
     rc = cli.main(["train", str(corpus), "-o", str(tmp_path / "m.w2v"), "--device", "cuda", "--backend", "numba"])
     assert_one_line_error(rc, capsys.readouterr().err, "numba backend runs on the CPU only")
     rc = cli.main(["train", str(corpus), "-o", str(tmp_path / "m.w2v"), "--device", "gpu"])
-    assert_one_line_error(rc, capsys.readouterr().err, "'device' must be 'cpu', 'cuda' or 'cuda:N'")
+    assert_one_line_error(rc, capsys.readouterr().err, "--device must be 'cpu', 'cuda' or 'cuda:N'")
     assert not (tmp_path / "m.w2v").exists()
 
 
