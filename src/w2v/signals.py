@@ -153,14 +153,21 @@ def deferred() -> Iterator[None]:
     if stopper is None:
         yield
         return
+    with _held(stopper):
+        yield
+    if not stopper._holding and stopper._pending is not None:
+        pending, stopper._pending = stopper._pending, None
+        raise Stopped(pending)
+
+
+@contextlib.contextmanager
+def _held(stopper: StopSignals) -> Iterator[None]:
+    """``stopper`` holds stop signals while the block runs (one level of its holds)."""
     stopper.begin_hold()
     try:
         yield
     finally:
         stopper._release()
-    if not stopper._holding and stopper._pending is not None:
-        pending, stopper._pending = stopper._pending, None
-        raise Stopped(pending)
 
 
 @contextlib.contextmanager
@@ -180,11 +187,10 @@ def shielded() -> Iterator[None]:
         finally:
             signal.signal(signal.SIGINT, previous)
         return
-    stopper.begin_hold()
     try:
-        yield
+        with _held(stopper):
+            yield
     finally:
-        stopper._release()
         if not stopper._holding:
             stopper._pending = None
 
