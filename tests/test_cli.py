@@ -162,6 +162,11 @@ def test_a_huge_noise_exponent_trains_without_overflow(corpus, tmp_path, capsys,
     assert "RuntimeWarning" not in capsys.readouterr().err
 
 
+def test_similarity_files_before_the_model_are_explained(model, capsys):
+    assert cli.main(["evaluate", "--similarity", "p.tsv", model]) == 2
+    assert "--similarity takes every file after it: write MODEL first" in capsys.readouterr().err
+
+
 def test_standard_output_is_no_output_file(model, corpus, capsys):
     for argv in (["export", model, "-", "--format", "word2vec-text"], ["train", corpus, "-o", "-"],
                  ["phrases", corpus, "-o", "-"]):

@@ -61,6 +61,8 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> typing.NoReturn:  # noqa: D102
+        if self.prog.endswith(" evaluate") and "required: MODEL" in message:
+            message += " (--similarity takes every file after it: write MODEL first)"
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
     def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> argparse.Namespace:
