@@ -162,9 +162,13 @@ def test_a_huge_noise_exponent_trains_without_overflow(corpus, tmp_path, capsys,
     assert "RuntimeWarning" not in capsys.readouterr().err
 
 
-def test_similarity_files_before_the_model_are_explained(model, capsys):
+def test_similarity_files_before_the_model_are_explained(model, tmp_path, capsys):
     assert cli.main(["evaluate", "--similarity", "p.tsv", model]) == 2
     assert "--similarity takes every file after it: write MODEL first" in capsys.readouterr().err
+    assert cli.main(["evaluate", "--json"]) == 2
+    assert "--similarity" not in capsys.readouterr().err
+    assert cli.main(["export", model, "-", "--format", "projector"]) == 2
+    assert "w2v writes files, not standard output" in capsys.readouterr().err
 
 
 def test_standard_output_is_no_output_file(model, corpus, capsys):

@@ -692,3 +692,19 @@ def test_an_output_that_would_replace_a_text_file_of_a_corpus_directory_is_refus
     assert (d / "a.txt").read_text() == "the quick brown fox\n" * 50
     assert (d / "b.txt").read_text() == "the lazy dog\n" * 50
     assert not (tmp_path / "m.w2v").exists()
+
+
+def test_outputs_of_w2v_in_a_corpus_directory_let_a_command_run_again(tmp_path, capsys):
+    from w2v import cli
+
+    d, e = tmp_path / "phrases", tmp_path / "train"
+    for directory in (d, e):
+        directory.mkdir()
+        (directory / "a.txt").write_text("the quick brown fox jumps over the lazy dog\n" * 200)
+    for _ in range(2):  # the second run finds the first one's outputs there: left out, not refused
+        assert cli.main(["phrases", str(d), "-o", str(tmp_path / "p.txt"), "--save-phrases", str(d / "p.tsv"),
+                         "--min-count", "1", "--quiet"]) == 0
+        assert cli.main(["train", str(e), "-o", str(e / "m.w2v"), "--plot-loss", str(e / "loss.svg"),
+                         "--vectors", str(e / "v.txt"), "--min-count", "1", "--epochs", "1", "--dim", "8",
+                         "--quiet"]) == 0
+    capsys.readouterr()

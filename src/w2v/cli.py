@@ -52,6 +52,9 @@ _FOREIGN_OPTIONS = {"size": "--dim", "vector-size": "--dim", "vector_size": "--d
                     "save-vocab": "(the vocabulary is in the model file)", "binary": "--vectors OUT"}
 
 
+_ARGV: list[str] = []  # the arguments being parsed
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a mistake raises :class:`UsageError` (one line, no usage block) instead of exiting, and
     an option is never taken from an abbreviation (``--cbow`` is not ``--cbow-sum``)."""
@@ -61,13 +64,14 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> typing.NoReturn:  # noqa: D102
-        if self.prog.endswith(" evaluate") and "required: MODEL" in message:
+        if self.prog.endswith(" evaluate") and "required: MODEL" in message and "--similarity" in _ARGV:
             message += " (--similarity takes every file after it: write MODEL first)"
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
     def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> argparse.Namespace:
         """As argparse's, but unknown arguments are named with the subcommand's help, and an option of the C
         tool or gensim with its w2v name."""
+        _ARGV[:] = sys.argv[1:] if args is None else [str(a) for a in args]  # (for error's hints)
         parsed, extras = self.parse_known_args(args, namespace)
         if extras:
             command = getattr(parsed, "command", None)
@@ -394,11 +398,15 @@ def _config_error_for_cli(err: ConfigError) -> ConfigError:
     return ConfigError(re.sub(r"'(\w+)'", flag, str(err)))
 
 
-def _check_output(path: str, what: str) -> None:
-    """Fail before any work when ``path`` cannot be written (a directory, or in a missing one)."""
+def _refuse_stdout(path: str, what: str) -> None:
     if path == "-":
         raise UsageError(f"{what} '-': w2v writes files, not standard output (its saves are atomic renames); "
                          "give a file name")
+
+
+def _check_output(path: str, what: str) -> None:
+    """Fail before any work when ``path`` cannot be written (a directory, or in a missing one)."""
+    _refuse_stdout(path, what)
     if os.path.isdir(path):
         raise IsADirectoryError(f"{what} {path!r} is a directory; give a file name")
     directory = os.path.dirname(os.path.abspath(path))
@@ -507,6 +515,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "projector":
+        _refuse_stdout(args.out, "output directory")
         return _export_projector(args)
     _check_output(args.out, "output file")
     _check_not_input(("OUT", args.out), ("the model read", args.model))
@@ -691,8 +700,8 @@ def cmd_phrases(args: argparse.Namespace) -> int:
     outputs.check_outputs(written, read)
     outputs.check_outputs(written)
     # (whether each file is text is checked when the corpus is read, with the settings it is read with)
-    files = sources.expand_paths(args.inputs, exclude={p: w for w, p in written}, allow_binary=True,
-                                 warn_repeated=False)  # (the phrases' corpus says it)
+    files = sources.expand_paths(args.inputs, exclude={p: w for w, p in written + read[:1]}, allow_binary=True,
+                                 warn_repeated=False)  # (the phrases' corpus says it; --apply's table left out)
     t0 = time.perf_counter()
     try:
         if args.apply is not None:

@@ -105,7 +105,7 @@ def check_loss(loss: str, device: str, backend: str) -> None:
     device, backend = resolve(device, backend)
     if loss not in LOSSES_OF[backend]:
         if device != "cpu":
-            instead = "train it on the CPU ('device' 'cpu'), or use 'loss' 'ns' on the GPU"
+            instead = "train it on the CPU ('device' 'cpu' with 'backend' 'numba'), or use 'loss' 'ns' on the GPU"
         else:
             instead = "train it with 'backend' 'numba' (the CPU's default), or use 'loss' 'ns'"
         raise ConfigError(f"'loss' {loss!r} is implemented by the Numba kernels only, not by the {backend} engine "

@@ -96,13 +96,15 @@ def read_decompressed(path: str | os.PathLike, error: type[Exception] = ModelFil
     ``OSError`` naming it; a damaged archive, ``error``."""
     with open(path, "rb") as f:
         raw = f.read()
-    kind = sniff(raw[:8])
+    kind = sniff(raw[:64])
     if kind not in _OPENERS:
         return raw
     try:
         return {"gzip": gzip.decompress, "bz2": bz2.decompress, "xz": lzma.decompress}[kind](raw)
     except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as e:
-        raise error(f"{os.fspath(path)}: a {kind}-compressed {what} that cannot be decompressed ({e})") from None
+        article = "an" if kind == "xz" else "a"
+        raise error(f"{os.fspath(path)}: {article} {kind}-compressed {what} that cannot be decompressed ({e})") \
+            from None
 
 
 def open_file(path: str | os.PathLike) -> BinaryIO:
@@ -237,6 +239,13 @@ def compressed_write(path: str | os.PathLike) -> Iterator[IO[bytes]]:
 
 # -- sniffing ----------------------------------------------------------------------------------------
 
+def _bz2_head(head: bytes) -> bool:
+    """Whether a head starting "BZh" is bzip2's: a block size digit, then a block's or the stream end's magic
+    (text can start with "BZh")."""
+    return head[3:4] in (b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9") and (
+        len(head) < 10 or head[4:10] in (b"1AY&SY", b"\x17rE8P\x90"))
+
+
 def sniff(head: bytes) -> str:
     """What a file is, from its first bytes (64 are plenty).
 
@@ -246,7 +255,7 @@ def sniff(head: bytes) -> str:
     if head.startswith(MAGIC):
         return "native"
     for magic, name in _COMPRESSION_MAGIC:
-        if head.startswith(magic):
+        if head.startswith(magic) and (name != "bz2" or _bz2_head(head)):
             return name
     if not head:
         return "empty"

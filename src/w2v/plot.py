@@ -100,9 +100,16 @@ def _literal(text: str) -> str:
 def _missing_glyphs() -> Iterator[None]:
     """matplotlib warns once a character for each glyph its fonts lack (CJK, emoji): one warning instead,
     that says what to install."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        _report_glyphs(caught)
+
+
+def _report_glyphs(caught: list) -> None:
     missing = [w for w in caught if "missing from font" in str(w.message)]
     for w in caught:
         if w not in missing:
@@ -422,6 +429,11 @@ def plot_loss(training_log: Sequence[dict[str, Any]], path: str | os.PathLike, t
         if not isinstance(entry, dict) or "epoch" not in entry or "loss" not in entry:
             raise ValueError(f"training log entry {k} must be a dict with 'epoch' and 'loss'; got {entry!r}")
     image_format(path)
+    with _missing_glyphs():  # (the title is drawn from the layout on)
+        _save(_loss_figure(log, title), path)
+
+
+def _loss_figure(log: list[dict[str, Any]], title: str | None) -> Any:
     epochs = np.array([float(e["epoch"]) for e in log])
     loss = np.array([float(e["loss"]) for e in log])
 
@@ -458,8 +470,7 @@ def plot_loss(training_log: Sequence[dict[str, Any]], path: str | os.PathLike, t
     ax.legend(handles=handles, loc="upper right", fontsize=8, frameon=False)
     ax.set_title(_literal(title or "Training loss per epoch"), fontsize=10)
     fig.tight_layout()
-    with _missing_glyphs():
-        _save(fig, path)
+    return fig
 
 
 def load_training_log(path: str | os.PathLike) -> list[dict[str, Any]]:

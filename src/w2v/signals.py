@@ -184,8 +184,8 @@ def shielded() -> Iterator[None]:
         previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
         try:
             yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        finally:  # (a handler installed from C reads as None: Python's default then)
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
         return
     try:
         with _held(stopper):

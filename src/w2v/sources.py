@@ -184,13 +184,21 @@ def _warn_repeated(files: list[str]) -> None:
                            ", ".join(map(repr, dict.fromkeys(names))), len(names))
 
 
+_OUTPUT_HEADS = (b"#w2v-phrases\t", b"%!PS-Adobe")  # phrase tables, PostScript pictures (plot-loss .eps/.ps)
+
+
 def _is_text(file: str) -> bool:
-    """Whether ``file`` is a non-empty file the corpus reader would take as text."""
+    """Whether ``file`` is a non-empty file the corpus reader would take as text, and not one of the text
+    formats w2v writes itself (a phrase table, an SVG, PostScript or PGF picture): those, found where an
+    output goes, are an earlier output of the same command."""
     try:
         if os.path.getsize(file) == 0:
             return False
         sample, complete = content_sample(file)
     except OSError:
+        return False
+    head = sample[:4096]
+    if head.startswith(_OUTPUT_HEADS) or b"<svg" in head or b"Creator: Matplotlib" in head:
         return False
     return filetypes.not_text(sample, complete) is None
 

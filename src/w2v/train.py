@@ -161,7 +161,7 @@ def _warn_if_subsampling_keeps_little(counts: np.ndarray, sample: float) -> None
 def _warn_if_noise_is_one_word(vocab, cfg: Config) -> None:
     """A warning when the noise distribution draws one word half the time or more (an exponent far from
     0.75: ``counts ** 100`` puts all of it on the most frequent word, and the model learns little)."""
-    if cfg.loss != "ns" or len(vocab) < 2:
+    if cfg.loss != "ns" or len(vocab) < 2 or cfg.noise_exponent == 0.75:  # (0.75 skewed: the corpus is)
         return
     from .sampling import noise_distribution
 
