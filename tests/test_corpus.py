@@ -60,6 +60,13 @@ def test_each_compression(tmp_path, kind):
     assert corpus_mod.compression_of(str(path)) == (None if kind == "plain" else kind)
 
 
+def test_text_that_starts_like_bzip2_is_text(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("BZh is a word\nBZh9 too\n")  # bzip2's first 3 (or 4) bytes, not its signature
+    assert list(Corpus(path)) == [["BZh", "is", "a", "word"], ["BZh9", "too"]]
+    assert corpus_mod.compression_of(str(path)) is None
+
+
 @pytest.mark.parametrize("kind, name", [("gzip", "misnamed.txt"), ("xz", "misnamed.bz2"),
                                         ("plain", "misnamed.gz"), ("bzip2", "noext")])
 def test_compression_by_magic_bytes_not_name(tmp_path, kind, name):

@@ -33,7 +33,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ConfigError, CorpusError, CorpusNotFoundError
-from .sources import (READERS, Piece, compression_from_head, compression_of, expand_paths,  # noqa: F401
+from .sources import (HEAD_BYTES, READERS, Piece, compression_from_head, compression_of, expand_paths,  # noqa: F401
                       plan_shares, read_block)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -321,7 +321,7 @@ class Corpus:
                 raise self._changed(path, f"it held {seen[0][0]:,} bytes when first read, now {stamp[0]:,}"
                                     if seen[0][0] != stamp[0] else "its modification time differs from the "
                                     "first pass")
-            head = raw.read(6)
+            head = raw.read(HEAD_BYTES)
             kind = compression_from_head(head)
             raw.seek(start if kind is None else 0)
             reader = READERS[kind](raw)

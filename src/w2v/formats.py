@@ -239,7 +239,7 @@ def compressed_write(path: str | os.PathLike) -> Iterator[IO[bytes]]:
 
 # -- sniffing ----------------------------------------------------------------------------------------
 
-def _bz2_head(head: bytes) -> bool:
+def bzip2_head(head: bytes) -> bool:
     """Whether a head starting "BZh" is bzip2's: a block size digit, then a block's or the stream end's magic
     (text can start with "BZh")."""
     return head[3:4] in (b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9") and (
@@ -255,7 +255,7 @@ def sniff(head: bytes) -> str:
     if head.startswith(MAGIC):
         return "native"
     for magic, name in _COMPRESSION_MAGIC:
-        if head.startswith(magic) and (name != "bz2" or _bz2_head(head)):
+        if head.startswith(magic) and (name != "bz2" or bzip2_head(head)):
             return name
     if not head:
         return "empty"

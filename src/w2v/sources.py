@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import IO, Mapping, Sequence
 
 from . import filetypes
+from .formats import bzip2_head
 from .errors import CorpusError, CorpusNotFoundError, OutputConflictError
 from .outputs import check_outputs, same_file
 
@@ -33,15 +34,20 @@ READERS = {"gzip": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"), "bzip2": b
 READ_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)
 
 
+HEAD_BYTES = 10  # what compression_from_head needs: bzip2's signature is its 4-byte header and a 6-byte magic
+
+
 def compression_from_head(head: bytes) -> str | None:
-    """``'gzip'``, ``'bzip2'``, ``'xz'`` or None (plain), from a file's first 6 bytes."""
-    return next((kind for magic, kind in MAGIC if head.startswith(magic)), None)
+    """``'gzip'``, ``'bzip2'``, ``'xz'`` or None (plain), from a file's first :data:`HEAD_BYTES` bytes (text
+    may start with "BZh": bzip2 is its whole signature)."""
+    kind = next((kind for magic, kind in MAGIC if head.startswith(magic)), None)
+    return None if kind == "bzip2" and not bzip2_head(head) else kind
 
 
 def compression_of(path: str) -> str | None:
     """``'gzip'``, ``'bzip2'``, ``'xz'`` or None (plain), from the file's first bytes."""
     with open(path, "rb") as f:
-        return compression_from_head(f.read(6))
+        return compression_from_head(f.read(HEAD_BYTES))
 
 
 def read_block(f: IO[bytes], size: int) -> tuple[bytes, BaseException | None]:
@@ -70,7 +76,7 @@ def content_sample(path: str, size: int = filetypes.SAMPLE_BYTES) -> tuple[bytes
     A read error (a truncated archive) just ends the sample: reading the corpus reports it properly.
     """
     with open(path, "rb") as raw:
-        kind = compression_from_head(raw.read(6))
+        kind = compression_from_head(raw.read(HEAD_BYTES))
         raw.seek(0)
         with READERS[kind](raw) as f:
             data, error = read_block(f, size)
@@ -268,7 +274,7 @@ def open_content(path: str, start: int = 0) -> tuple[IO[bytes], IO[bytes], str |
     compressed one decompresses and drops the first ``start`` bytes."""
     raw = open(path, "rb")
     try:
-        kind = compression_from_head(raw.read(6))
+        kind = compression_from_head(raw.read(HEAD_BYTES))
         raw.seek(start if kind is None else 0)
         f = READERS[kind](raw)
         skip = 0 if kind is None else start
