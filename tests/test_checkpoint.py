@@ -177,7 +177,8 @@ def test_a_second_ctrl_c_does_not_cut_the_stop(backend, big_corpus, tmp_path):
     time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    # 130; or killed by the second SIGINT itself when it lands after the stop, as Python shuts down
+    assert proc.returncode in (130, -signal.SIGINT), err
     assert "checkpoint written to" in err and "Traceback" not in err and "terminate called" not in err, err
     load_checkpoint(ckpt)  # whole
 
