@@ -316,6 +316,28 @@ def test_a_stop_whose_exception_python_dropped_is_raised_again():
     raise_lost()  # outside: nothing
 
 
+def test_ctrl_c_three_times_during_a_hold_quits_at_once(caplog):
+    """A hold (a checkpoint or the model being written) that hangs can be left: the first Ctrl-C during it
+    waits and says how to quit, the third quits; SIGTERM never does."""
+    import time
+
+    from w2v.signals import ESCAPE_CTRL_C, Stopped, StopSignals
+
+    with StopSignals() as stopper:
+        with caplog.at_level("WARNING", logger="w2v"), pytest.raises(Stopped, match="stopped at once"):
+            with stopper.hold():
+                for _ in range(4):
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    time.sleep(0.05)
+                for _ in range(ESCAPE_CTRL_C):
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(0.05)
+                raise AssertionError("the third Ctrl-C did not quit")
+        assert "Ctrl-C 2 more times quits at once" in caplog.text and "Ctrl-C 1 more time quits" in caplog.text
+        assert stopper._holding == 0
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_sigterm_while_reading_exits_143_and_writes_nothing(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text("alpha beta gamma delta\n" * 2_000_000)

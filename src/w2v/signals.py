@@ -11,9 +11,16 @@ signal (Ctrl-C included) back while a file that must not be cut is written, and 
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import threading
 from typing import Iterator
+
+logger = logging.getLogger("w2v")
+
+ESCAPE_CTRL_C = 3
+"""Ctrl-C pressed this many times while stop signals are held (a checkpoint or the model being written)
+stops at once, without it: the way out of a hold that hangs."""
 
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -57,6 +64,7 @@ class StopSignals:
         self.only_if_default = only_if_default
         self._saved: dict[int, object] = {}
         self._holding = 0
+        self._held_ints = 0  # Ctrl-C pressed during the current hold
         self._saved_int: object = None
         self._pending: int | None = None
         self._raised = False
@@ -94,6 +102,15 @@ class StopSignals:
         if self._holding:
             if self._pending is None:
                 self._pending = signum
+            if signum == signal.SIGINT:  # a way out of a hold that hangs: Ctrl-C three times
+                self._held_ints += 1
+                if self._held_ints >= ESCAPE_CTRL_C:
+                    self._pending = None  # this stop is the one made
+                    raise Stopped(signum, "stopped at once by Ctrl-C pressed again while a file was being "
+                                          "written (it was not)")
+                logger.warning("still stopping: a file that must not be cut is being written; Ctrl-C %d more "
+                               "time%s quits at once without it", ESCAPE_CTRL_C - self._held_ints,
+                               "s" if ESCAPE_CTRL_C - self._held_ints > 1 else "")
             return
         if self._raised and signum != signal.SIGINT:
             return
@@ -107,6 +124,7 @@ class StopSignals:
             return
         if not self._holding:
             self._saved_int = signal.signal(signal.SIGINT, self._handle)
+            self._held_ints = 0
         self._holding += 1
 
     def _release(self) -> None:
