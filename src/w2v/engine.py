@@ -65,12 +65,6 @@ class Engine(Protocol):
         ...
 
 
-def finite_rows(w: np.ndarray, block: int = 1 << 16) -> bool:
-    """Whether every value of the (V, d) matrix ``w`` is finite, checked in blocks of rows (a bounded
-    temporary, ~10 GB/s)."""
-    return all(np.isfinite(w[start:start + block]).all() for start in range(0, len(w), block))
-
-
 def resolve(device: str = "cpu", backend: str | None = None) -> tuple[str, str]:
     """Check ``device`` and ``backend``; returns them with the default backend filled in.
 
@@ -176,7 +170,9 @@ class NumbaEngine:
         pass
 
     def finite(self) -> bool:
-        return finite_rows(self.weights[0]) and finite_rows(self.weights[1])
+        from .formats import nonfinite_rows
+
+        return not nonfinite_rows(self.weights[0])[0] and not nonfinite_rows(self.weights[1])[0]
 
     def tensors(self):
         """The weights as torch tensors sharing the host arrays (for collectives; needs PyTorch)."""

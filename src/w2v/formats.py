@@ -543,13 +543,11 @@ def load_native(path: str | os.PathLike, *, mmap: bool = False, names: Sequence[
                       w2v_version=str(meta.get("w2v_version", "")))
 
 
-def check_finite(path: str, words: Sequence[str], vectors: np.ndarray) -> None:
-    """Raise :class:`ModelFileError` naming the first word whose vector holds NaN or an infinity.
+def nonfinite_rows(vectors: np.ndarray) -> tuple[int, int]:
+    """(how many rows of the (V, d) ``vectors`` hold NaN or an infinity, the first of them or -1).
 
     Scanned in blocks of rows, so a memory-mapped file is read once without a full-size temporary.
     """
-    if vectors.ndim != 2 or not vectors.size:
-        return
     step = max(1, (16 << 20) // max(1, vectors.shape[1] * vectors.itemsize))
     bad = 0
     first = -1
@@ -558,6 +556,14 @@ def check_finite(path: str, words: Sequence[str], vectors: np.ndarray) -> None:
         if rows.size and first < 0:
             first = start + int(rows[0])
         bad += rows.size
+    return bad, first
+
+
+def check_finite(path: str, words: Sequence[str], vectors: np.ndarray) -> None:
+    """Raise :class:`ModelFileError` naming the first word whose vector holds NaN or an infinity."""
+    if vectors.ndim != 2 or not vectors.size:
+        return
+    bad, first = nonfinite_rows(vectors)
     if bad:
         raise _bad(path, f"{bad} vector(s) hold NaN or infinite values, the first for {words[first]!r} "
                          f"(vector {first + 1}); pass allow_nonfinite=True (--allow-nonfinite) to load "

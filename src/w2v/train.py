@@ -29,7 +29,7 @@ from .config import Config
 from .errors import ConfigError, TrainingDiverged, W2VError
 from .memory import check_memory
 from .checkpoint import Position
-from .engine import Batch, check_available, finite_rows
+from .engine import Batch, check_available
 from .passes import CHUNK_WORDS, Pass, Partitions, plan_chunks, remaining  # noqa: F401 (re-exported)
 from .progress import Progress
 from .signals import StopSignals, Stopped, hold_active, raise_lost, shielded, signal_name
@@ -826,6 +826,7 @@ class Word2Vec:
     def _from_native(cls, native, path: str | os.PathLike) -> "Word2Vec":
         """A model from a native model or checkpoint file, every part checked against the others."""
         from .errors import ModelFileError
+        from .formats import nonfinite_rows
         from .vocab import Vocab
 
         where, n = os.fspath(path), len(native.words)
@@ -852,8 +853,8 @@ class Word2Vec:
         model.weights = (np.array(vectors, dtype=np.float32, order="C", copy=True),
                          np.array(output, dtype=np.float32, order="C", copy=True))
         for name, w in zip(("vectors", "output"), model.weights):
-            if not finite_rows(w):
-                bad = int(np.count_nonzero(~np.isfinite(w).all(axis=1)))
+            bad, _ = nonfinite_rows(w)
+            if bad:
                 rows = f"{bad} row of its {name} holds" if bad == 1 else f"{bad} rows of its {name} hold"
                 raise ModelFileError(f"{where}: {rows} NaN or infinite values (a training that diverged, or a "
                                      "damaged file): it cannot be trained further (its vectors load with "
