@@ -117,7 +117,7 @@ def _as_option(name: str, value: Any) -> str:
     if isinstance(value, bool):
         if name in _NEGATED_FLAGS:  # a flag that turns a default on off: --cbow-sum is cbow_mean=False
             return _NEGATED_FLAGS[name][0] if not value else f"no {_NEGATED_FLAGS[name][0]}"
-        if name in ("hogbatch",):  # the flags with a --no- form (argparse's BooleanOptionalAction)
+        if Config.__dataclass_fields__[name].default is None:  # on, off or unset: a --no- form (cli's rule)
             return flag_name(name) if value else "--no-" + flag_name(name)[2:]
         return flag_name(name) if value else f"without {flag_name(name)}"
     return f"{flag_name(name)} {value}"
