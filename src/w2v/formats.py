@@ -575,13 +575,19 @@ def check_finite(path: str, words: Sequence[str], vectors: np.ndarray) -> None:
 _W2V_SPACES = " \t\n\r\x0b\x0c"  # what bytes.split() splits on: the text reader's separators
 
 
+def unstorable(word: str) -> bool:
+    """Whether ``word`` is empty or holds a character the word2vec text format splits words on (which
+    includes the model file's line end): no file w2v writes could hold it as one word."""
+    return not word or any(c in word for c in _W2V_SPACES)
+
+
 def _check_w2v_words(words: Sequence[str], n_rows: int) -> None:
     if len(words) != n_rows:
         raise ValueError(f"{len(words)} words for {n_rows} vectors")
     for i, word in enumerate(words):
         if not isinstance(word, str):
             raise TypeError(f"word {i} must be a str; got {type(word).__name__}")
-        if not word or any(c in word for c in _W2V_SPACES):
+        if unstorable(word):
             raise ValueError(f"word {i} ({word!r}) is empty or holds a space, tab, newline, \\v or \\f, "
                              "which the word2vec format cannot store")
 

@@ -154,13 +154,9 @@ class KeyedVectors:
         """A word (or a row number) -> its (d,) vector; a list of them -> (n, d)."""
         if isinstance(key, (str, bytes, bytearray, numbers.Integral)):
             return self.get_vector(key)
-        try:
-            rows = [self.get_index(w) for w in key]
-        except TypeError as e:
-            if "not iterable" not in str(e):
-                raise
-            raise TypeError(f"a key is a word, a row number or a list of them; got {type(key).__name__}") from None
-        return self._vectors[rows]
+        if not isinstance(key, Iterable):
+            raise TypeError(f"a key is a word, a row number or a list of them; got {type(key).__name__}")
+        return self._vectors[[self.get_index(w) for w in key]]
 
     def get_count(self, word: str) -> int | None:
         """The corpus count of ``word``, or None when the vectors came without counts."""

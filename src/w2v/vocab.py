@@ -11,7 +11,6 @@ counts and :func:`w2v.corpus.finalize` puts them in place (:meth:`Vocab.with_cou
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -183,9 +182,6 @@ def count_words(sentences: Iterable[Sequence[str]], *, max_vocab: int | None = N
     return WordCounts(words, counts, raw_tokens, pruned, min_reduce)
 
 
-_UNSTORABLE = re.compile("[ \t\n\r\x0b\x0c]")  # what the word2vec text format splits on; the model file, "\n"
-
-
 def _checked_words(counter: Counter) -> list[str]:
     """The distinct words counted, as plain str (np.str_ and other subclasses converted)."""
     words = list(counter)
@@ -201,8 +197,10 @@ def _check_storable(words: Sequence[str]) -> None:
     """Refuse a word of the vocabulary that no file could hold: empty, or holding a space, tab or line end
     (the model file holds one word a line, the word2vec formats separate words by whitespace).  Words read
     from files never do; tokens given as lists may, and only those that enter the vocabulary matter."""
+    from .formats import unstorable
+
     for word in words:
-        if not word or _UNSTORABLE.search(word):
+        if unstorable(word):
             raise CorpusError(f"token {word!r} is empty or holds whitespace: a word of the vocabulary is one "
                               "word (the model file and the word2vec formats separate words by whitespace); "
                               "join a phrase's parts with '_' (as w2v phrases does), or split it")
