@@ -428,6 +428,9 @@ def test_word2vec_binary_errors(tmp_path):
 def test_sniff():
     assert formats.sniff(b"W2VMODEL\x01") == "native"
     assert formats.sniff(gzip.compress(b"x")) == "gzip"
+    assert formats.sniff(bz2.compress(b"x")) == "bzip2" and formats.sniff(lzma.compress(b"x")) == "xz"
+    assert formats.sniff(b"BZh9 is text") == "unknown"  # bzip2 by its whole signature
+    assert "a bzip2-compressed file" in formats.describe_foreign(bz2.compress(b"x"))
     assert formats.sniff(b"10 300\n") == "word2vec"
     assert formats.sniff(b"") == "empty"
     assert formats.sniff(b"hello") == "unknown"

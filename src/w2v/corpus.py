@@ -33,8 +33,8 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ConfigError, CorpusError, CorpusNotFoundError
-from .sources import (HEAD_BYTES, READERS, Piece, compression_from_head, compression_of, expand_paths,  # noqa: F401
-                      plan_shares, read_block)
+from .formats import HEAD_BYTES, compression_from_head, decompressing  # noqa: F401
+from .sources import Piece, compression_of, expand_paths, plan_shares, read_block  # noqa: F401
 
 if TYPE_CHECKING:  # pragma: no cover
     from .vocab import Vocab
@@ -324,7 +324,7 @@ class Corpus:
             head = raw.read(HEAD_BYTES)
             kind = compression_from_head(head)
             raw.seek(start if kind is None else 0)
-            reader = READERS[kind](raw)
+            reader = decompressing(raw, kind)
             skip = 0 if kind is None else start  # a compressed stream is decompressed up to the piece
             while skip > 0:
                 data, error = read_block(reader, min(skip, BLOCK_SIZE))

@@ -64,7 +64,7 @@ import secrets
 import stat
 import struct
 import zlib
-from typing import IO, Any, BinaryIO, Iterator, Sequence
+from typing import IO, Any, BinaryIO, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -81,8 +81,20 @@ _NUMERIC_KINDS = "biufc"           # bool, int, uint, float, complex: never obje
 # the dtype strings a native file may name: little-endian (or byte-order free) numeric types only
 _DTYPES = {d.str: d for d in (np.dtype(c).newbyteorder("<") for c in "?bBhHiIlLqQefdFD")}
 
-_COMPRESSION_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"))
-_OPENERS = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+
+
+class Compression(NamedTuple):
+    """A compression w2v reads (recognised by its first bytes) and writes (chosen by a file's name)."""
+    module: Any    # gzip, bz2 or lzma: its open(path or binary file, mode) and decompress(bytes)
+    magic: bytes   # how the content starts
+    suffix: str    # the name's ending that asks for it when writing
+
+
+COMPRESSIONS = {"gzip": Compression(gzip, b"\x1f\x8b", ".gz"), "bzip2": Compression(bz2, b"BZh", ".bz2"),
+                "xz": Compression(lzma, b"\xfd7zXZ\x00", ".xz")}
+"""Every compression, by the name its tool goes by: the one table the corpus readers, the vector and phrase
+readers and every writer use."""
+HEAD_BYTES = 10  # what compression_from_head needs: bzip2's signature is its 4-byte header and a 6-byte magic
 _W2V_HEADER = re.compile(rb"[ \t]*(\d+)[ \t]+(\d+)[ \t]*\r?\n")
 MAX_DIM = 1 << 20     # a word2vec header with more dimensions is refused as implausible (no real model has)
 _MAX_NDIM = 32        # a native array with more dimensions is refused (NumPy's own limit is 64)
@@ -96,11 +108,11 @@ def read_decompressed(path: str | os.PathLike, error: type[Exception] = ModelFil
     ``OSError`` naming it; a damaged archive, ``error``."""
     with open(path, "rb") as f:
         raw = f.read()
-    kind = sniff(raw[:64])
-    if kind not in _OPENERS:
+    kind = compression_from_head(raw[:HEAD_BYTES])
+    if kind is None:
         return raw
     try:
-        return {"gzip": gzip.decompress, "bz2": bz2.decompress, "xz": lzma.decompress}[kind](raw)
+        return COMPRESSIONS[kind].module.decompress(raw)
     except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as e:
         article = "an" if kind == "xz" else "a"
         raise error(f"{os.fspath(path)}: {article} {kind}-compressed {what} that cannot be decompressed ({e})") \
@@ -189,15 +201,14 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs: Any) 
             os.close(dir_fd)
 
 
-COMPRESSED_SUFFIXES = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
-"""The compression a written file gets from its name (the readers sniff the content instead)."""
-
 GZIP_LEVEL = 6  # zlib's default: level 9 (gzip.open's) is ~3x slower for ~2% smaller output
 
 
 def compression_for_name(path: str | os.PathLike) -> str | None:
-    """"gzip", "bz2" or "xz" when ``path``'s name ends in .gz, .bz2 or .xz (any case), else None."""
-    return COMPRESSED_SUFFIXES.get(os.path.splitext(os.fspath(path))[1].lower())
+    """"gzip", "bzip2" or "xz" when ``path``'s name ends in .gz, .bz2 or .xz (any case), else None: the
+    compression a written file gets from its name (the readers look at the content instead)."""
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    return next((kind for kind, c in COMPRESSIONS.items() if c.suffix == suffix), None)
 
 
 def _check_limit(limit: object) -> None:
@@ -229,10 +240,8 @@ def compressed_write(path: str | os.PathLike) -> Iterator[IO[bytes]]:
             return
         if kind == "gzip":
             f: IO[bytes] = gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0)
-        elif kind == "bz2":
-            f = bz2.BZ2File(raw, "wb")
         else:
-            f = lzma.LZMAFile(raw, "wb")
+            f = COMPRESSIONS[kind].module.open(raw, "wb")
         with f:
             yield f
 
@@ -246,17 +255,30 @@ def bzip2_head(head: bytes) -> bool:
         len(head) < 10 or head[4:10] in (b"1AY&SY", b"\x17rE8P\x90"))
 
 
+def compression_from_head(head: bytes) -> str | None:
+    """``'gzip'``, ``'bzip2'``, ``'xz'`` or None (not compressed), from a file's first :data:`HEAD_BYTES`
+    bytes (text may start with "BZh": bzip2 is its whole signature)."""
+    kind = next((kind for kind, c in COMPRESSIONS.items() if head.startswith(c.magic)), None)
+    return None if kind == "bzip2" and not bzip2_head(head) else kind
+
+
+def decompressing(raw: IO[bytes], kind: str | None) -> IO[bytes]:
+    """A reader of the content of the open binary file ``raw`` (positioned at its start when compressed),
+    which stays ``raw``'s owner's to close; ``kind`` is :func:`compression_from_head`'s answer."""
+    return raw if kind is None else COMPRESSIONS[kind].module.open(raw, "rb")
+
+
 def sniff(head: bytes) -> str:
     """What a file is, from its first bytes (64 are plenty).
 
-    Returns "native", "gzip", "bz2", "xz", "word2vec" (an uncompressed "V d" header line), "empty" or
+    Returns "native", "gzip", "bzip2", "xz", "word2vec" (an uncompressed "V d" header line), "empty" or
     "unknown".
     """
     if head.startswith(MAGIC):
         return "native"
-    for magic, name in _COMPRESSION_MAGIC:
-        if head.startswith(magic) and (name != "bz2" or bzip2_head(head)):
-            return name
+    kind = compression_from_head(head)
+    if kind is not None:
+        return kind
     if not head:
         return "empty"
     if _W2V_HEADER.match(head):
@@ -267,7 +289,7 @@ def sniff(head: bytes) -> str:
 def describe_foreign(head: bytes) -> str:
     """A sentence saying what a file that is not a native w2v model seems to be, and what to do."""
     kind = sniff(head)
-    if kind in ("gzip", "bz2", "xz"):
+    if kind in COMPRESSIONS:
         return (f"a {kind}-compressed file, not a native w2v model; if it holds word2vec vectors, "
                 f"read it with KeyedVectors.load(path) or KeyedVectors.load_word2vec_format(path)")
     if kind == "word2vec":
@@ -687,8 +709,8 @@ def _open_stream(path: str) -> tuple[BinaryIO, str | None]:
     with open_file(path) as f:
         head = f.read(8)
     kind = sniff(head)
-    if kind in _OPENERS:
-        return _OPENERS[kind](path, "rb"), kind
+    if kind in COMPRESSIONS:
+        return COMPRESSIONS[kind].module.open(path, "rb"), kind
     return open_file(path), None
 
 

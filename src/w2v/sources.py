@@ -12,8 +12,6 @@ directory, which stands for its sorted, non-hidden regular files.  Before anythi
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import logging
 import lzma
 import os
@@ -22,26 +20,13 @@ from dataclasses import dataclass
 from typing import IO, Mapping, Sequence
 
 from . import filetypes
-from .formats import bzip2_head
+from .formats import HEAD_BYTES, compression_from_head, decompressing
 from .errors import CorpusError, CorpusNotFoundError, OutputConflictError
 from .outputs import check_outputs, same_file
 
 logger = logging.getLogger("w2v")
 
-MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
-READERS = {"gzip": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"), "bzip2": bz2.BZ2File,
-           "xz": lzma.LZMAFile, None: lambda raw: raw}  # each wraps an open binary file
 READ_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)
-
-
-HEAD_BYTES = 10  # what compression_from_head needs: bzip2's signature is its 4-byte header and a 6-byte magic
-
-
-def compression_from_head(head: bytes) -> str | None:
-    """``'gzip'``, ``'bzip2'``, ``'xz'`` or None (plain), from a file's first :data:`HEAD_BYTES` bytes (text
-    may start with "BZh": bzip2 is its whole signature)."""
-    kind = next((kind for magic, kind in MAGIC if head.startswith(magic)), None)
-    return None if kind == "bzip2" and not bzip2_head(head) else kind
 
 
 def compression_of(path: str) -> str | None:
@@ -78,7 +63,7 @@ def content_sample(path: str, size: int = filetypes.SAMPLE_BYTES) -> tuple[bytes
     with open(path, "rb") as raw:
         kind = compression_from_head(raw.read(HEAD_BYTES))
         raw.seek(0)
-        with READERS[kind](raw) as f:
+        with decompressing(raw, kind) as f:
             data, error = read_block(f, size)
     return data, error is None and len(data) < size
 
@@ -248,7 +233,7 @@ def _content_size(path: str) -> int:
     if kind is None:
         return os.path.getsize(path)
     total = 0
-    with open(path, "rb") as raw, READERS[kind](raw) as f:
+    with open(path, "rb") as raw, decompressing(raw, kind) as f:
         while True:
             data, error = read_block(f, 1 << 22)
             total += len(data)
@@ -263,7 +248,7 @@ def _weight(path: str) -> int:
     kind = compression_of(path)
     if kind is None:
         return size
-    with open(path, "rb") as raw, READERS[kind](raw) as f:
+    with open(path, "rb") as raw, decompressing(raw, kind) as f:
         data, _ = read_block(f, 1 << 22)
         used = raw.tell()
     return len(data) if used >= size or not used else int(size * len(data) / used)
@@ -276,7 +261,7 @@ def open_content(path: str, start: int = 0) -> tuple[IO[bytes], IO[bytes], str |
     try:
         kind = compression_from_head(raw.read(HEAD_BYTES))
         raw.seek(start if kind is None else 0)
-        f = READERS[kind](raw)
+        f = decompressing(raw, kind)
         skip = 0 if kind is None else start
         while skip > 0:
             data, error = read_block(f, min(skip, 1 << 22))

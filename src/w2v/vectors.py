@@ -487,7 +487,7 @@ class KeyedVectors:
                 return cls(native.words, vectors, counts)
             except (ValueError, TypeError) as e:  # duplicate words, counts of the wrong shape
                 raise ModelFileError(f"{path}: corrupt file: {e}") from None
-        if kind in ("gzip", "bz2", "xz", "word2vec"):
+        if kind in formats.COMPRESSIONS or kind == "word2vec":
             if mmap:
                 log.warning("%s: mmap applies to native w2v files only; this word2vec file is read into "
                             "memory", path)
