@@ -170,6 +170,60 @@ def test_analogy_3cosadd_is_most_similar(kv):
     np.testing.assert_allclose([s for _, s in ours], [s for _, s in theirs], rtol=1e-5)
 
 
+@pytest.mark.parametrize("positive, negative", [(["w1", "w2"], ["w3"]), (["w5"], None), (None, ["w7", "w8"]),
+                                                (["w1", "w2", "w4"], ["w3", "w9"])])
+def test_most_similar_cosmul_matches_brute_force(kv, positive, negative):
+    n = _unit(kv.vectors.astype(np.float64))[:200]
+    shifted = [[(n @ _unit(kv[w].astype(np.float64)) + 1) / 2 for w in terms or []] for terms in (positive, negative)]
+    scores = np.prod(shifted[0], axis=0) / (np.prod(shifted[1], axis=0) + 1e-3)  # an empty product is 1
+    exclude = [kv.key_to_index[w] for w in (positive or []) + (negative or [])]
+    got = kv.most_similar_cosmul(positive, negative, topn=6, restrict_vocab=200)
+    assert [kv.key_to_index[w] for w, _ in got] == _ref_top(scores, exclude, 6)
+    np.testing.assert_allclose([s for _, s in got], scores[_ref_top(scores, exclude, 6)], rtol=1e-4)
+    np.testing.assert_allclose(kv.most_similar_cosmul(positive, negative, topn=None, restrict_vocab=200), scores,
+                               rtol=1e-4)
+
+
+def test_most_similar_cosmul_is_3cosmul_and_takes_vectors(kv):
+    ours = kv.most_similar_cosmul(positive=["w2", "w3"], negative=["w1"], topn=5)
+    analogy = kv.analogy("w1", "w2", "w3", topn=5, method="3cosmul")
+    assert [w for w, _ in ours] == [w for w, _ in analogy]
+    np.testing.assert_allclose([s for _, s in ours], [s for _, s in analogy], rtol=1e-5)
+    by_vector = kv.most_similar_cosmul(positive=[kv["w2"] * 5, "w3"], negative=["w1"], topn=None)  # its direction
+    np.testing.assert_allclose(by_vector, kv.most_similar_cosmul(["w2", "w3"], ["w1"], topn=None), rtol=1e-5)
+    assert "w2" in [w for w, _ in kv.most_similar_cosmul([kv["w2"], "w3"], ["w1"], topn=V)]  # a vector excludes none
+    with pytest.raises(ValueError, match="at least one positive or negative"):
+        kv.most_similar_cosmul()
+    with pytest.raises(UnknownWordError):
+        kv.most_similar_cosmul(["w1", "nope"])
+
+
+def test_closer_than_and_rank(kv):
+    sims = _unit(kv.vectors.astype(np.float64)) @ _unit(kv["w1"].astype(np.float64))
+    closer = kv.closer_than("w1", "w30")
+    expected = [i for i in np.argsort(-sims, kind="stable") if sims[i] > sims[30] and i != 1]
+    assert [kv.key_to_index[w] for w in closer] == expected
+    assert kv.rank("w1", "w30") == len(closer) + 1 and "w1" not in closer
+    assert kv.closer_than("w1", kv.closer_than("w1", "w30")[0]) == []
+
+
+def test_get_mean_vector(kv):
+    units = _unit(kv[["w1", "w2"]].astype(np.float64))
+    np.testing.assert_allclose(kv.get_mean_vector(["w1", "w2"]), units.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(kv.get_mean_vector(["w1", "nope", "w2"], weights=[1, 5, -3], pre_normalize=False),
+                               (kv["w1"] - 3 * kv["w2"]) / 4, rtol=1e-5)
+    post = kv.get_mean_vector(["w1", kv["w2"]], post_normalize=True)
+    np.testing.assert_allclose(post, _unit(units[0] + kv["w2"]), rtol=1e-5)
+    with pytest.raises(UnknownWordError):
+        kv.get_mean_vector(["w1", "nope"], ignore_missing=False)
+    with pytest.raises(UnknownWordError, match="none of the 2 keys"):
+        kv.get_mean_vector(["nope", "nada"])
+    with pytest.raises(ValueError, match="one finite weight for each"):
+        kv.get_mean_vector(["w1"], weights=[1, 2])
+    with pytest.raises(TypeError, match="takes a list of words"):
+        kv.get_mean_vector("w1")
+
+
 def test_analogy_bad_method(kv):
     with pytest.raises(ValueError, match="'method' must be one of"):
         kv.analogy("w1", "w2", "w3", method="cos")
@@ -191,6 +245,17 @@ def test_queries_match_gensim(kv):
         theirs = g.most_similar(pos, neg, topn=5, restrict_vocab=200)
         assert [w for w, _ in ours] == [w for w, _ in theirs]
         np.testing.assert_allclose([s for _, s in ours], [s for _, s in theirs], atol=1e-5)
+    # without a negative term the two epsilons only scale the scores: gensim's 1 + 1e-6 against 1 + 1e-3
+    ours = kv.most_similar_cosmul(["w1", "w2"], topn=5)
+    theirs = g.most_similar_cosmul(["w1", "w2"], topn=5)
+    assert [w for w, _ in ours] == [w for w, _ in theirs]
+    np.testing.assert_allclose([s * (1 + 1e-3) for _, s in ours], [s * (1 + 1e-6) for _, s in theirs], rtol=1e-5)
+    assert sorted(kv.closer_than("w1", "w50")) == sorted(g.closer_than("w1", "w50"))
+    for pre, post in ((True, False), (False, False), (True, True)):
+        np.testing.assert_allclose(kv.get_mean_vector(["w1", "w2", "nope"], weights=[2, -1, 3], pre_normalize=pre,
+                                                      post_normalize=post),
+                                   g.get_mean_vector(["w1", "w2", "nope"], weights=[2, -1, 3], pre_normalize=pre,
+                                                     post_normalize=post), rtol=1e-5, atol=1e-6)
 
 
 def test_save_and_load_native(kv, tmp_path):

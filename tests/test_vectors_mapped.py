@@ -64,6 +64,9 @@ def test_word_queries_agree(pair, small_blocks):
     assert mapped.rank("w3", "w8") == mem.rank("w3", "w8")
     assert mapped.doesnt_match(["w1", "w2", "w3", "w4"]) == mem.doesnt_match(["w1", "w2", "w3", "w4"])
     np.testing.assert_array_equal(mapped.get_vector("w6", norm=True), mem.get_vector("w6", norm=True))
+    assert mapped.closer_than("w3", "w8") == mem.closer_than("w3", "w8")
+    _same(*(kv.most_similar_cosmul(["w3", "w4"], ["w5"], topn=4) for kv in (mapped, mem)))
+    np.testing.assert_allclose(mapped.get_mean_vector(["w3", "w4"]), mem.get_mean_vector(["w3", "w4"]), rtol=1e-6)
     assert mapped._normed is None
     # asking for the copy explicitly still works, and the queries then use it
     np.testing.assert_array_equal(mapped.get_normed_vectors(), mem.get_normed_vectors())

@@ -2,9 +2,10 @@
 
 Knows nothing of training (importing it never compiles a Numba kernel).  The queries w2v has follow
 gensim's ``KeyedVectors`` in name and semantics (``most_similar``, ``similarity``, ``n_similarity``,
-``doesnt_match``, ``rank``, ``distance``, ``kv[word]``, ``kv[row]``, ``save_word2vec_format``), so that such
-code keeps working; gensim's others (``most_similar_cosmul``: ``analogy(method="3cosmul")`` here,
-``evaluate_word_analogies``: :mod:`w2v.evaluate`, ``closer_than``, ``get_mean_vector``) are not here.
+``doesnt_match``, ``rank``, ``distance``, ``closer_than``, ``most_similar_cosmul``, ``get_mean_vector``,
+``kv[word]``, ``kv[row]``, ``save_word2vec_format``), so that such code keeps working; gensim's
+``evaluate_word_analogies`` and ``evaluate_word_pairs`` are :mod:`w2v.evaluate`'s functions (they return a
+report, not gensim's tuples).
 """
 
 from __future__ import annotations
@@ -305,6 +306,62 @@ class KeyedVectors:
             return scores
         return self._top(scores, int(topn), used_pos + used_neg)
 
+    def most_similar_cosmul(self, positive: Key | Sequence | None = None, negative: Key | Sequence | None = None,
+                            topn: int | None = 10, restrict_vocab: int | None = None):
+        """The words best by 3CosMul (Levy & Goldberg 2014) over any terms, gensim's name: the product of their
+        cosines with the positive terms over the product of those with the negative terms (+ 1e-3, the
+        paper's; gensim adds 1e-6), each cosine shifted to [0, 1] as ``(1 + cos) / 2``.
+
+        ``most_similar_cosmul(positive=[b, c], negative=[a])`` is ``analogy(a, b, c, method="3cosmul")``.
+        Terms are words or vectors (a vector counts by its direction), as in :meth:`most_similar`; words given
+        are excluded from the results.  Returns a list of (word, score), best first; with ``topn=None`` the
+        (n,) array of every searched row's score.
+        """
+        pos, used_pos = self._terms(positive, 1.0)
+        neg, used_neg = self._terms(negative, 1.0)
+        if not pos and not neg:
+            raise ValueError("most_similar_cosmul needs at least one positive or negative word or vector")
+        limit = self._limit(restrict_vocab)
+        pos, neg = ([(self._cosines(_unit_rows(v), limit) + 1) / 2 for v in terms] for terms in (pos, neg))
+        scores = _cosmul(pos, neg)
+        if topn is None:
+            return scores
+        return self._top(scores, int(topn), used_pos + used_neg)
+
+    def get_mean_vector(self, keys: Sequence, weights: Sequence[float] | np.ndarray | None = None,
+                        pre_normalize: bool = True, post_normalize: bool = False,
+                        ignore_missing: bool = True) -> np.ndarray:
+        """The weighted mean (d,) of the vectors of ``keys`` (words, row numbers or (d,) vectors), gensim's
+        name and semantics: each word's unit vector (its raw vector without ``pre_normalize``) times its
+        weight (default 1), summed, over the sum of the weights' absolute values; scaled to unit length with
+        ``post_normalize``.  A word not in the vocabulary is skipped (``ignore_missing``) or an
+        :class:`~w2v.UnknownWordError`; when none is known, that is an error too (gensim returns zeros).
+        """
+        keys = list(_words_list("get_mean_vector", keys))
+        w = np.ones(len(keys)) if weights is None else np.asarray(weights, dtype=np.float64)
+        if not keys or w.shape != (len(keys),) or not np.all(np.isfinite(w)):
+            raise ValueError(f"get_mean_vector needs a non-empty list of keys and, if given, one finite weight "
+                             f"for each; got {len(keys)} keys and weights of shape {w.shape}")
+        total, weight = np.zeros(self.vector_size), 0.0
+        for key, k in zip(keys, w):
+            if isinstance(key, (str, bytes, numbers.Integral)):
+                if not (isinstance(key, numbers.Integral) or key in self) and ignore_missing:
+                    continue
+                i = self.get_index(key)
+                vec = self._unit_of(i) if pre_normalize else self._vectors[i]
+            else:
+                vec = np.asarray(key, dtype=np.float32)
+                if vec.shape != (self.vector_size,):
+                    raise ValueError(f"a vector among the keys must have shape ({self.vector_size},); "
+                                     f"got {vec.shape}")
+            total += k * vec
+            weight += abs(k)
+        if weight == 0:
+            raise UnknownWordError(f"get_mean_vector: none of the {len(keys)} keys is in the vocabulary (or "
+                                   "every weight is 0): there is no mean")
+        mean = (total / weight).astype(np.float32)
+        return _unit_rows(mean) if post_normalize else mean
+
     def similar_by_word(self, word: str, topn: int | None = 10, restrict_vocab: int | None = None):
         """The ``topn`` words nearest to ``word`` (itself excluded)."""
         return self.most_similar(positive=[word], topn=topn, restrict_vocab=restrict_vocab)
@@ -340,13 +397,23 @@ class KeyedVectors:
         mean = _unit_rows(vecs.mean(axis=0))
         return words[int(np.argmin(vecs @ mean))]
 
-    def rank(self, w1: str, w2: str) -> int:
-        """1 + the number of words closer to ``w1`` than ``w2`` is (``w1`` itself not counted)."""
+    def _closer(self, w1: str, w2: str) -> tuple[np.ndarray, np.ndarray]:
+        """(rows closer to ``w1`` than ``w2`` is, ``w1`` itself not among them; every row's cosine with ``w1``)."""
         i1, i2 = self.get_index(w1), self.get_index(w2)
         sims = self._cosines(self._unit_of(i1), len(self))
         closer = sims > sims[i2]
         closer[i1] = False
-        return int(closer.sum()) + 1
+        return np.flatnonzero(closer), sims
+
+    def rank(self, w1: str, w2: str) -> int:
+        """1 + the number of words closer to ``w1`` than ``w2`` is (``w1`` itself not counted)."""
+        return len(self._closer(w1, w2)[0]) + 1
+
+    def closer_than(self, w1: str, w2: str) -> list[str]:
+        """The words closer (by cosine) to ``w1`` than ``w2`` is, nearest first, ``w1`` itself not among them
+        (gensim's name; it gives the same words in vocabulary order)."""
+        rows, sims = self._closer(w1, w2)
+        return [self.index_to_key[i] for i in rows[np.argsort(-sims[rows], kind="stable")]]
 
     def analogy(self, a: str, b: str, c: str, topn: int = 10, method: str = "3cosadd",
                 restrict_vocab: int | None = None) -> list[tuple[str, float]]:
@@ -365,7 +432,7 @@ class KeyedVectors:
             scores = self._cosines(_unit_rows(ub - ua + uc), limit)
         else:
             sa, sb, sc = ((self._cosines(u, limit) + 1) / 2 for u in (ua, ub, uc))
-            scores = sb * sc / (sa + _COSMUL_EPS)
+            scores = _cosmul([sb, sc], [sa])
         return self._top(scores, int(topn), (ia, ib, ic))
 
     def analogies(self, questions: Sequence[tuple[str, str, str]], method: str = "3cosadd",
@@ -415,8 +482,7 @@ class KeyedVectors:
                 else:
                     uniq, inv = np.unique(q, return_inverse=True)
                     shifted, inv = _shifted_cosines(normed[uniq], searched), inv.reshape(q.shape)
-                scores = shifted[inv[:, 1]] * shifted[inv[:, 2]]         # (B, limit)
-                scores /= shifted[inv[:, 0]] + _COSMUL_EPS
+                scores = _cosmul([shifted[inv[:, 1]], shifted[inv[:, 2]]], [shifted[inv[:, 0]]])  # (B, limit)
             for j in range(3):
                 inside = q[:, j] < limit
                 scores[rows[inside], q[inside, j]] = -np.inf
@@ -509,6 +575,21 @@ def _shifted_cosines(queries: np.ndarray, searched: np.ndarray) -> np.ndarray:
     out = queries @ searched.T
     out += 1
     out *= 0.5
+    return out
+
+
+def _cosmul(positive: Sequence[np.ndarray], negative: Sequence[np.ndarray]) -> np.ndarray:
+    """3CosMul's scores (Levy & Goldberg 2014) from the shifted cosines ``(1 + cos) / 2`` of the candidates with
+    each positive and each negative term (arrays of one shape): the positives' product over the negatives'
+    product plus 1e-3.  A new array; with no positive term the numerator is 1, with no negative the
+    denominator 1 + 1e-3 (gensim's convention)."""
+    out = np.array(positive[0] if positive else np.ones_like(negative[0]), dtype=np.float32)
+    for factor in positive[1:]:
+        out *= factor
+    below = np.array(negative[0], dtype=np.float32) if negative else np.float32(1)
+    for factor in negative[1:]:
+        below *= factor
+    out /= below + _COSMUL_EPS
     return out
 
 
