@@ -14,7 +14,6 @@ import argparse
 import dataclasses
 import datetime
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from corpus_slice import CorpusSlice, prepare_slice
 from report import (GENSIM_MODES, TOOL_LABELS, end_to_end_ratios, machine, markdown, scaling_rows, speed_ratios,
                     summarize)
 from runners import LOSSES, TOOLS, Job, Runner, RunResult, Settings, runs_loss, tool_available
-from setup_env import ensure_fasttext, ensure_venv
+from setup_env import CTool, ensure_fasttext, ensure_venv, ensure_word2vec_c
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -62,6 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "end-to-end table; 0: not")
     p.add_argument("--scaling", action="store_true",
                    help=f"also train w2v and gensim (iterable) at N/{SCALING_RATIO} and N tokens, max threads")
+    p.add_argument("--word2vec-c", type=Path, metavar="PATH",
+                   help="the word2vec C tool for --tools word2vec-c: its word2vec.c (built here with the "
+                        "makefile's flags, its end-of-file bug fixed) or a binary")
     p.add_argument("--evaluator", choices=("w2v", "gensim"), default="w2v",
                    help="whose evaluator scores every tool's vectors (gensim only to cross-check w2v's)")
     p.add_argument("--out", type=Path, default=HERE / "out", help="results, logs and the cached corpus slice")
@@ -167,6 +169,12 @@ def notes(runner: Runner, unavailable: dict[str, str], tools: list[str]) -> list
     elif fasttext == "python":
         lines.append("fastText Python bindings (" + runner.fasttext.how + "): `train_unsupervised` reads the "
                      "vocabulary and trains in one call, so its training time includes the vocabulary pass.")
+    if "word2vec-c" in tools and "word2vec-c" not in unavailable:
+        lines.append("word2vec C tool (" + runner.word2vec_c.how + "): training time from the end of its "
+                     "vocabulary pass ('Words in train file') to its exit, so it includes building its noise "
+                     "table and writing its binary vectors (a fraction of a second each); it has no seed (its "
+                     "threads' generators start from their numbers); trained words estimated from its last "
+                     "'Progress' report (printed every 10,000 words a thread).")
     lines += [f"{TOOL_LABELS.get(t, t)} left out: {reason}" for t, reason in unavailable.items() if t in tools]
     return lines
 
@@ -207,10 +215,13 @@ def main(argv: list[str] | None = None) -> int:
         log(f"error: {exc}")
         return 2
     fasttext = ensure_fasttext(python, log, install=not args.no_install and "fasttext" in args.tools)
+    word2vec_c = ensure_word2vec_c(args.word2vec_c, out, log) if "word2vec-c" in args.tools else \
+        CTool(reason="not asked for")
     runner = Runner(python, fasttext, out,
                     evaluator=args.evaluator, eval_dir=args.corpus.resolve().parent / "eval",
-                    keep_vectors=args.keep_vectors)
-    unavailable = {t: why for t in args.tools if (why := tool_available(python, t, runner.fasttext))}
+                    keep_vectors=args.keep_vectors, word2vec_c=word2vec_c)
+    unavailable = {t: why for t in args.tools
+                   if (why := tool_available(python, t, runner.fasttext, runner.word2vec_c))}
     for tool, why in unavailable.items():
         log(f"{tool}: unavailable: {why}")
 

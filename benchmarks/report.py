@@ -28,7 +28,7 @@ def machine() -> str:
     return f"{cpu_name()}, {os.cpu_count()} cores"
 
 TOOL_LABELS = {"w2v": "w2v", "w2v-no-hogbatch": "w2v --no-hogbatch", "gensim": "gensim (iterable)", "gensim-corpus-file": "gensim (corpus_file)",
-               "fasttext": "fastText (no subwords)"}
+               "fasttext": "fastText (no subwords)", "word2vec-c": "word2vec.c (the C tool)"}
 METRICS = ("words_per_second_train", "words_per_second_end_to_end", "train_seconds", "peak_rss_mb",
            "trained_percent", "analogy", "ws353")
 

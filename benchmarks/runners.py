@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from corpus_slice import CorpusSlice
-from setup_env import FastTextTool
+from setup_env import CTool, FastTextTool
 
 HERE = Path(__file__).resolve().parent
-TOOLS = ("w2v", "w2v-no-hogbatch", "gensim", "gensim-corpus-file", "fasttext")
+TOOLS = ("w2v", "w2v-no-hogbatch", "word2vec-c", "gensim", "gensim-corpus-file", "fasttext")
 SG_ONLY = {"w2v-no-hogbatch"}  # the per-pair skip-gram update (HogBatch off): no CBOW variant
 LOSSES = ("ns", "hs")  # negative sampling; hierarchical softmax (w2v --loss hs, gensim hs=1 negative=0, fastText -loss hs)
 NS_ONLY = {"w2v-no-hogbatch"}  # HogBatch on or off is a choice of negative sampling only
@@ -37,6 +37,8 @@ TRAINED_WORDS_FLAG = 99.0  # a tool that trained less than this % of the words i
 FASTTEXT_TRAIN_START = re.compile(rb"Number of labels:[^\n]*\n")
 FASTTEXT_TRAIN_END = re.compile(rb"Progress: 100\.0%[^\r\n]*\n")  # the final report ends in a newline
 FASTTEXT_SPEED = re.compile(rb"words/sec/thread:\s*(\d+)")
+C_TRAIN_START = re.compile(rb"Words in train file: \d+\n")  # the vocabulary is read; training starts
+C_PROGRESS = re.compile(rb"Progress: ([\d.]+)%")  # printed every 10,000 words a thread
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ class Runner:
     evaluator: str = "w2v"
     eval_dir: Path | None = None
     keep_vectors: bool = False
+    word2vec_c: CTool = CTool(reason="not asked for")
 
     def _paths(self, job: Job) -> tuple[Path, Path, Path]:
         """(log, vectors, result JSON) paths of a job."""
@@ -233,6 +236,33 @@ class Runner:
             run.error = "could not convert the fastText vectors: " + _last_line(convert.stderr)
         return run
 
+    def _word2vec_c(self, job: Job) -> RunResult:
+        """Train with the word2vec C tool (its own binary output), timed from the end of its vocabulary pass
+        to its exit; trained words estimated from its last progress report."""
+        log, vectors, _ = self._paths(job)
+        s = job.settings
+        loss = ["-negative", str(s.negative), "-hs", "0"] if job.loss == "ns" else ["-negative", "0", "-hs", "1"]
+        cmd = [self.word2vec_c.path, "-train", job.corpus.path, "-output", str(vectors), "-binary", "1",
+               "-cbow", "0" if job.model == "sg" else "1", "-size", str(s.dim), "-window", str(s.window),
+               "-sample", str(s.sample), *loss, "-threads", str(job.threads), "-iter", str(s.epochs),
+               "-min-count", str(s.min_count), "-alpha", str(s.alpha(job.model))]
+        measured = run_measured(cmd, log, {"start": C_TRAIN_START})
+        run = _blank(job, log)
+        if measured.returncode != 0 or "start" not in measured.marks or not vectors.exists():
+            run.error = f"exit {measured.returncode}: " + _last_line(measured.output_tail)
+            return run
+        run.version = "word2vec C tool: " + self.word2vec_c.how
+        run.vocab_seconds = measured.marks["start"]
+        run.train_seconds = measured.wall_seconds - run.vocab_seconds
+        run.end_to_end_seconds = measured.wall_seconds
+        run.peak_rss_mb = measured.peak_rss_mb
+        progress = C_PROGRESS.findall(log.read_bytes())
+        in_vocab = job.corpus.in_vocab_tokens.get(str(s.min_count))
+        if progress and in_vocab:
+            run.words_kind = "in-vocab"
+            run.words_trained = round(float(progress[-1]) / 100 * in_vocab * s.epochs)
+        return run
+
     def train(self, job: Job) -> RunResult:
         """Train one job, fill in the derived figures, and evaluate its vectors (unless ``job.evaluate``
         is False); the vectors are deleted afterwards unless ``keep_vectors``."""
@@ -244,6 +274,8 @@ class Runner:
             else:
                 run = _blank(job, None)
                 run.error = "unavailable: " + self.fasttext.reason
+        elif job.tool == "word2vec-c":
+            run = self._word2vec_c(job)
         else:
             run = self._python_job(job, job.tool)
         if run.error is None:
@@ -297,10 +329,12 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else "(no output)"
 
 
-def tool_available(python: Path, tool: str, fasttext: FastTextTool) -> str | None:
+def tool_available(python: Path, tool: str, fasttext: FastTextTool, word2vec_c: CTool = CTool()) -> str | None:
     """None when ``tool`` can run in the bench venv, else the reason it cannot."""
     if tool == "fasttext":
         return None if fasttext.kind != "missing" else fasttext.reason
+    if tool == "word2vec-c":
+        return None if word2vec_c.path else word2vec_c.reason or "not built"
     module = "w2v.train" if tool.startswith("w2v") else "gensim.models.word2vec"
     proc = subprocess.run([str(python), "-c", f"import {module}"], capture_output=True, text=True)
     return None if proc.returncode == 0 else f"cannot import {module}: {_last_line(proc.stderr)}"

@@ -1,4 +1,5 @@
-"""The benchmark's own environment: a virtual environment with the Python peers, and the fastText CLI.
+"""The benchmark's own environment: a virtual environment with the Python peers, the fastText CLI, and the
+word2vec C tool when its source or binary is given.
 
 The peers are pinned here, not in the project's dependencies, so a benchmark never changes what the
 package needs.  Every tool's training runs in a subprocess of ``benchmarks/.venv/bin/python`` (w2v is
@@ -115,3 +116,47 @@ def ensure_fasttext(python: Path, log=print, install: bool = True) -> FastTextTo
             return FastTextTool("python", how=f"pip install {package} in the bench venv")
     return FastTextTool("missing", reason="apt-get install fasttext and pip " + "/".join(FASTTEXT_PIP_FALLBACKS)
                         + " all failed (see the log)")
+
+
+@dataclass(frozen=True)
+class CTool:
+    """The word2vec C tool: an executable at ``path`` (``how`` says where it came from), or ``reason`` why
+    there is none."""
+
+    path: str = ""
+    how: str = ""
+    reason: str = ""
+
+
+# The C tool's last commit never clears a thread's end-of-file flag between epochs: a thread that reaches the
+# end of the file trains one epoch only (with one thread, -iter 5 trains one).  This is where the flag belongs.
+C_EPOCH_RESET = "      sentence_length = 0;\n      fseek(fi, file_size / (long long)num_threads * (long long)id, SEEK_SET);\n"
+C_FLAGS = ("-O3", "-march=native", "-funroll-loops", "-pthread")  # its makefile's, warnings aside
+
+
+def ensure_word2vec_c(given: Path | None, out: Path, log=print) -> CTool:
+    """The C tool from ``given``: its ``word2vec.c`` (built here into ``out`` with the makefile's flags, the
+    end-of-file flag cleared between epochs) or a binary already built.  Never raises."""
+    if given is None:
+        return CTool(reason="give --word2vec-c with the C tool's word2vec.c (github.com/tmikolov/word2vec) or a "
+                            "binary built from it")
+    if not given.is_file():
+        return CTool(reason=f"--word2vec-c {given}: no such file")
+    if given.suffix != ".c":
+        if not os.access(given, os.X_OK):
+            return CTool(reason=f"--word2vec-c {given}: not executable (give word2vec.c to build it here)")
+        return CTool(str(given.resolve()), how=f"the binary {given}, as given")
+    source = given.read_text(errors="replace")
+    if source.count(C_EPOCH_RESET) != 1:
+        return CTool(reason=f"{given}: not the word2vec.c this benchmark knows (its epoch loop differs), so "
+                            "the end-of-file fix cannot be applied; build it yourself and give the binary")
+    fixed = out / "word2vec-c" / "word2vec.c"
+    fixed.parent.mkdir(parents=True, exist_ok=True)
+    fixed.write_text(source.replace(C_EPOCH_RESET, C_EPOCH_RESET.replace("\n      fseek", "\n      eof = 0;"
+                                                                          "\n      fseek")))
+    binary = fixed.with_suffix("")
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    if compiler is None or not _run([compiler, str(fixed), "-o", str(binary), *C_FLAGS, "-lm"], log):
+        return CTool(reason=f"could not build {given} (gcc missing or failed: see the log)")
+    return CTool(str(binary), how=f"{given} built with {Path(compiler).name} {' '.join(C_FLAGS)}, the end-of-file "
+                                  "flag cleared between epochs (see shared/data/README.md)")
