@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from w2v import ConfigError, CorpusError, KeyedVectors, ModelFileError, Word2Vec
+from w2v import ConfigError, CorpusError, KeyedVectors, ModelFileError, OutputConflictError, Word2Vec
 from w2v.checkpoint import load_checkpoint
 from w2v.formats import load_native
 
@@ -199,6 +199,32 @@ def test_resume_with_changed_settings_is_refused(tmp_path):
     r = subprocess.run(w2v("train", corpus, "-o", tmp_path / "m.w2v", "--resume", tmp_path / "x.ckpt", "--dim", 16),
                        capture_output=True, text=True)
     assert r.returncode == 2 and "no such checkpoint file" in r.stderr
+
+
+def test_an_existing_file_at_the_checkpoint_path_is_never_replaced(tmp_path):
+    corpus = write_corpus(tmp_path / "c.txt", n=200_000)
+    model, notes, ckpt = tmp_path / "m.w2v", tmp_path / "notes.txt", tmp_path / "m.w2v.ckpt"
+    notes.write_text("mine\n")
+    small = ["--dim", 16, "--min-count", 2, "--epochs", 1, "--quiet"]
+    r = subprocess.run(w2v("train", corpus, "-o", model, "--checkpoint", notes, *small), capture_output=True,
+                       text=True)
+    assert r.returncode == 2 and "a file that is not a w2v checkpoint is there" in r.stderr, r.stderr
+    assert notes.read_text() == "mine\n" and not model.exists()
+    Word2Vec(**SETTINGS).train(corpus, progress=False, checkpoint=ckpt, checkpoint_every=1e-9)
+    before = ckpt.read_bytes()
+    # the same command again, without --resume: the earlier training's checkpoint is kept and named
+    r = subprocess.run(w2v("train", corpus, "-o", model, *small), capture_output=True, text=True)
+    assert r.returncode == 2 and f"continue that training with --resume {ckpt}" in r.stderr, r.stderr
+    assert "(in pass 3 of 3)" in r.stderr and ckpt.read_bytes() == before and not model.exists()
+    with pytest.raises(OutputConflictError, match="an earlier training's checkpoint is there"):
+        Word2Vec(**SETTINGS).train(corpus, progress=False, checkpoint=ckpt)
+    with pytest.raises(OutputConflictError, match="not a w2v checkpoint"):
+        Word2Vec.resume(ckpt, corpus, progress=False, checkpoint_to=notes)
+    assert ckpt.read_bytes() == before and notes.read_text() == "mine\n"
+    # resumed in place: its own checkpoint, which the command deletes once the model is written
+    r = subprocess.run(w2v("train", corpus, "-o", model, "--resume", ckpt, "--quiet"), capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and model.exists() and not ckpt.exists(), r.stderr
 
 
 def test_fingerprint_never_touches_the_memory_map():

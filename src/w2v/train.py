@@ -26,7 +26,7 @@ import numpy as np
 
 from . import formats, losses, outputs
 from .config import Config
-from .errors import ConfigError, TrainingDiverged, W2VError
+from .errors import ConfigError, OutputConflictError, TrainingDiverged, W2VError
 from .memory import check_memory
 from .checkpoint import Position
 from .engine import Batch, check_available
@@ -111,8 +111,9 @@ def native_file_bytes(vocab, dim: int) -> int:
     return formats.native_size(words_nbytes, [matrix, matrix, 8 * len(vocab)])
 
 
-def _checkpoints(checkpoint, checkpoint_every, cache_dir) -> _Checkpoints | None:
-    """The checkpoint settings of a ``train`` call, checked."""
+def _checkpoints(checkpoint, checkpoint_every, cache_dir, resumed=None) -> _Checkpoints | None:
+    """The checkpoint settings of a ``train`` (or ``resume``, from ``resumed``) call, checked: an existing
+    file at the checkpoint path, unless it is the one resumed, is never replaced."""
     if checkpoint_every is not None:
         if checkpoint is None:
             raise ConfigError("'checkpoint_every' needs a 'checkpoint' path to write to")
@@ -125,7 +126,26 @@ def _checkpoints(checkpoint, checkpoint_every, cache_dir) -> _Checkpoints | None
     path = os.fspath(checkpoint)
     from .formats import check_native_name
     check_native_name(path, "checkpoint")
+    if os.path.lexists(path) and not (resumed is not None and outputs.same_file(path, resumed)):
+        raise OutputConflictError(_existing_checkpoint(path))
     return _Checkpoints(path, checkpoint_every, outputs.fallback_directories(cache_dir))
+
+
+def _existing_checkpoint(path: str) -> str:
+    """Why a training does not write its checkpoint over the file at ``path``, and what to do."""
+    from .formats import native_info
+
+    try:
+        header = native_info(path)["header"]
+        position = header["position"] if header.get("kind") == "checkpoint" else None
+        where = (f"after {position['epoch']} of {position['epochs']} passes" if position.get("spans") is None
+                 else f"in pass {position['epoch'] + 1} of {position['epochs']}")
+    except (W2VError, OSError, ValueError, KeyError, TypeError):
+        return (f"checkpoint path {path!r}: a file that is not a w2v checkpoint is there, and a checkpoint "
+                "would replace it; name another path for the checkpoint")
+    return (f"checkpoint path {path!r}: an earlier training's checkpoint is there ({where}), and this "
+            f"training would replace it: continue that training with --resume {path} (Python: "
+            "Word2Vec.resume), or delete the file to start over")
 
 
 def _callbacks(callbacks) -> list:
@@ -266,7 +286,10 @@ class Word2Vec:
             Continue with :meth:`resume`.  A file of the corpus directories that is the checkpoint is
             left out of the corpus; its file system must have room for it (checked before training).
             When the path cannot be written, the checkpoint goes to ``cache_dir``, the temp directory or
-            the home directory, and the log says where.
+            the home directory, and the log says where.  A file already at the path is never replaced
+            (:class:`~w2v.OutputConflictError`, saying whether it is an earlier training's checkpoint to
+            resume): delete it, or name another path.  It is kept when training ends (the model is not saved
+            yet); ``w2v train`` deletes it once the model is written.
         checkpoint_every : float, optional
             Seconds between checkpoints (needs ``checkpoint``); None: only on interruption.
         update_vocab : bool
@@ -460,7 +483,7 @@ class Word2Vec:
         model.to(device, backend)
         check_available(model.device, model.backend, model.config.loss)
         ckpt = _checkpoints(checkpoint_to if checkpoint_to is not None else checkpoint, checkpoint_every,
-                            cache_dir)
+                            cache_dir, resumed=checkpoint)
         with StopSignals(only_if_default=True), model._distributed(distributed) as ctx:
             position, saved = _rank_position(position, saved, ctx, checkpoint)
             model._preflight(model.vocab, ckpt, preflight, saved.get("tokens"), cache_dir)
