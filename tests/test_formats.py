@@ -8,6 +8,7 @@ import json
 import logging
 import lzma
 import os
+import signal
 import struct
 import time
 import tracemalloc
@@ -434,3 +435,38 @@ def test_sniff():
     assert formats.sniff(b"10 300\n") == "word2vec"
     assert formats.sniff(b"") == "empty"
     assert formats.sniff(b"hello") == "unknown"
+
+
+def test_written_together(tmp_path, monkeypatch):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("old a")
+    with pytest.raises(RuntimeError, match="after both"):
+        with formats.written_together():
+            with formats.atomic_write(a, "w") as f:
+                f.write("new a")
+            assert a.read_text() == "old a"  # staged: renamed only when the block ends
+            with formats.atomic_write(b, "w") as f:
+                f.write("new b")
+            raise RuntimeError("after both")
+    assert a.read_text() == "old a" and sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+    with formats.written_together():
+        with formats.atomic_write(a, "w") as f:
+            f.write("new a")
+        with formats.compressed_write(tmp_path / "b.txt.gz") as f:
+            f.write(b"new b")
+    assert a.read_text() == "new a" and gzip.decompress((tmp_path / "b.txt.gz").read_bytes()) == b"new b"
+    # a stop during the renames waits for them, then says what was written
+    from w2v.signals import StopSignals, Stopped
+
+    real = os.replace
+
+    def replace_then_stop(src, dst):
+        real(src, dst)
+        os.kill(os.getpid(), signal.SIGTERM)
+    monkeypatch.setattr(os, "replace", replace_then_stop)
+    with StopSignals(), pytest.raises(Stopped, match=r"stopped by SIGTERM after .*a\.txt, .*b\.txt were written") as stop:
+        with formats.written_together():
+            for path in (a, b):
+                with formats.atomic_write(path, "w") as f:
+                    f.write("newest")
+    assert stop.value.saved and a.read_text() == b.read_text() == "newest"

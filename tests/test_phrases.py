@@ -23,7 +23,7 @@ import pytest
 import w2v
 from w2v import cli
 from w2v import phrase_counting as C, phrase_kernels as K, phrases as P
-from w2v.errors import ConfigError, CorpusError, ModelFileError, ModelFileNotFoundError, OutputConflictError
+from w2v.errors import ConfigError, CorpusError, ModelFileError, ModelFileNotFoundError, OutputConflictError, OutputError
 from w2v.phrases import Phrases, PhraseSettings
 
 ENWIKI = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "enwiki-100m.txt.gz"
@@ -588,6 +588,18 @@ def test_cli_learn_save_and_apply(tmp_path, capsys):
     assert (tmp_path / "o2.txt").read_text() == "at new_york_city_hall\nbank_of_america\n"
     text = gzip.decompress((tmp_path / "o.txt.gz").read_bytes()).decode()
     assert text.splitlines() == [" ".join(s) for s in learned.apply(synthetic(11, 1500))]
+
+
+def test_cli_text_and_table_appear_together_or_neither(tmp_path, capsys, monkeypatch):
+    corpus = write_text(tmp_path / "c.txt", synthetic(11, 1500))
+
+    def no_room(self, path):  # as atomic_write says it
+        raise OutputError.wrap(OSError(28, "No space left on device"), str(path))
+    monkeypatch.setattr(Phrases, "save", no_room)
+    code, out, err = run_cli(["phrases", corpus, "-o", tmp_path / "o.txt.gz", "--save-phrases", tmp_path / "p.tsv"],
+                             capsys)
+    assert code == 2 and "No space left on device" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.txt"]  # no text without its table, no temporaries
 
 
 @pytest.mark.parametrize("args, message", [

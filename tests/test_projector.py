@@ -90,6 +90,41 @@ def test_failure_leaves_the_directory_as_it_was(model, tmp_path, monkeypatch):
     assert {n: _read(out / n) for n in os.listdir(out)} == before  # both files intact, no temporaries
 
 
+def test_a_directory_that_cannot_be_made_or_a_failed_export_leaves_no_directory(model, tmp_path, monkeypatch,
+                                                                                capsys):
+    out = tmp_path / "a" / "b" / "proj"
+    monkeypatch.setattr(projector.np, "savetxt", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "No space")))
+    assert cli.main(["export", model, str(out), "--format", "projector"]) == 2
+    assert sorted(os.listdir(tmp_path)) == ["m.w2v"]  # a/b/proj made for it, all removed
+    monkeypatch.undo()
+
+    def read_only(path, *args, **kwargs):
+        raise OSError(30, "Read-only file system", path)
+    monkeypatch.setattr(os, "mkdir", read_only)
+    capsys.readouterr()
+    assert cli.main(["export", model, str(out), "--format", "projector"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write the directory '{tmp_path / 'a'}': Read-only file system" in err and "Traceback" not in err
+
+
+def test_a_stop_while_the_two_files_are_renamed_waits_for_both(model, tmp_path, monkeypatch, capsys):
+    import signal
+
+    out = tmp_path / "proj"
+    assert cli.main(["export", model, str(out), "--format", "projector", "--limit", "2"]) == 0
+    real = os.replace
+
+    def replace_then_stop(src, dst):  # SIGTERM right after the first file is in place
+        real(src, dst)
+        os.kill(os.getpid(), signal.SIGTERM)
+    monkeypatch.setattr(os, "replace", replace_then_stop)
+    capsys.readouterr()
+    assert cli.main(["export", model, str(out), "--format", "projector"]) == 143
+    err = capsys.readouterr().err
+    assert "stopped by SIGTERM after" in err and "were written" in err and "not written" not in err, err
+    assert len(_read(out / "vectors.tsv").splitlines()) == 5 and len(_read(out / "metadata.tsv").splitlines()) == 6
+
+
 def test_missing_model_creates_nothing(tmp_path):
     out = tmp_path / "proj"
     assert cli.main(["export", str(tmp_path / "nope.w2v"), str(out), "--format", "projector"]) == 2

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 from ._version import __version__
 from .config import Config
-from .errors import ConfigError, UnknownWordError, W2VError
+from .errors import ConfigError, OutputError, UnknownWordError, W2VError
 
 PROG = "w2v"
 DEMO_CORPUS = "kjv.txt.gz"
@@ -537,14 +537,22 @@ def _export_projector(args: argparse.Namespace) -> int:
     _check_not_input(("OUT/" + os.path.basename(vectors_path), vectors_path), ("the model read", args.model))
     _check_not_input(("OUT/" + os.path.basename(metadata_path), metadata_path), ("the model read", args.model))
     kv = _load_vectors(args.model, limit=args.limit, allow_nonfinite=args.allow_nonfinite)
-    created = not os.path.isdir(args.out)
-    os.makedirs(args.out, exist_ok=True)
+    created = []  # the directories made for it, deepest last
+    head = os.path.abspath(args.out)
+    while not os.path.isdir(head):
+        created.insert(0, head)
+        head = os.path.dirname(head)
     try:
+        for directory in created:
+            try:
+                os.mkdir(directory)
+            except OSError as e:
+                raise OutputError.wrap(e, directory, "the directory") from None
         save_projector(args.out, kv.index_to_key, kv.vectors, kv.counts)
     except BaseException:
-        if created:  # nothing of a failed export is left, not even its new directory
+        for directory in reversed(created):  # nothing of a failed export is left, not even its new directories
             with contextlib.suppress(OSError):
-                os.rmdir(args.out)
+                os.rmdir(directory)
         raise
     what = "words and counts" if kv.counts is not None else "words"
     print(f"{args.out}: {_vectors_text(kv)} for the Embedding Projector: "
@@ -675,7 +683,7 @@ def _phrases_error_for_cli(err: Exception) -> Exception:
 
 
 def cmd_phrases(args: argparse.Namespace) -> int:
-    from . import outputs, sources
+    from . import formats, outputs, sources
     from .phrases import Phrases, PhraseSettings
 
     given = {name: getattr(args, name) for name in PhraseSettings.__dataclass_fields__ if hasattr(args, name)}
@@ -710,9 +718,10 @@ def cmd_phrases(args: argparse.Namespace) -> int:
                 ph.settings = dataclasses.replace(ph.settings, **given)
             ph.write(files, args.output)
         else:
-            ph = Phrases(**given).learn(files, output=args.output, cache_dir=args.cache_dir)
-            if args.save_phrases is not None:
-                ph.save(args.save_phrases)
+            with formats.written_together():  # the text and its table appear together, or neither
+                ph = Phrases(**given).learn(files, output=args.output, cache_dir=args.cache_dir)
+                if args.save_phrases is not None:
+                    ph.save(args.save_phrases)
     except ConfigError as err:
         raise _phrases_error_for_cli(err) from None
     if not args.quiet:
@@ -772,6 +781,8 @@ def _stopped_leaves(args: argparse.Namespace | None) -> str:
         return f"{args.out} was not written or changed"
     if command in ("plot", "plot-loss"):
         return f"the picture {args.output} was not written or changed"
+    if command == "phrases" and getattr(args, "save_phrases", None):
+        return f"neither {args.output} nor {args.save_phrases} was written or changed"
     if command == "phrases" and getattr(args, "output", None):
         return f"{args.output} was not written or changed"
     return ""

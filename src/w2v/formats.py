@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import contextvars
 import dataclasses
 import gzip
 import json
@@ -178,6 +179,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs: Any) 
                 err.errno, err.strerror, err.filename = e.errno, e.strerror, path
                 raise err from None
             raise OutputError.wrap(e, path) from None
+    together = _TOGETHER.get()
     try:
         with os.fdopen(fd, mode, **open_kwargs) as f:
             if keep_mode is not None and hasattr(os, "fchmod"):
@@ -186,6 +188,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs: Any) 
             yield f
             f.flush()
             os.fsync(f.fileno())
+        if together is not None:  # renamed with the others when the written_together block ends
+            together.append((tmp, path))
+            return
         os.replace(tmp, path)
     except BaseException as e:
         with contextlib.suppress(OSError):
@@ -193,12 +198,64 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs: Any) 
         if isinstance(e, OSError) and not isinstance(e, W2VError):
             raise OutputError.wrap(e, path) from None
         raise
-    with contextlib.suppress(OSError):  # make the rename itself durable (POSIX); not possible everywhere
+    _sync_directory(directory)
+
+
+def _sync_directory(directory: str) -> None:
+    """Make the renames in ``directory`` durable (POSIX); not possible everywhere."""
+    with contextlib.suppress(OSError):
         dir_fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+_TOGETHER: contextvars.ContextVar[list[tuple[str, str]] | None] = contextvars.ContextVar("written_together",
+                                                                                         default=None)
+
+
+@contextlib.contextmanager
+def written_together() -> Iterator[None]:
+    """The files :func:`atomic_write` writes in this block (in this thread) appear together when it ends:
+    each is written and synced to its temporary file as usual, and all are renamed onto their paths only
+    once the block has succeeded, while stop signals wait.  A failure or a stop inside the block leaves
+    none of them (and every earlier file at those paths untouched); a stop that arrives during the renames
+    is raised after them, as :class:`~w2v.signals.Stopped` saying the files were written.  For outputs that
+    belong together: a text and its phrase table, the projector's two files."""
+    from .signals import Stopped, deferred, signal_name
+
+    staged: list[tuple[str, str]] = []
+    token = _TOGETHER.set(staged)
+    try:
+        yield
+    except BaseException:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+    finally:
+        _TOGETHER.reset(token)
+    done: list[str] = []
+    try:
+        with deferred():
+            for tmp, path in staged:
+                try:
+                    os.replace(tmp, path)
+                except OSError as e:
+                    for left, _ in staged[len(done):]:
+                        with contextlib.suppress(OSError):
+                            os.unlink(left)
+                    err = OutputError.wrap(e, path)
+                    if done:
+                        err.args = (f"{err.args[0]} ({', '.join(done)} written already)",)
+                    raise err from None
+                done.append(path)
+    except Stopped as stop:
+        raise Stopped(stop.signum, f"stopped by {signal_name(stop.signum)} after {', '.join(done)} were "
+                                   "written", saved=True) from None
+    for directory in dict.fromkeys(os.path.dirname(os.path.abspath(path)) for path in done):
+        _sync_directory(directory)
 
 
 GZIP_LEVEL = 6  # zlib's default: level 9 (gzip.open's) is ~3x slower for ~2% smaller output

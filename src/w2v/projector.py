@@ -8,7 +8,8 @@ The projector's "Load" dialog takes two tab-separated files:
   alone, one a line, without a header (the projector's one-column form).
 
 Both files are written atomically and together: each goes to a temporary file first, and both are renamed
-into place only once both are complete, so a failure leaves the directory as it was.
+into place only once both are complete, with stop signals waiting (:func:`w2v.formats.written_together`), so
+a failure or a stop leaves the directory as it was.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .formats import atomic_write
+from .formats import atomic_write, written_together
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def save_projector(directory: str | os.PathLike, words: Sequence[str], vectors: 
     if len(words) > LARGE:
         log.warning("%s words: the Embedding Projector becomes slow beyond about %s points (w2v export --limit N "
                     "keeps the N most frequent)", f"{len(words):,}", f"{LARGE:,}")
-    with atomic_write(vectors_path, "w", encoding="utf-8", newline="\n") as vf, \
+    with written_together(), atomic_write(vectors_path, "w", encoding="utf-8", newline="\n") as vf, \
             atomic_write(metadata_path, "w", encoding="utf-8", newline="\n") as mf:
         if counts is None:
             mf.writelines(c + "\n" for c in cells)
