@@ -48,6 +48,12 @@ def test_resume_from_any_checkpoint_is_bit_identical(tmp_path):
         np.testing.assert_array_equal(resumed.weights[1], reference.weights[1])
         assert [e["loss"] for e in resumed.training_log] == [e["loss"] for e in reference.training_log]
         assert position.epochs == SETTINGS["epochs"]
+        # the speed covers every pass, those trained before the interruption too
+        seconds = sum(e["seconds"] for e in resumed.training_log)
+        assert resumed.stats["train_seconds"] == pytest.approx(seconds, rel=1e-3)
+        assert resumed.stats["words_per_sec_train"] == pytest.approx(
+            resumed.stats["raw_tokens"] * SETTINGS["epochs"] / seconds, rel=1e-3)
+        assert resumed.stats["resumed_seconds"] > 0 and resumed.stats["total_seconds"] > seconds
 
 
 def test_resume_refuses_another_corpus(tmp_path):

@@ -633,8 +633,10 @@ def test_a_signal_during_the_vectors_export_says_the_model_is_safe(monkeypatch, 
     rc = cli.main(["train", str(corpus), "-o", str(tmp_path / "m.w2v"), "--vectors", str(tmp_path / "v.bin"),
                    *FAST])
     err = capsys.readouterr().err
-    assert rc == 143 and "after the model was saved to" in err and "the vectors" in err, err
-    assert "not written or changed" not in err and Word2Vec.load(tmp_path / "m.w2v").training_log
+    assert rc == 143 and "after the model was saved to" in err and "the vectors were not written" in err, err
+    assert f"'w2v export {tmp_path / 'm.w2v'} {tmp_path / 'v.bin'} --format word2vec-binary'" in err, err
+    assert "plot-loss" not in err and "not written or changed" not in err
+    assert Word2Vec.load(tmp_path / "m.w2v").training_log
 
 
 def test_a_closed_stderr_pipe_does_not_lose_the_training(tmp_path):

@@ -451,7 +451,8 @@ def _summary(model: Any) -> list[str]:
     lines += _loss_table(model.training_log)
     lines.append(f"training: {st['train_seconds']:.1f} s, {st['words_per_sec_train']:,.0f} words/s; "
                  f"end to end: {st['total_seconds']:.1f} s, {st['words_per_sec_total']:,.0f} words/s "
-                 "(raw corpus words per wall second)")
+                 "(raw corpus words per wall second)" + (f"; {st['resumed_seconds']:.1f} s of the training were before "
+                                                         "it was resumed" if st.get("resumed_seconds") else ""))
     return lines
 
 

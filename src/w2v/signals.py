@@ -108,8 +108,8 @@ class StopSignals:
                     self._pending = None  # this stop is the one made
                     raise Stopped(signum, "stopped at once by Ctrl-C pressed again while a file was being "
                                           "written (it was not)")
-                logger.warning("still stopping: a file that must not be cut is being written; Ctrl-C %d more "
-                               "time%s quits at once without it", ESCAPE_CTRL_C - self._held_ints,
+                logger.warning("stopping once the file being written is complete (it must not be cut); Ctrl-C "
+                               "%d more time%s quits at once without it", ESCAPE_CTRL_C - self._held_ints,
                                "s" if ESCAPE_CTRL_C - self._held_ints > 1 else "")
             return
         if self._raised and signum != signal.SIGINT:

@@ -496,8 +496,12 @@ class Word2Vec:
                 check_fingerprint(saved, enc, checkpoint)
                 t_encoded = time.perf_counter()
                 log.info("resuming in pass %d of %d", position.epoch + 1, position.epochs)
+                # the training seconds before the interruption: this call's finished passes, the current one's
+                earlier = position.seconds + sum(entry["seconds"] for entry in
+                                                 model.training_log[len(model.training_log) - position.epoch:])
                 train_seconds = model._run(enc, position, progress, callbacks, ckpt)
-            model._record_stats(enc, position.epochs, t_start, t_start, t_encoded, train_seconds)
+            model._record_stats(enc, position.epochs, t_start, t_start, t_encoded, train_seconds + earlier,
+                                resumed_seconds=earlier)
         return model
 
     def _corpus(self, corpus: Any, ckpt: _Checkpoints | None = None, resumed=None):
@@ -552,8 +556,10 @@ class Word2Vec:
         log.info("vocabulary grown by %d words to %d", len(added), len(self.vocab))
 
     def _record_stats(self, enc, n_epochs: int, t_start: float, t_vocab: float, t_encoded: float,
-                      train_seconds: float) -> None:
-        total_seconds = time.perf_counter() - t_start
+                      train_seconds: float, resumed_seconds: float = 0.0) -> None:
+        """``stats`` of this call's passes; after a resume, ``resumed_seconds`` of them were trained before the
+        interruption (counted in the training and end-to-end seconds, so that words/s cover all the passes)."""
+        total_seconds = time.perf_counter() - t_start + resumed_seconds
         raw, tokens = int(enc.raw_tokens), int(enc.sentence_ends[-1])  # (``enc`` may be closed by now)
         if self._dist is not None:  # the whole corpus's, over the ranks
             raw, tokens = (int(x) for x in self._dist.all_sum(np.array([raw, tokens], dtype=np.int64),
@@ -573,6 +579,8 @@ class Word2Vec:
             "words_per_sec_train": raw * n_epochs / max(train_seconds, 1e-9),
             "words_per_sec_total": raw * n_epochs / max(total_seconds, 1e-9),
         }
+        if resumed_seconds:
+            self.stats["resumed_seconds"] = resumed_seconds
         log.info("trained %d epoch%s in %.1f s (%.1f s end to end): %.0f raw words/s", n_epochs,
                  "s" if n_epochs > 1 else "", train_seconds, total_seconds, self.stats["words_per_sec_train"])
 

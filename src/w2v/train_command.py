@@ -232,12 +232,16 @@ def _write_the_rest(args: argparse.Namespace, model) -> None:
             from . import plot
 
             plot.plot_loss(model.training_log, args.plot_loss, title=_loss_title(args.output))
-    except OutputError as e:
-        raise OutputError(f"{e}; the model was saved to {args.output} (write the rest with 'w2v export' or "
-                          "'w2v plot-loss')") from None
-    except Stopped as stop:
-        missing = [what for what, wanted in (("the vectors", args.vectors and "vectors" not in done),
-                                             ("the loss picture", args.plot_loss)) if wanted]
-        raise Stopped(stop.signum, f"stopped by {signal_name(stop.signum)} after the model was saved to "
-                                   f"{args.output}; {' and '.join(missing)} were not written (write them with "
-                                   "'w2v export' or 'w2v plot-loss')", saved=True) from None
+    except (OutputError, Stopped) as e:
+        missing = [(what, how) for what, how, wanted in (
+            ("the vectors", f"w2v export {args.output} {args.vectors} --format word2vec-"
+                            f"{'binary' if args.vectors and _binary_vectors(args.vectors) else 'text'}",
+             args.vectors and "vectors" not in done),
+            ("the loss picture", f"w2v plot-loss {args.output} -o {args.plot_loss}", args.plot_loss)) if wanted]
+        one = len(missing) == 1 and missing[0][0] == "the loss picture"
+        rest = (f"{' and '.join(what for what, _ in missing)} {'was' if one else 'were'} not written "
+                f"(write {'it' if one else 'them'} with {' and '.join(repr(how) for _, how in missing)})")
+        if isinstance(e, OutputError):
+            raise OutputError(f"{e}; the model was saved to {args.output}, {rest}") from None
+        raise Stopped(e.signum, f"stopped by {signal_name(e.signum)} after the model was saved to {args.output}; "
+                                f"{rest}", saved=True) from None
