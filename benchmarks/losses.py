@@ -11,8 +11,8 @@ number behind them), which docs/NEGATIVE_SAMPLING.md quotes.  Three measurements
 1. **Cost**: seconds per million training examples (skip-gram: (context, centre) pairs; CBOW: windows) for
    each loss and model at each vocabulary size, the top V words of the whole corpus (``max_final_vocab`` V;
    the largest is the whole 67,873-word vocabulary), by calling the kernel directly, one thread, on 100-token
-   sentences of a slice until ``--seconds`` have passed (the softmax at 70,000 words takes ~10 ms an
-   example: a whole epoch would take days).  Weights as at initialisation: the cost of an example does not
+   sentences of a slice until ``--seconds`` have passed (the softmax at 70,000 words takes ~2 ms an
+   example: a whole epoch would take some 45 hours).  Weights as at initialisation: the cost of an example does not
    depend on their values.  Skip-gram's negative sampling is timed per pair (``hogbatch=False``, the C tool's
    update), the fair comparison with the other two per-pair losses.
 2. **Quality, all three losses**: CBOW (one example per window: the softmax at 10,000 words is then hours
