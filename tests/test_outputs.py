@@ -732,3 +732,63 @@ def test_outputs_of_w2v_in_a_corpus_directory_let_a_command_run_again(tmp_path, 
                          "--vectors", str(e / "v.txt"), "--min-count", "1", "--epochs", "1", "--dim", "8",
                          "--quiet"]) == 0
     capsys.readouterr()
+
+
+def test_no_room_anywhere_for_the_trained_model_waits_for_room(monkeypatch, tmp_path, capsys):
+    import threading
+
+    from w2v import train_command
+
+    corpus, model = write_text(tmp_path / "c.txt"), tmp_path / "m.w2v"
+    real = outputs.save_with_fallback
+    calls = []
+
+    def full(write, path, fallbacks):
+        calls.append(path)
+        raise OutputError.wrap(OSError(errno.ENOSPC, "No space left on device"), str(path))
+
+    def full_then_room(write, path, fallbacks):
+        return full(write, path, fallbacks) if len(calls) < 2 else real(write, path, fallbacks)
+
+    monkeypatch.setattr(train_command, "SAVE_RETRY_SECONDS", 0.01)
+    monkeypatch.setattr(outputs, "save_with_fallback", full_then_room)
+    assert cli.main(["train", str(corpus), "-o", str(model), *FAST]) == 0
+    err = capsys.readouterr().err
+    assert err.count("is only in memory: make room") == 1 and Word2Vec.load(model).training_log, err
+    # never any room: given up after SAVE_WAIT_SECONDS, saying so
+    monkeypatch.setattr(train_command, "SAVE_WAIT_SECONDS", 0.05)
+    monkeypatch.setattr(outputs, "save_with_fallback", full)
+    assert cli.main(["train", str(corpus), "-o", str(tmp_path / "m2.w2v"), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "gave up after waiting 0 minutes for room: the trained model is lost" in err, err
+    # a stop while waiting gives up at once, and says so (not that the model was saved)
+    monkeypatch.setattr(train_command, "SAVE_RETRY_SECONDS", 10.0)
+    timers = []
+
+    def full_then_stop(write, path, fallbacks):  # SIGTERM once the wait has begun
+        timers.append(threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)))
+        timers[-1].start()
+        full(write, path, fallbacks)
+    monkeypatch.setattr(outputs, "save_with_fallback", full_then_stop)
+    try:
+        assert cli.main(["train", str(corpus), "-o", str(tmp_path / "m3.w2v"), *FAST]) == 143
+    finally:
+        for timer in timers:
+            timer.cancel()
+    err = capsys.readouterr().err
+    assert "stopped by SIGTERM while waiting for room to save the trained model: it is lost" in err, err
+    assert not (tmp_path / "m2.w2v").exists() and not (tmp_path / "m3.w2v").exists()
+
+
+def test_a_stop_while_a_resume_reads_says_the_checkpoint_is_as_it_was(monkeypatch, tmp_path, capsys):
+    from w2v import checkpoint as checkpoint_module
+
+    corpus, ckpt = write_text(tmp_path / "c.txt"), tmp_path / "m.ckpt"
+    Word2Vec(dim=8, epochs=2, min_count=1, threads=1).train(str(corpus), progress=False, checkpoint=ckpt,
+                                                           checkpoint_every=1e-9)
+    before = ckpt.read_bytes()
+    monkeypatch.setattr(checkpoint_module, "check_fingerprint", lambda *a: os.kill(os.getpid(), signal.SIGTERM))
+    rc = cli.main(["train", str(corpus), "-o", str(tmp_path / "m.w2v"), "--resume", str(ckpt), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 143 and f"the checkpoint {ckpt} is as it was (the same command resumes it)" in err, err
+    assert ckpt.read_bytes() == before and not (tmp_path / "m.w2v").exists()

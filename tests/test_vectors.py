@@ -229,6 +229,7 @@ def test_analogy_bad_method(kv):
         kv.analogy("w1", "w2", "w3", method="cos")
 
 
+@pytest.mark.filterwarnings("ignore:Call to deprecated `init_sims`:DeprecationWarning")  # gensim's cosmul, its own
 def test_queries_match_gensim(kv):
     gensim_models = pytest.importorskip("gensim.models")
     g = gensim_models.KeyedVectors(vector_size=D)

@@ -773,9 +773,12 @@ def _os_message(err: OSError) -> str:
 
 
 # what a stopped command leaves, for its last line
-def _stopped_leaves(args: argparse.Namespace | None) -> str:
-    """What a command stopped by a signal leaves behind, for its last line."""
+def _stopped_leaves(args: argparse.Namespace | None, err: BaseException) -> str:
+    """What a command stopped by a signal (``err``) leaves behind, for its last line."""
     command = getattr(args, "command", None)
+    if command == "train" and getattr(args, "resume", None) and not getattr(err, "checkpointed", False):
+        return (f"the model file was not written or changed; the checkpoint {args.resume} is as it was (the same "
+                "command resumes it)")
     if command == "train":
         return "the model file was not written or changed"
     if command in ("export", "import"):
@@ -812,7 +815,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as err:
         fresh_line = "\n" if getattr(sys.stderr, "isatty", lambda: False)() else ""  # below a progress bar
         what = str(err) if str(err) else "interrupted"
-        leaves = "" if getattr(err, "saved", False) else _stopped_leaves(args)
+        leaves = "" if getattr(err, "saved", False) else _stopped_leaves(args, err)
         _say(f"{fresh_line}{PROG}: {what}{'; ' + leaves if leaves else ''}")
         return 128 + int(getattr(err, "signum", 2))
     except BrokenPipeError:  # e.g. `w2v similar ... | head`: not an error

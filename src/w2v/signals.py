@@ -132,6 +132,12 @@ class StopSignals:
         if not self._holding:
             signal.signal(signal.SIGINT, self._saved_int)
 
+    def take_pending(self) -> int | None:
+        """The stop signal held and not raised (a hold whose block raised an exception of its own keeps it),
+        forgotten from now on."""
+        pending, self._pending = self._pending, None
+        return pending
+
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
         """Hold stop signals (SIGINT too) until the block ends, then raise the first one as

@@ -94,6 +94,8 @@ class TrainingInterrupted(Stopped):
     """Training stopped by Ctrl-C (or SIGTERM, SIGHUP: ``signum``) after the chunks in flight; the message
     says where the checkpoint is."""
 
+    checkpointed = True  # (the message says what became of the checkpoint)
+
 
 @dataclass
 class _Checkpoints:

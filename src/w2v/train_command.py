@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import os
 import re
+import time
 from typing import Any
 
 from . import engine, formats, outputs, sources
@@ -23,6 +24,11 @@ from .errors import ConfigError, ModelFileError, OutputError
 from .signals import Stopped, signal_name
 
 logger = logging.getLogger("w2v")
+
+SAVE_RETRY_SECONDS = 30.0
+"""When no place takes the trained model (no room anywhere), the wait before trying again..."""
+SAVE_WAIT_SECONDS = 1800.0
+"""...and for how long in all before giving up (the training is then lost)."""
 
 
 def _outputs(args: argparse.Namespace, checkpoint: str) -> list[tuple[str, str]]:
@@ -195,14 +201,7 @@ def run(args: argparse.Namespace) -> int:
     rest = [what for what, wanted in (("the vectors", args.vectors), ("the loss picture", args.plot_loss))
             if wanted]
     not_written = f"; {' and '.join(rest)} were not written" if rest else ""
-    where, failure = args.output, None
-    try:
-        with args.signals.hold():
-            where, failure = outputs.save_with_fallback(model.save, args.output, fallbacks)
-    except Stopped as stop:
-        elsewhere = f" (instead of {args.output}: {failure})" if failure is not None else ""
-        raise Stopped(stop.signum, f"stopped by {signal_name(stop.signum)} after the model was saved to "
-                                   f"{where}{elsewhere}{not_written}", saved=True) from None
+    where, failure = _save_model(args, model, fallbacks, checkpoint, not_written)
     if failure is not None:
         raise OutputError(f"{failure}; the trained model was saved to {where} instead: move it where it "
                           f"belongs{not_written}")
@@ -219,6 +218,52 @@ def run(args: argparse.Namespace) -> int:
             out.append(f"loss picture: {args.plot_loss} ({_size(args.plot_loss)})")
         print("\n".join(out), flush=True)
     return 0
+
+
+def _save_model(args: argparse.Namespace, model, fallbacks: list[str], checkpoint: str,
+                not_written: str) -> tuple[str, Any]:
+    """The trained model saved at -o, or elsewhere when that fails (:func:`w2v.outputs.save_with_fallback`),
+    stop signals waiting meanwhile.  When no place takes it (no room anywhere), it is tried again every
+    :data:`SAVE_RETRY_SECONDS` for :data:`SAVE_WAIT_SECONDS`, the user told what would make room: the model
+    is only in memory, and giving up loses the training.  Raises :class:`Stopped` (``saved`` when the model
+    was saved) or, having given up, :class:`OutputError`."""
+    from .train import native_file_bytes
+
+    waited = 0.0
+    while True:
+        try:
+            with args.signals.hold():
+                where, failure = outputs.save_with_fallback(model.save, args.output, fallbacks)
+        except OutputError as err:
+            failed = err
+        except Stopped as stop:  # held while the model was saved
+            elsewhere = f" (instead of {args.output}: {failure})" if failure is not None else ""
+            raise Stopped(stop.signum, f"stopped by {signal_name(stop.signum)} after the model was saved to "
+                                       f"{where}{elsewhere}{not_written}", saved=True) from None
+        else:
+            return where, failure
+        kept = (f" (the checkpoint {checkpoint} keeps the training up to its last save: --resume it once there "
+                "is room)" if os.path.exists(checkpoint) else "")
+        stopped = args.signals.take_pending()
+        if stopped is not None:
+            raise Stopped(stopped, f"stopped by {signal_name(stopped)}: {failed}; the trained model is lost"
+                                   f"{kept}", saved=True)
+        if waited >= SAVE_WAIT_SECONDS:
+            raise OutputError(f"{failed}; gave up after waiting {waited / 60:.0f} minutes for room: the trained "
+                              f"model is lost{kept}")
+        if not waited:
+            room = outputs.size_text(native_file_bytes(model.vocab, model.config.dim))
+            logger.warning("%s.  The trained model (%s) is only in memory: make room in one of these places; "
+                           "trying again every %.0f s for %.0f minutes (Ctrl-C gives up and loses it)%s", failed,
+                           room, SAVE_RETRY_SECONDS, SAVE_WAIT_SECONDS / 60,
+                           f"; this training's checkpoint {checkpoint} may go, the model holds all it does"
+                           if kept else "")
+        try:
+            time.sleep(SAVE_RETRY_SECONDS)
+        except Stopped as stop:
+            raise Stopped(stop.signum, f"stopped by {signal_name(stop.signum)} while waiting for room to save "
+                                       f"the trained model: it is lost{kept}", saved=True) from None
+        waited += SAVE_RETRY_SECONDS
 
 
 def _write_the_rest(args: argparse.Namespace, model) -> None:
