@@ -227,6 +227,11 @@ def test_an_existing_file_at_the_checkpoint_path_is_never_replaced(tmp_path):
     with pytest.raises(OutputConflictError, match="not a w2v checkpoint"):
         Word2Vec.resume(ckpt, corpus, progress=False, checkpoint_to=notes)
     assert ckpt.read_bytes() == before and notes.read_text() == "mine\n"
+    # the same model trained more replaces its own checkpoints (and a resumed one's)
+    again, own = Word2Vec(**SETTINGS), tmp_path / "own.ckpt"
+    again.train(corpus, progress=False, checkpoint=own, checkpoint_every=1e-9)
+    again.train(corpus, progress=False, epochs=1, checkpoint=own, checkpoint_every=1e-9)
+    Word2Vec.resume(own, corpus, progress=False).train(corpus, progress=False, epochs=1, checkpoint=own)
     # resumed in place: its own checkpoint, which the command deletes once the model is written
     r = subprocess.run(w2v("train", corpus, "-o", model, "--resume", ckpt, "--quiet"), capture_output=True,
                        text=True)

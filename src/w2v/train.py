@@ -113,9 +113,10 @@ def native_file_bytes(vocab, dim: int) -> int:
     return formats.native_size(words_nbytes, [matrix, matrix, 8 * len(vocab)])
 
 
-def _checkpoints(checkpoint, checkpoint_every, cache_dir, resumed=None) -> _Checkpoints | None:
+def _checkpoints(checkpoint, checkpoint_every, cache_dir, resumed=None, own=()) -> _Checkpoints | None:
     """The checkpoint settings of a ``train`` (or ``resume``, from ``resumed``) call, checked: an existing
-    file at the checkpoint path, unless it is the one resumed, is never replaced."""
+    file at the checkpoint path is never replaced, unless it is the one resumed or one of ``own``, the
+    checkpoints the same model object wrote (training it more)."""
     if checkpoint_every is not None:
         if checkpoint is None:
             raise ConfigError("'checkpoint_every' needs a 'checkpoint' path to write to")
@@ -128,7 +129,8 @@ def _checkpoints(checkpoint, checkpoint_every, cache_dir, resumed=None) -> _Chec
     path = os.fspath(checkpoint)
     from .formats import check_native_name
     check_native_name(path, "checkpoint")
-    if os.path.lexists(path) and not (resumed is not None and outputs.same_file(path, resumed)):
+    if os.path.lexists(path) and not any(outputs.same_file(path, mine)
+                                         for mine in ([] if resumed is None else [resumed]) + list(own)):
         raise OutputConflictError(_existing_checkpoint(path))
     return _Checkpoints(path, checkpoint_every, outputs.fallback_directories(cache_dir))
 
@@ -228,6 +230,7 @@ class Word2Vec:
         self.stats: dict[str, Any] = {}
         self._wv = None
         self._dist = None  # w2v.distributed.Context while a distributed training runs
+        self._checkpoints_written: list[str] = []  # by this object's trainings: a later one may replace them
 
     def __repr__(self) -> str:
         cfg = self.config
@@ -290,7 +293,7 @@ class Word2Vec:
             When the path cannot be written, the checkpoint goes to ``cache_dir``, the temp directory or
             the home directory, and the log says where.  A file already at the path is never replaced
             (:class:`~w2v.OutputConflictError`, saying whether it is an earlier training's checkpoint to
-            resume): delete it, or name another path.  It is kept when training ends (the model is not saved
+            resume), unless this model wrote it (or was resumed from it): delete it, or name another path.  It is kept when training ends (the model is not saved
             yet); ``w2v train`` deletes it once the model is written.
         checkpoint_every : float, optional
             Seconds between checkpoints (needs ``checkpoint``); None: only on interruption.
@@ -322,7 +325,7 @@ class Word2Vec:
         if not isinstance(n_epochs, numbers.Integral) or isinstance(n_epochs, bool) or n_epochs < 1:
             raise ConfigError(f"'epochs' must be an int in [1, inf); got {n_epochs!r}")
         n_epochs = int(n_epochs)
-        ckpt = _checkpoints(checkpoint, checkpoint_every, cache_dir)
+        ckpt = _checkpoints(checkpoint, checkpoint_every, cache_dir, own=self._checkpoints_written)
         callbacks = _callbacks(callbacks)
         check_available(self.device, self.backend, self.config.loss)  # before reading anything
         with StopSignals(only_if_default=True), self._distributed(distributed):
@@ -482,6 +485,7 @@ class Word2Vec:
         callbacks = _callbacks(callbacks)
         native, position, saved = load_checkpoint(checkpoint)
         model = cls._from_native(native, checkpoint)
+        model._checkpoints_written.append(os.fspath(checkpoint))  # its own: training it more may replace it
         model.to(device, backend)
         check_available(model.device, model.backend, model.config.loss)
         ckpt = _checkpoints(checkpoint_to if checkpoint_to is not None else checkpoint, checkpoint_every,
@@ -693,6 +697,8 @@ class Word2Vec:
             done = 0 if snapshot.spans is None else n_chunks - remaining(snapshot.spans)
             log.info("checkpoint written: %s (pass %d, %d of %d chunks done)", where, snapshot.epoch + 1, done,
                      n_chunks)
+            if where not in self._checkpoints_written:
+                self._checkpoints_written.append(where)
             if ctx is not None:
                 ctx.checkpoint = where
             return where
