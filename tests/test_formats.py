@@ -470,3 +470,16 @@ def test_written_together(tmp_path, monkeypatch):
                 with formats.atomic_write(path, "w") as f:
                     f.write("newest")
     assert stop.value.saved and a.read_text() == b.read_text() == "newest"
+    # outside the command line (no StopSignals), Ctrl-C between the renames waits for them too
+
+    def replace_then_ctrl_c(src, dst):
+        real(src, dst)
+        os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(os, "replace", replace_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        with formats.written_together():
+            for path in (a, b):
+                with formats.atomic_write(path, "w") as f:
+                    f.write("last")
+    assert a.read_text() == b.read_text() == "last" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.txt", "b.txt", "b.txt.gz"]

@@ -765,19 +765,29 @@ def test_no_room_anywhere_for_the_trained_model_waits_for_room(monkeypatch, tmp_
     monkeypatch.setattr(train_command, "SAVE_RETRY_SECONDS", 10.0)
     timers = []
 
-    def full_then_stop(write, path, fallbacks):  # SIGTERM once the wait has begun
-        timers.append(threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)))
+    def full_then_stop(write, path, fallbacks):  # Ctrl-C (what the warning offers) once the wait has begun
+        timers.append(threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)))
         timers[-1].start()
         full(write, path, fallbacks)
     monkeypatch.setattr(outputs, "save_with_fallback", full_then_stop)
     try:
-        assert cli.main(["train", str(corpus), "-o", str(tmp_path / "m3.w2v"), *FAST]) == 143
+        assert cli.main(["train", str(corpus), "-o", str(tmp_path / "m3.w2v"), *FAST]) == 130
     finally:
         for timer in timers:
             timer.cancel()
     err = capsys.readouterr().err
-    assert "stopped by SIGTERM while waiting for room to save the trained model: it is lost" in err, err
-    assert not (tmp_path / "m2.w2v").exists() and not (tmp_path / "m3.w2v").exists()
+    assert "while waiting for room to save the trained model: it is lost" in err and "not written or" not in err, err
+    # Ctrl-C three times during a save: out at once, and the message says the model is lost (not saved)
+
+    def cut(write, path, fallbacks):
+        for _ in range(3):
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(write, path, fallbacks)
+    monkeypatch.setattr(outputs, "save_with_fallback", cut)
+    assert cli.main(["train", str(corpus), "-o", str(tmp_path / "m4.w2v"), *FAST]) == 130
+    err = capsys.readouterr().err
+    assert "pressed again while a file was being written (it was not): the trained model is lost" in err, err
+    assert not any((tmp_path / f"m{i}.w2v").exists() for i in (2, 3, 4))
 
 
 def test_a_stop_while_a_resume_reads_says_the_checkpoint_is_as_it_was(monkeypatch, tmp_path, capsys):

@@ -194,6 +194,8 @@ def test_most_similar_cosmul_is_3cosmul_and_takes_vectors(kv):
     assert "w2" in [w for w, _ in kv.most_similar_cosmul([kv["w2"], "w3"], ["w1"], topn=V)]  # a vector excludes none
     with pytest.raises(ValueError, match="at least one positive or negative"):
         kv.most_similar_cosmul()
+    with pytest.raises(TypeError, match="not \\(word, weight\\) pairs"):
+        kv.most_similar_cosmul([("w1", 2.0), "w2"])
     with pytest.raises(UnknownWordError):
         kv.most_similar_cosmul(["w1", "nope"])
 
@@ -214,6 +216,7 @@ def test_get_mean_vector(kv):
                                (kv["w1"] - 3 * kv["w2"]) / 4, rtol=1e-5)
     post = kv.get_mean_vector(["w1", kv["w2"]], post_normalize=True)
     np.testing.assert_allclose(post, _unit(units[0] + kv["w2"]), rtol=1e-5)
+    np.testing.assert_allclose(kv.get_mean_vector(["w1", 10 ** 6, "w2"]), units.mean(axis=0), rtol=1e-5)  # as gensim
     with pytest.raises(UnknownWordError):
         kv.get_mean_vector(["w1", "nope"], ignore_missing=False)
     with pytest.raises(UnknownWordError, match="none of the 2 keys"):

@@ -242,10 +242,12 @@ def written_together() -> Iterator[None]:
             for tmp, path in staged:
                 try:
                     os.replace(tmp, path)
-                except OSError as e:
+                except BaseException as e:
                     for left, _ in staged[len(done):]:
                         with contextlib.suppress(OSError):
                             os.unlink(left)
+                    if not isinstance(e, OSError):
+                        raise
                     err = OutputError.wrap(e, path)
                     if done:
                         err.args = (f"{err.args[0]} ({', '.join(done)} written already)",)

@@ -172,10 +172,21 @@ def raise_lost() -> None:
 def deferred() -> Iterator[None]:
     """Hold stop signals in the innermost active :class:`StopSignals` while the block runs (a collective
     between processes must not be cut in the middle), then raise the first one as :class:`Stopped` (unless
-    an outer hold is still in force)."""
+    an outer hold is still in force).  With no :class:`StopSignals` active, Ctrl-C is held the same way when
+    Python's own handler has it, and raised after the block as ``KeyboardInterrupt``."""
     stopper = _active[-1] if _active and _main_thread() else None
     if stopper is None:
-        yield
+        if not _main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            yield
+            return
+        pressed: list[int] = []
+        signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if pressed:
+            raise KeyboardInterrupt
         return
     with _held(stopper):
         yield

@@ -293,8 +293,9 @@ class Word2Vec:
             When the path cannot be written, the checkpoint goes to ``cache_dir``, the temp directory or
             the home directory, and the log says where.  A file already at the path is never replaced
             (:class:`~w2v.OutputConflictError`, saying whether it is an earlier training's checkpoint to
-            resume), unless this model wrote it (or was resumed from it): delete it, or name another path.  It is kept when training ends (the model is not saved
-            yet); ``w2v train`` deletes it once the model is written.
+            resume), unless this model wrote it (or was resumed from it): delete it, or name another path.
+            It is kept when training ends (the model is not saved yet); ``w2v train`` deletes it once the
+            model is written.
         checkpoint_every : float, optional
             Seconds between checkpoints (needs ``checkpoint``); None: only on interruption.
         update_vocab : bool
@@ -669,6 +670,8 @@ class Word2Vec:
             """Write a checkpoint; returns where.  ``fallback``: try other directories when the path fails.
             Distributed: every rank's position goes to rank 0, which writes it (the weights are merged)."""
             fingerprint_ = print_
+            if ckpt.path not in self._checkpoints_written:  # (every rank: each checks the path when trained again)
+                self._checkpoints_written.append(ckpt.path)
             if ctx is not None:
                 import json
                 from dataclasses import asdict

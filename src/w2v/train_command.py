@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import os
 import re
+import signal
 import time
 from typing import Any
 
@@ -202,12 +203,10 @@ def run(args: argparse.Namespace) -> int:
             if wanted]
     not_written = f"; {' and '.join(rest)} were not written" if rest else ""
     where, failure = _save_model(args, model, fallbacks, checkpoint, not_written)
+    _drop_checkpoint(checkpoint)
     if failure is not None:
         raise OutputError(f"{failure}; the trained model was saved to {where} instead: move it where it "
                           f"belongs{not_written}")
-    if os.path.exists(checkpoint):  # the model now holds everything the checkpoint did
-        with contextlib.suppress(OSError):
-            os.remove(checkpoint)
     _write_the_rest(args, model)
     if not args.quiet:
         out = _summary(model)
@@ -218,6 +217,13 @@ def run(args: argparse.Namespace) -> int:
             out.append(f"loss picture: {args.plot_loss} ({_size(args.plot_loss)})")
         print("\n".join(out), flush=True)
     return 0
+
+
+def _drop_checkpoint(checkpoint: str) -> None:
+    """Remove the training's checkpoint once the model is saved (anywhere): the model holds all it did."""
+    if os.path.exists(checkpoint):
+        with contextlib.suppress(OSError):
+            os.remove(checkpoint)
 
 
 def _save_model(args: argparse.Namespace, model, fallbacks: list[str], checkpoint: str,
@@ -231,19 +237,24 @@ def _save_model(args: argparse.Namespace, model, fallbacks: list[str], checkpoin
 
     waited = 0.0
     while True:
+        kept = (f" (the checkpoint {checkpoint} keeps the training up to its last save: --resume it once there "
+                "is room)" if os.path.exists(checkpoint) else "")
+        saved = None
         try:
             with args.signals.hold():
-                where, failure = outputs.save_with_fallback(model.save, args.output, fallbacks)
+                saved = outputs.save_with_fallback(model.save, args.output, fallbacks)
         except OutputError as err:
             failed = err
-        except Stopped as stop:  # held while the model was saved
+        except Stopped as stop:
+            if saved is None:  # Ctrl-C pressed three times: out at once, the save cut
+                raise Stopped(stop.signum, f"{stop}: the trained model is lost{kept}", saved=True) from None
+            where, failure = saved  # a stop held while the model was saved
+            _drop_checkpoint(checkpoint)
             elsewhere = f" (instead of {args.output}: {failure})" if failure is not None else ""
             raise Stopped(stop.signum, f"stopped by {signal_name(stop.signum)} after the model was saved to "
                                        f"{where}{elsewhere}{not_written}", saved=True) from None
         else:
-            return where, failure
-        kept = (f" (the checkpoint {checkpoint} keeps the training up to its last save: --resume it once there "
-                "is room)" if os.path.exists(checkpoint) else "")
+            return saved
         stopped = args.signals.take_pending()
         if stopped is not None:
             raise Stopped(stopped, f"stopped by {signal_name(stopped)}: {failed}; the trained model is lost"
@@ -253,16 +264,18 @@ def _save_model(args: argparse.Namespace, model, fallbacks: list[str], checkpoin
                               f"model is lost{kept}")
         if not waited:
             room = outputs.size_text(native_file_bytes(model.vocab, model.config.dim))
-            logger.warning("%s.  The trained model (%s) is only in memory: make room in one of these places; "
+            logger.warning("%s.  The trained model (%s) is only in memory: make room in one of these places (or "
+                           "mend what the message says); "
                            "trying again every %.0f s for %.0f minutes (Ctrl-C gives up and loses it)%s", failed,
                            room, SAVE_RETRY_SECONDS, SAVE_WAIT_SECONDS / 60,
                            f"; this training's checkpoint {checkpoint} may go, the model holds all it does"
                            if kept else "")
         try:
             time.sleep(SAVE_RETRY_SECONDS)
-        except Stopped as stop:
-            raise Stopped(stop.signum, f"stopped by {signal_name(stop.signum)} while waiting for room to save "
-                                       f"the trained model: it is lost{kept}", saved=True) from None
+        except KeyboardInterrupt as stop:  # Ctrl-C (Python's own handler here) or a stop signal
+            signum = getattr(stop, "signum", signal.SIGINT)
+            raise Stopped(signum, f"stopped by {signal_name(signum)} while waiting for room to save the trained "
+                                  f"model: it is lost{kept}", saved=True) from None
         waited += SAVE_RETRY_SECONDS
 
 

@@ -317,6 +317,10 @@ class KeyedVectors:
         are excluded from the results.  Returns a list of (word, score), best first; with ``topn=None`` the
         (n,) array of every searched row's score.
         """
+        for terms in (positive, negative):
+            if isinstance(terms, (list, tuple)) and any(isinstance(t, tuple) for t in terms):
+                raise TypeError("most_similar_cosmul takes words or vectors, not (word, weight) pairs: a product "
+                                "of cosines has no weights (most_similar takes them)")
         pos, used_pos = self._terms(positive, 1.0)
         neg, used_neg = self._terms(negative, 1.0)
         if not pos and not neg:
@@ -345,7 +349,8 @@ class KeyedVectors:
         total, weight = np.zeros(self.vector_size), 0.0
         for key, k in zip(keys, w):
             if isinstance(key, (str, bytes, numbers.Integral)):
-                if not (isinstance(key, numbers.Integral) or key in self) and ignore_missing:
+                known = 0 <= key < len(self) if isinstance(key, numbers.Integral) else key in self
+                if not known and ignore_missing:
                     continue
                 i = self.get_index(key)
                 vec = self._unit_of(i) if pre_normalize else self._vectors[i]
@@ -463,7 +468,8 @@ class KeyedVectors:
         searched = normed[:limit]                                        # (limit, d)
         n = len(idx)
         out = np.empty(n, dtype=np.int64)
-        block = int(max(1, min(4096, _BLOCK_BYTES // (4 * max(limit, 1)))))
+        # a (questions x searched) block of scores; 3CosMul holds five such arrays at once, 3CosAdd two
+        block = int(max(1, min(4096, _BLOCK_BYTES // ((4 if method == "3cosadd" else 10) * max(limit, 1)))))
         shared = None
         if method == "3cosmul":
             # 3CosMul needs each question word's cosine with every searched row; questions share words
