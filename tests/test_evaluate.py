@@ -223,9 +223,28 @@ def test_bad_data_files(tmp_path):
     path.write_text("a b a b\n")
     with pytest.raises(ValueError, match="before the first ': section'"):
         evaluate_analogies(kv, path)
-    path.write_text("a\tb\tlots\n")
-    with pytest.raises(ValueError, match="not a number"):
+    path.write_text("a\tb\t1\na\tb\tlots\n")
+    with pytest.raises(ValueError, match=r"line 2: the score 'lots' \(field 3, as on the first line\) is not a number"):
         evaluate_word_pairs(kv, path)
+    path.write_text("a\tb\tlots\n")  # a header alone
+    with pytest.raises(ValueError, match="no word pair in it .*line 1 has no number after its two words"):
+        evaluate_word_pairs(kv, path)
+
+
+def test_word_pair_files_as_the_standard_sets_come(tmp_path):
+    """SimLex-999 (a header, the score in field 4 after the part of speech), MTurk-771 (commas), MEN's
+    tagged form (whitespace, words with part-of-speech tags the vocabulary lacks)."""
+    kv = KeyedVectors(["a", "b", "c", "d"], np.array([[1, 0], [1, 1], [0, 1], [-1, 1]], np.float32))
+    plain = evaluate_word_pairs(kv, _write(tmp_path / "p.tsv", "a\tb\t5\na\tc\t2\nb\td\t1\nc\td\t7\n"))
+    simlex = _write(tmp_path / "SimLex-999.txt", "word1\tword2\tPOS\tSimLex999\tconc(w1)\n"
+                    "a\tb\tA\t5\t2.5\na\tc\tA\t2\t1\nb\td\tN\t1\t4\nc\td\tV\t7\t3\n")
+    mturk = _write(tmp_path / "MTurk-771.csv", "a,b,5\na,c,2\nb,d,1\nc,d,7\n")
+    for path, column in ((simlex, 4), (mturk, 3)):
+        res = evaluate_word_pairs(kv, path)
+        assert (res["spearman"], res["pairs"], res["score_column"]) == (plain["spearman"], 4, column)
+    assert "scores from field 4" in format_report(evaluate_word_pairs(kv, simlex))
+    men = evaluate_word_pairs(kv, _write(tmp_path / "MEN.txt", "a-n b-n 50.0\nc-v d-n 12.0\n"))
+    assert men["pairs"] == 0 and "part-of-speech tags (a-n)" in men["note"] and men["note"] in format_report(men)
 
 
 def test_full_google_set_speed():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from importlib import resources
 from typing import Any, Iterable
 
@@ -184,46 +185,57 @@ def evaluate_word_pairs(kv: KeyedVectors, path: str | os.PathLike | None = None,
 
     Parameters
     ----------
-    path : lines "word1<TAB>word2<TAB>score" ('#' starts a comment line); WordSim-353 when None.
+    path : lines "word1<TAB>word2<TAB>score" ('#' starts a comment line); WordSim-353 when None.  The
+        fields may be separated by tabs, spaces or commas; the score is the first number after the two
+        words on the first line (SimLex-999's fourth column, after its part of speech), the same column
+        on every line; a first line without a number there is a header (SimLex-999's), skipped.
     lowercase : compare case-insensitively (the most frequent casing stands for a word); None: do so when
         the vocabulary holds no uppercase letter.
 
     Returns
     -------
     {"spearman", "pearson" (None with fewer than two known pairs), "pairs" (pairs with both words known),
-    "oov" (the others), "lowercased", "dataset"}.
+    "oov" (the others), "lowercased", "dataset", "score_column" (1-based)}, and "note" when no pair could
+    be scored, saying why if it can tell.
     """
     kv = _vectors_of(kv, "evaluate_word_pairs")
     name, lines = _read_data(path, WORD_PAIRS)
     if lowercase is None:
         lowercase = _is_lowercase(kv.index_to_key)
     rows = _fold_map(kv.index_to_key, lowercase)
-    gold, pairs, oov = [], [], 0
+    gold, pairs, unknown = [], [], []
+    column = header = None  # the score's field, decided by the first line
     for line_no, line in enumerate(lines, 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        fields = line.rstrip("\r\n").split("\t")
-        if len(fields) != 3:
-            fields = line.split()
-        if len(fields) != 3:
+        fields = _pair_fields(line)
+        if len(fields) < 3:
             raise DataFileError(f"{name} line {line_no}: expected 'word1<TAB>word2<TAB>score': {line!r}")
-        a, b, score = fields
-        try:
-            score = float(score)
-        except ValueError:
-            raise DataFileError(f"{name} line {line_no}: the score {score!r} is not a number") from None
+        if column is None:
+            column = next((k for k in range(2, len(fields)) if _number(fields[k]) is not None), None)
+            if column is None and header is None:  # a header line (SimLex-999's): no number after two words
+                header = line_no
+                continue
+            if column is None:
+                raise DataFileError(f"{name} line {line_no}: the score {fields[2]!r} is not a number")
+        score = _number(fields[column]) if column < len(fields) else None
+        if score is None:
+            shown = fields[column] if column < len(fields) else "nothing"
+            raise DataFileError(f"{name} line {line_no}: the score {shown!r} (field {column + 1}, as on the "
+                                "first line) is not a number")
         if not math.isfinite(score):
-            raise DataFileError(f"{name} line {line_no}: the score {fields[2]!r} is not a finite number")
-        if lowercase:
-            a, b = a.lower(), b.lower()
-        ia, ib = rows.get(a.strip()), rows.get(b.strip())
+            raise DataFileError(f"{name} line {line_no}: the score {fields[column]!r} is not a finite number")
+        a, b = (fields[0].lower(), fields[1].lower()) if lowercase else (fields[0], fields[1])
+        ia, ib = rows.get(a), rows.get(b)
         if ia is None or ib is None:
-            oov += 1
+            unknown.append((a, b))
             continue
         gold.append(score)
         pairs.append((ia, ib))
+    oov = len(unknown)
     if not gold and not oov:
-        raise DataFileError(f"{name}: no word pair in it (lines 'word1<TAB>word2<TAB>score')")
+        raise DataFileError(f"{name}: no word pair in it (lines 'word1<TAB>word2<TAB>score'"
+                            + (f"; line {header} has no number after its two words)" if header else ")"))
     spearman = pearson = None
     if len(pairs) >= 2:
         normed = kv.get_normed_vectors()
@@ -232,8 +244,32 @@ def evaluate_word_pairs(kv: KeyedVectors, path: str | os.PathLike | None = None,
         human = np.array(gold, dtype=np.float64)
         pearson = _pearson(model, human)
         spearman = _pearson(_average_ranks(model), _average_ranks(human))
-    return {"spearman": spearman, "pearson": pearson, "pairs": len(pairs), "oov": oov,
-            "lowercased": bool(lowercase), "dataset": name}
+    result = {"spearman": spearman, "pearson": pearson, "pairs": len(pairs), "oov": oov,
+              "lowercased": bool(lowercase), "dataset": name, "score_column": None if column is None else column + 1}
+    if not pairs:
+        tagged = [w for pair in unknown for w in pair if re.fullmatch(r".+-[a-z]", w)]
+        untagged = sum(w[:-2] in rows for w in tagged)
+        result["note"] = ("no pair has both words in the vocabulary" + (
+            f"; its words carry part-of-speech tags ({tagged[0]}) that the vocabulary's lack (MEN's "
+            "natural-form file has none)" if tagged and untagged >= len(tagged) / 2 else ""))
+    return result
+
+
+def _pair_fields(line: str) -> list[str]:
+    """The fields of a word-pair line: tab-separated, else by spaces, else by commas (MTurk-771's CSV)."""
+    fields = [f.strip() for f in line.rstrip("\r\n").split("\t")]
+    if len(fields) < 3:
+        fields = line.split()
+    if len(fields) < 3:
+        fields = [f.strip() for f in line.split(",")]
+    return fields
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _pct(x: float | None) -> str:
@@ -281,6 +317,8 @@ def _analogy_table(res: dict[str, Any]) -> str:
 
 
 def _pairs_table(res: dict[str, Any]) -> str:
-    return (f"word pairs: {res.get('dataset', '')}{', lowercased' if res['lowercased'] else ''}\n"
+    column = res.get("score_column")
+    return (f"word pairs: {res.get('dataset', '')}{', lowercased' if res['lowercased'] else ''}"
+            f"{f', scores from field {column}' if column not in (None, 3) else ''}\n"
             f"  Spearman {_num(res['spearman'])}   Pearson {_num(res['pearson'])}   "
-            f"pairs {res['pairs']}   oov {res['oov']}")
+            f"pairs {res['pairs']}   oov {res['oov']}" + (f"\n  ({res['note']})" if res.get("note") else ""))
