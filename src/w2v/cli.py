@@ -247,10 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "bundled Google analogies and WordSim-353 are used.")
     p.add_argument("model", metavar="MODEL", help="a model or vectors file")
     _add_nonfinite_flag(p)
-    p.add_argument("--analogies", metavar="FILE", help="analogy questions ('a b c d' lines in ': section' "
-                   "blocks; default: the bundled Google set)")
+    p.add_argument("--analogies", metavar="FILE", help="analogy questions ('a b c d' lines, in ': section' "
+                   "blocks or not; default: the bundled Google set)")
     p.add_argument("--similarity", nargs="+", action="extend", metavar="FILE",
-                   help="word-pair files ('word1<TAB>word2<TAB>score'; default: the bundled WordSim-353)")
+                   help="word-pair files ('word1<TAB>word2<TAB>score', or as "
+                        "SimLex-999 and MTurk-771 come; default: the bundled WordSim-353)")
     p.add_argument("--restrict-vocab", type=_positive_int, metavar="N",
                    help="analogies: search only the N most frequent words, and count questions with a word "
                         "outside them as out of vocabulary (default: 30000, as the C tool and gensim)")

@@ -83,7 +83,8 @@ def _summary(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike | None = None, *,
                        restrict_vocab: int | None = 30000, method: str = "3cosadd",
                        lowercase: bool | None = None) -> dict[str, Any]:
-    """Accuracy on analogy questions "a b c d" (a is to b as c is to d), in ``: section`` blocks.
+    """Accuracy on analogy questions "a b c d" (a is to b as c is to d), in ``: section`` blocks (a file
+    without them is one section, named after the file).
 
     Parameters
     ----------
@@ -122,8 +123,8 @@ def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike | None = None, 
         words = line.split()
         if len(words) != 4:
             raise DataFileError(f"{name} line {line_no}: expected four words, found {len(words)}: {line!r}")
-        if not sections:
-            raise DataFileError(f"{name} line {line_no}: a question before the first ': section' line")
+        if not sections:  # a set without sections (MSR's, say): one section named after the file
+            sections.append({"section": os.path.splitext(name)[0], "correct": 0, "answered": 0, "oov": 0})
         if lowercase:
             words = [w.lower() for w in words]
         found = [rows.get(w) for w in words]
@@ -134,7 +135,7 @@ def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike | None = None, 
         owner.append(len(sections) - 1)
 
     if not questions and not sum(s["oov"] for s in sections):
-        raise DataFileError(f"{name}: no analogy question in it (lines 'a b c d' after a ': section' line)")
+        raise DataFileError(f"{name}: no analogy question in it (lines 'a b c d', in ': section' blocks or not)")
     if questions:
         q = np.array(questions, dtype=np.int64)                                      # (n, 4)
         fold = None
