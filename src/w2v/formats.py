@@ -83,7 +83,6 @@ _NUMERIC_KINDS = "biufc"           # bool, int, uint, float, complex: never obje
 _DTYPES = {d.str: d for d in (np.dtype(c).newbyteorder("<") for c in "?bBhHiIlLqQefdFD")}
 
 
-
 class Compression(NamedTuple):
     """A compression w2v reads (recognised by its first bytes) and writes (chosen by a file's name)."""
     module: Any    # gzip, bz2 or lzma: its open(path or binary file, mode) and decompress(bytes)

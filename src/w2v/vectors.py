@@ -326,7 +326,7 @@ class KeyedVectors:
         if not pos and not neg:
             raise ValueError("most_similar_cosmul needs at least one positive or negative word or vector")
         limit = self._limit(restrict_vocab)
-        pos, neg = ([(self._cosines(_unit_rows(v), limit) + 1) / 2 for v in terms] for terms in (pos, neg))
+        pos, neg = ([_shift(self._cosines(_unit_rows(v), limit)) for v in terms] for terms in (pos, neg))
         scores = _cosmul(pos, neg)
         if topn is None:
             return scores
@@ -436,7 +436,7 @@ class KeyedVectors:
         if method == "3cosadd":
             scores = self._cosines(_unit_rows(ub - ua + uc), limit)
         else:
-            sa, sb, sc = ((self._cosines(u, limit) + 1) / 2 for u in (ua, ub, uc))
+            sa, sb, sc = (_shift(self._cosines(u, limit)) for u in (ua, ub, uc))
             scores = _cosmul([sb, sc], [sa])
         return self._top(scores, int(topn), (ia, ib, ic))
 
@@ -578,10 +578,14 @@ def _is_mapped(a: object) -> bool:
 
 def _shifted_cosines(queries: np.ndarray, searched: np.ndarray) -> np.ndarray:
     """(U, limit) cosines of unit ``queries`` (U, d) with unit ``searched`` (limit, d), shifted to [0, 1]."""
-    out = queries @ searched.T
-    out += 1
-    out *= 0.5
-    return out
+    return _shift(queries @ searched.T)
+
+
+def _shift(cosines: np.ndarray) -> np.ndarray:
+    """Cosines shifted to [0, 1], ``(1 + cos) / 2``, as 3CosMul takes them (Levy & Goldberg 2014), in place."""
+    cosines += 1
+    cosines *= 0.5
+    return cosines
 
 
 def _cosmul(positive: Sequence[np.ndarray], negative: Sequence[np.ndarray]) -> np.ndarray:
