@@ -483,3 +483,19 @@ def test_written_together(tmp_path, monkeypatch):
                     f.write("last")
     assert a.read_text() == b.read_text() == "last" and sorted(p.name for p in tmp_path.iterdir()) == [
         "a.txt", "b.txt", "b.txt.gz"]
+
+
+def test_a_text_file_whose_words_hold_spaces_is_read_as_text(tmp_path, caplog):
+    """A first row "new york 0.15 ..." once made the guess say binary (the bytes after the first space are
+    not a number) and loaded garbage; such words (written by tools that allow them) are read whole."""
+    path = tmp_path / "v.vec"
+    path.write_text("3 4\nnew york 0.15381375 0.4637451 0.37838337 0.58589506\ntab 0.99 0.19 0.58 0.05\n"
+                    "los  angeles ca 0.64 0.87 0.56 0.54\n")
+    with caplog.at_level(logging.WARNING, logger="w2v"):
+        words, vectors, info = load_word2vec(path)
+    assert words == ["new york", "tab", "los angeles ca"] and not info["binary"]
+    np.testing.assert_allclose(vectors[0], [0.15381375, 0.4637451, 0.37838337, 0.58589506])
+    assert "2 word(s) held spaces" in caplog.text
+    path.write_text("2 4\nnew york 0.1 0.2 0.3\ntab 0.99 0.19 0.58 0.05\n")  # too few values: still an error
+    with pytest.raises(ModelFileError, match="line 2: could not convert string to float"):
+        load_word2vec(path, binary=False)

@@ -775,6 +775,24 @@ def _open_stream(path: str) -> tuple[BinaryIO, str | None]:
 _TEXT_BYTES = frozenset(b"0123456789+-.eEinfatyINFATY \t\r")
 
 
+def _ends_in_numbers(fields: list[bytes], d: int) -> int:
+    """How many fields the word takes when the last ``d`` of a text row's ``fields`` are numbers: more than 1
+    for a word holding spaces, unless those extra fields are numbers too (a ragged row); else 0."""
+    if len(fields) < d + 1 or any(_number_or_none(x) is None for x in fields[-d:]):
+        return 0
+    parts = len(fields) - d
+    if parts > 1 and all(_number_or_none(x) is not None for x in fields[1:parts]):
+        return 0  # "b 4.0 5.0 6.0 7.0" with d = 3: one value too many, not the word "b 4.0"
+    return parts
+
+
+def _number_or_none(field: bytes) -> float | None:
+    try:
+        return float(field)
+    except ValueError:
+        return None
+
+
 def _looks_like_text(segment: bytes, d: int, complete: bool) -> bool:
     """Whether the bytes after the first word are d numbers in text (rather than 4*d raw float32s)."""
     line, newline, _ = segment.partition(b"\n")
@@ -884,6 +902,9 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
 
 
 def _guess_binary(path: str, buf: _Buffer, d: int) -> bool:
+    newline = buf.find(b"\n", 64 * d + 4096)
+    if newline >= 0 and _ends_in_numbers(buf.data[buf.pos:newline].split(), d) > 1:
+        return False  # text whose first word holds a space ("new york 0.1 ..."): its last d fields are numbers
     space = buf.find(b" ", 4096)
     if space == -1 and not buf.data[buf.pos:].strip():
         raise _bad(path, "truncated file: the header announces vectors, the file ends right after it")
@@ -970,7 +991,7 @@ def _read_text(path: str, buf: _Buffer, rows: _Rows, n: int, d: int) -> tuple[li
     words = _Words(path)
     max_line = 64 * d + (1 << 20)
     line_no = 1
-    r = 0
+    r = spaced = 0
     while r < n:
         line_no += 1
         newline = buf.find(b"\n", max_line)
@@ -986,8 +1007,12 @@ def _read_text(path: str, buf: _Buffer, rows: _Rows, n: int, d: int) -> tuple[li
         if not fields:
             continue  # a blank line carries nothing
         if len(fields) != d + 1:
-            raise _bad(path, f"line {line_no}: expected a word and {d} values, found "
-                             f"{len(fields) - 1} values (ragged rows, or a binary file read as text?)")
+            parts = _ends_in_numbers(fields, d)
+            if parts < 2:
+                raise _bad(path, f"line {line_no}: expected a word and {d} values, found "
+                                 f"{len(fields) - 1} values (ragged rows, or a binary file read as text?)")
+            fields = [b" ".join(fields[:parts])] + fields[parts:]  # a word holding spaces (no format allows it)
+            spaced += 1
         where = f"line {line_no}"
         if words.add(fields[0], where):
             try:
@@ -996,4 +1021,7 @@ def _read_text(path: str, buf: _Buffer, rows: _Rows, n: int, d: int) -> tuple[li
             except ValueError as e:
                 raise _bad(path, f"line {line_no}: {e}") from None
         r += 1
+    if spaced:
+        log.warning("%s: %d word(s) held spaces, which the word2vec format has no way to write (gensim cannot read "
+                    "them back): each read as the fields before its %d values, joined by one space", path, spaced, d)
     return words.words, words.invalid, words.skipped
