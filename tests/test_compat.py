@@ -42,3 +42,24 @@ def test_settings_with_the_same_name_are_accepted_and_others_suggested():
     with pytest.raises(ConfigError, match="cbow_mean=False"):
         Word2Vec(model="cbow", cbow_mean=0)
     assert all(isinstance(v, str) and v for v in GENSIM_NAMES.values())
+
+
+def test_gensim_train_arguments_and_methods_say_the_w2v_way():
+    model = Word2Vec(min_count=1, sample=0, threads=1)
+    sentences = [["a", "b", "a"]]
+    with pytest.raises(TypeError, match=r"no 'total_examples' \(gensim's argument\); in w2v write nothing: w2v "
+                                        r"counts the corpus itself"):
+        model.train(sentences, total_examples=1, epochs=1)
+    with pytest.raises(TypeError, match=r"no 'corpus_file' .* train\('corpus.txt'\)"):
+        model.train(corpus_file="c.txt")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'nope'"):
+        model.train(sentences, nope=1)
+    with pytest.raises(TypeError, match="train\\(\\) needs a corpus"):
+        model.train()
+    with pytest.raises(AttributeError, match=r"'build_vocab' \(gensim's\); in w2v use train\(corpus\)"):
+        model.build_vocab(sentences)
+    with pytest.raises(AttributeError, match=r"training_log\[-1\]\['loss'\]"):
+        model.get_latest_training_loss()
+    with pytest.raises(AttributeError, match="^'Word2Vec' object has no attribute 'nope'$"):
+        model.nope
+    assert not hasattr(model, "syn1neg") and model.train(sentences, progress=False).wv["a"].shape == (100,)

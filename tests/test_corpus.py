@@ -292,6 +292,54 @@ def test_an_iterable_that_does_not_start_over_is_named():
     empty = Corpus([[]])
     assert list(empty) == [] and list(empty) == []  # empty both times: no complaint here
 
+    class Eager:  # __iter__ reads its whole file at once: used up by a first call
+        def __init__(self):
+            self.lines = iter(["a b a", "b a b"])
+
+        def __iter__(self):
+            return iter([line.split() for line in self.lines])
+
+    with pytest.raises(CorpusError, match=r"gave 6 tokens when first read and none when read again"):
+        Word2Vec(min_count=1, dim=4, threads=1).train(Eager(), progress=False)  # (not "corpus is empty")
+
+
+def test_an_iterable_that_gives_other_sentences_each_time_is_refused():
+    import random
+
+    docs = [[f"w{i % 7}", f"w{i % 5}", f"w{i % 3}"] * (1 + i % 4) for i in range(200)]
+
+    class Alternating:  # a different half each time: the vocabulary would not match the text trained on
+        def __init__(self, size=100):
+            self.calls, self.size = 0, size
+
+        def __iter__(self):
+            self.calls += 1
+            return iter(random.Random(self.calls).sample(docs, self.size))
+
+    class Shuffled(Alternating):  # the same sentences in another order each time: fine
+        def __init__(self):
+            super().__init__(len(docs))
+
+    with pytest.raises(CorpusError, match=r"tokens when first read and .* when read again: its __iter__ "
+                                          r"\(Alternating\) gives other sentences each time"):
+        Word2Vec(min_count=1, dim=4, threads=1).train(Alternating(), progress=False)
+    assert Word2Vec(min_count=1, dim=4, threads=1, sample=0).train(Shuffled(), progress=False).wv
+
+
+def test_sentences_as_numpy_arrays_and_paths_as_bytes(tmp_path):
+    rows = [np.array(["a", "b", "a"]), np.array(["b", "c"], dtype=object)]  # (pandas' lists read from parquet)
+    assert list(Corpus(rows)) == [["a", "b", "a"], ["b", "c"]]
+    (tmp_path / "c.txt").write_text("x y\n")
+    assert list(Corpus([os.fsencode(tmp_path / "c.txt")])) == [["x", "y"]]
+
+
+@pytest.mark.parametrize("path, hint", [("data/*.txt", "does not expand wildcards"),
+                                        ("~/nope-corpus.txt", "does not expand ~"),
+                                        ("https://example.com/c.txt", "reads files, not URLs")])
+def test_paths_w2v_does_not_expand_say_so(path, hint):
+    with pytest.raises(CorpusNotFoundError, match=hint):
+        Corpus(path)
+
 
 def test_subdirectories_and_files_named_twice_are_warned_about(tmp_path, caplog):
     (tmp_path / "d" / "sub").mkdir(parents=True)

@@ -36,6 +36,52 @@ GENSIM_NAMES: dict[str, str] = {
 }
 CORPUS_ARGUMENTS = ("sentences", "corpus_file", "corpus_iterable")
 
+# gensim's arguments of Word2Vec.train -> what to write in w2v
+GENSIM_TRAIN_ARGUMENTS: dict[str, str] = {
+    "corpus_iterable": "train(corpus): the corpus is the first argument",
+    "corpus_file": "train('corpus.txt'): a path is a corpus as it is",
+    "sentences": "train(corpus): the corpus is the first argument",
+    "total_examples": "nothing: w2v counts the corpus itself (train(corpus, epochs=...))",
+    "total_words": "nothing: w2v counts the corpus itself (train(corpus, epochs=...))",
+    "start_alpha": "alpha=... in Word2Vec(...) (the rate decays from alpha to min_alpha over each train call)",
+    "end_alpha": "min_alpha=... in Word2Vec(...)",
+    "word_count": "nothing: w2v counts the words itself",
+    "queue_factor": "nothing: w2v has no job queue",
+    "report_delay": "nothing: progress=True shows a bar (periodic lines when stderr is not a terminal)",
+    "compute_loss": "nothing: the loss of every epoch is always in model.training_log",
+}
+# gensim's attributes of a Word2Vec model -> what to use in w2v
+GENSIM_ATTRIBUTES: dict[str, str] = {
+    "build_vocab": "train(corpus), which counts the vocabulary itself (and update_vocab=True to add words later)",
+    "get_latest_training_loss": "model.training_log[-1]['loss'], the mean loss per example of the last epoch",
+    "syn1neg": "model.weights[1] (the output weights)",
+    "syn1": "model.weights[1] (the output weights)",
+    "corpus_count": "model.stats['raw_tokens'] (words, not sentences)",
+    "corpus_total_words": "model.stats['raw_tokens']",
+    "vector_size": "model.config.dim",
+    "window": "model.config.window",
+}
+
+
+def check_train_arguments(corpus: Any, unexpected: dict[str, Any]) -> None:
+    """Raise ``TypeError`` with the w2v way for ``train``'s arguments that gensim has and w2v has not (and for
+    a missing corpus)."""
+    for name in unexpected:
+        if name in GENSIM_TRAIN_ARGUMENTS:
+            raise TypeError(f"train() takes no '{name}' (gensim's argument); in w2v write "
+                            f"{GENSIM_TRAIN_ARGUMENTS[name]}")
+        raise TypeError(f"train() got an unexpected keyword argument '{name}'")
+    if corpus is None:
+        raise TypeError("train() needs a corpus: a file path, a list of paths, or a re-iterable of token lists")
+
+
+def gensim_attribute(owner: str, name: str) -> AttributeError:
+    """The ``AttributeError`` for ``name``, with the w2v way when it is gensim's."""
+    if name in GENSIM_ATTRIBUTES:
+        return AttributeError(f"'{owner}' object has no attribute '{name}' (gensim's); in w2v use "
+                              f"{GENSIM_ATTRIBUTES[name]}")
+    return AttributeError(f"'{owner}' object has no attribute '{name}'")
+
 
 def _looks_like_corpus(value: Any) -> bool:
     if isinstance(value, (str, bytes, os.PathLike)):

@@ -158,7 +158,7 @@ class Corpus:
         if isinstance(source, (str, bytes, os.PathLike)):
             self.files = expand_paths([source], exclude=exclude, allow_binary=self.allow_binary)
         elif isinstance(source, (list, tuple)) and source and all(
-                isinstance(s, (str, os.PathLike)) for s in source):
+                isinstance(s, (str, bytes, os.PathLike)) for s in source):
             strings = [s for s in source if isinstance(s, str)]
             if strings and all(not os.path.exists(s) for s in strings) \
                     and any(any(c.isspace() for c in s) for s in strings):
@@ -166,12 +166,11 @@ class Corpus:
                                   f"existing files either, e.g. {strings[0][:60]!r})")
             self.files = expand_paths(source, exclude=exclude, allow_binary=self.allow_binary)
         else:
-            try:
-                iterator = iter(source)
-            except TypeError:
+            # (iter(source) is not called to find out: an __iter__ that reads a file would be used up)
+            if not (hasattr(type(source), "__iter__") or hasattr(type(source), "__getitem__")):
                 raise CorpusError(f"a corpus is a file path, a list of paths, or a re-iterable of token lists; "
-                                  f"got {type(source).__name__}") from None
-            if iterator is source:
+                                  f"got {type(source).__name__}")
+            if isinstance(source, Iterator):
                 raise CorpusError(f"the corpus is a one-shot iterator ({type(source).__name__}), but it is "
                                   "read twice (once to count the words, once to encode them); pass a list of "
                                   "token lists, an object whose __iter__ starts over, or a file path")
@@ -269,6 +268,8 @@ class Corpus:
             if isinstance(sentence, str):
                 raise CorpusError("sentences must be lists of tokens, not strings (got "
                                   f"{sentence[:40]!r}); split each sentence, e.g. line.split()")
+            if isinstance(sentence, np.ndarray) and sentence.ndim == 1:
+                sentence = sentence.tolist()  # (a pandas column of lists read from parquet holds such arrays)
             if not isinstance(sentence, (list, tuple)):
                 raise CorpusError("each sentence must be a list or tuple of str tokens; got "
                                   f"{type(sentence).__name__}")
@@ -296,6 +297,12 @@ class Corpus:
                               f"again: its __iter__ ({type(self.source).__name__}) does not start over, but the "
                               "corpus is read twice (once to count the words, once to encode them); pass a "
                               "list of token lists, or make __iter__ start from the beginning each time")
+        elif stats.tokens != self._first_read:
+            raise CorpusError(f"the corpus gave {self._first_read:,} tokens when first read and {stats.tokens:,} "
+                              f"when read again: its __iter__ ({type(self.source).__name__}) gives other "
+                              "sentences each time, but the vocabulary counted in the first read must match the "
+                              "text trained on in the second; give the same sentences each time (their order "
+                              "may change)")
 
     def _changed(self, path: str, what: str) -> CorpusError:
         return CorpusError(f"corpus file {path!r} changed during training: {what}; the vocabulary counted in "

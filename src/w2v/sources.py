@@ -142,7 +142,13 @@ def expand_paths(paths: Sequence[str | os.PathLike], *, exclude: Mapping[str, st
                               "write it to a file")
         else:
             hint = ""
-            if any(c.isspace() for c in path):
+            if "://" in path:
+                hint = " (w2v reads files, not URLs: download it first)"
+            elif any(c in path for c in "*?["):
+                hint = " (w2v does not expand wildcards: let the shell do it, or pass glob.glob(pattern))"
+            elif path.startswith("~"):
+                hint = " (w2v does not expand ~: pass os.path.expanduser(path))"
+            elif any(c.isspace() for c in path):
                 hint = " (to train on text, pass a list of token lists)"
             elif len(paths) > 1 and not any(os.path.exists(os.fspath(q)) for q in paths):
                 hint = (f", nor is any of the {len(paths)} paths given: if they are the tokens of one sentence, "

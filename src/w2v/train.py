@@ -249,6 +249,11 @@ class Word2Vec:
         self.device, self.backend = resolve(device, backend)
         return self
 
+    def __getattr__(self, name: str) -> Any:  # only for names not found: gensim's, answered with the w2v way
+        from .compat import gensim_attribute
+
+        raise gensim_attribute(type(self).__name__, name)
+
     # -- results -------------------------------------------------------------------------------------
     @property
     def wv(self):
@@ -261,13 +266,13 @@ class Word2Vec:
         return self._wv
 
     # -- training ------------------------------------------------------------------------------------
-    def train(self, corpus: Any, *, epochs: int | None = None, progress: bool = True,
+    def train(self, corpus: Any = None, *, epochs: int | None = None, progress: bool = True,
               cache_dir: str | os.PathLike | None = None,
               callbacks: Iterable[Callable[[dict[str, Any]], None]] = (),
               checkpoint: str | os.PathLike | None = None, checkpoint_every: float | None = None,
               update_vocab: bool = False,
               preflight: Callable[[Any, Config], None] | None = None,
-              distributed: Any = None) -> "Word2Vec":
+              distributed: Any = None, **unexpected: Any) -> "Word2Vec":
         """Learn vectors from ``corpus``; returns ``self``.
 
         Parameters
@@ -321,6 +326,9 @@ class Word2Vec:
             On Ctrl-C, SIGTERM or SIGHUP (a ``KeyboardInterrupt``; ``signum`` says which): the model holds
             the weights of every finished chunk, and the checkpoint, when one was asked for, is written.
         """
+        from .compat import check_train_arguments
+
+        check_train_arguments(corpus, unexpected)  # gensim's arguments, answered with the w2v way
         cfg = self.config
         n_epochs = cfg.epochs if epochs is None else epochs
         if not isinstance(n_epochs, numbers.Integral) or isinstance(n_epochs, bool) or n_epochs < 1:
