@@ -160,6 +160,22 @@ def test_plot_bad_extension_and_tsne_without_sklearn(model, tmp_path, capsys, mo
     assert os.listdir(tmp_path) == []
 
 
+def test_plot_of_no_vectors_of_nan_ones_and_pgf_without_latex(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    (tmp_path / "zero.txt").write_text("0 3\n")
+    assert_one_line_error(capsys, cli.main(["plot", str(tmp_path / "zero.txt"), "-o", str(tmp_path / "z.png")]),
+                          "holds no vectors; nothing to draw")
+    (tmp_path / "nan.txt").write_text("3 3\nbad nan 0 0\nb 0.1 0.2 0.3\nc 0.3 0.1 0.2\n")
+    assert_one_line_error(capsys, cli.main(["plot", str(tmp_path / "nan.txt"), "b", "-o", str(tmp_path / "n.png")]),
+                          "--allow-nonfinite")
+    assert cli.main(["plot", str(tmp_path / "nan.txt"), "b", "-n", "1", "-o", str(tmp_path / "n.png"),
+                     "--allow-nonfinite"]) == 0  # the flag the message names exists
+    monkeypatch.setattr("shutil.which", lambda name: None)  # no LaTeX: refused before any work, not a traceback
+    assert_one_line_error(capsys, cli.main(["plot", str(tmp_path / "nan.txt"), "b", "-o", str(tmp_path / "n.pgf")]),
+                          "writes .pgf with LaTeX")
+    assert not (tmp_path / "n.pgf").exists()
+
+
 def test_plot_loss_from_a_model_file(model, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out = tmp_path / "loss.png"

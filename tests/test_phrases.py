@@ -615,6 +615,7 @@ def test_cli_text_and_table_appear_together_or_neither(tmp_path, capsys, monkeyp
     (["--apply", "bad.tsv", "c.txt", "-o", "o.txt"], "bad.tsv: not a w2v phrase file"),
     (["--apply", "nope.tsv", "c.txt", "-o", "o.txt"], "phrase file not found: 'nope.tsv'"),
     (["--apply", "p.tsv", "c.txt", "-o", "p.tsv"], r"is the phrase file \(--apply\)"),
+    (["--apply", "p.tsv", "p.tsv", "-o", "o.txt"], r"'p.tsv' is the phrase file \(--apply\), given as text to phrase"),
     (["--apply", "p.tsv", "c.txt", "-o", "o.txt", "--min-count", "3"], "--min-count: cannot be used with --apply"),
     (["c.txt", "-o", "nodir/o.txt"], "does not exist"),
 ])

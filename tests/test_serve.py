@@ -247,6 +247,29 @@ def test_startup_line_says_who_can_reach_it():
     assert "anyone who reaches 192.168.1.5 can query the model" in serve.where("192.168.1.5", 9)
 
 
+def test_short_ipv4_forms_are_known_for_what_they_are():
+    assert serve.canonical_host("0") == "0.0.0.0" and serve.canonical_host("127.1") == "127.0.0.1"
+    assert serve.canonical_host("localhost") == "localhost" and serve.canonical_host("::1") == "::1"
+    assert "listening on every interface" in serve.where(serve.canonical_host("0"), 9)
+
+
+def test_idle_connections_are_closed_and_cannot_hold_every_slot(kv, monkeypatch):
+    monkeypatch.setattr(serve, "HEAD_SECONDS", 0.5)
+    with running_server(kv, "sample.w2v") as base:
+        parts = urlsplit(base)
+        idle = [socket.create_connection((parts.hostname, parts.port)) for _ in range(serve.MAX_CONNECTIONS)]
+        try:
+            idle[0].sendall(b"GET /api/info HTTP/1.1\r\nHost: x\r\n")  # a head that never ends
+            time.sleep(1.5)
+            for s in idle:  # all closed by the server
+                s.settimeout(5)
+                assert s.recv(100) == b""
+            assert get(base, "/api/info")[0] == 200
+        finally:
+            for s in idle:
+                s.close()
+
+
 def test_allowed_hosts():
     assert serve.allowed_hosts("127.0.0.1", 8000) == {"localhost:8000", "127.0.0.1:8000", "[::1]:8000"}
     assert "[::1]:8000" in serve.allowed_hosts("::1", 8000)
@@ -415,6 +438,8 @@ def test_page_in_chromium(url):
     with chromium() as driver:
         driver.get(url)
         wait(driver, lambda d: "sample.w2v" in d.find_element(By.ID, "model-info").text, what="the model info")
+        # words are trimmed of what Python splits on only: a byte-order mark is part of a word
+        assert driver.execute_script("return trimWord('\\u3000\\ufeffbom\\u00a0 ')") == "\ufeffbom"
         # type a word: completion offers it; choosing it shows its neighbours (bars) and its map
         box = driver.find_element(By.ID, "q")
         box.clear()

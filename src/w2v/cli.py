@@ -294,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Needs matplotlib: pip install 'w2v[plot]'.")
     p.add_argument("model", metavar="MODEL", help="a model or vectors file")
     p.add_argument("words", nargs="*", metavar="WORD")
+    _add_nonfinite_flag(p)
     p.add_argument("-o", "--output", required=True, metavar="IMAGE", help="the picture to write (.png, .svg, "
                    ".pdf; atomically)")
     p.add_argument("-n", "--neighbours", type=_count, default=5, metavar="N", help="nearest neighbours drawn "
@@ -601,11 +602,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from . import plot
+    from .errors import ModelFileError
 
     plot.image_format(args.output)  # matplotlib installed and the extension known, before loading
     _check_output(args.output, "picture")
     _check_not_input(("-o/--output", args.output), ("the model read", args.model))
-    kv = _load_vectors(args.model)
+    kv = _load_vectors(args.model, allow_nonfinite=args.allow_nonfinite)
+    if not len(kv):
+        raise ModelFileError(f"{args.model}: holds no vectors; nothing to draw")
     words = list(dict.fromkeys(args.words)) or plot.default_words(kv)  # a word given twice is drawn once
     plotted = plot.plot_words(kv, words, args.output, neighbours=args.neighbours, method=args.method,
                               title=args.title)
@@ -709,6 +713,10 @@ def cmd_phrases(args: argparse.Namespace) -> int:
         read.append(("the connector file (--connectors)", connectors))
     outputs.check_outputs(written, read)
     outputs.check_outputs(written)
+    for text in args.inputs if args.apply is not None else ():
+        if os.path.isfile(text) and outputs.same_file(text, args.apply):
+            raise UsageError(f"{text!r} is the phrase file (--apply), given as text to phrase too: name the "
+                             "text files only")
     # (whether each file is text is checked when the corpus is read, with the settings it is read with)
     files = sources.expand_paths(args.inputs, exclude={p: w for w, p in written + read[:1]}, allow_binary=True,
                                  warn_repeated=False)  # (the phrases' corpus says it; --apply's table left out)
@@ -736,7 +744,7 @@ def cmd_phrases(args: argparse.Namespace) -> int:
         else:
             out.append(f"phrases: {len(ph):,} read from {args.apply}")
         out.append(f"text: {args.output} ({_size(args.output)}): {s['written_tokens']:,} tokens, "
-                   f"{s['joins']:,} pairs joined; {time.perf_counter() - t0:.1f} s in all")
+                   f"{s['joins']:,} pair{'s' if s['joins'] != 1 else ''} joined; {time.perf_counter() - t0:.1f} s in all")
         if args.save_phrases is not None:
             out.append(f"phrase table: {args.save_phrases} ({_size(args.save_phrases)})")
         print("\n".join(out), flush=True)

@@ -73,6 +73,15 @@ def image_format(path: str | os.PathLike) -> str:
         shown = f"'.{ext}'" if ext else "no extension"
         raise PlotFormatError(f"cannot tell the image format of {os.fspath(path)!r} ({shown}): name it "
                               f".png, .svg or .pdf (or .jpg, .webp, .eps, ...: any format matplotlib writes)")
+    if ext == "pgf":
+        import shutil
+
+        import matplotlib
+
+        tex = matplotlib.rcParams["pgf.texsystem"]
+        if shutil.which(tex) is None:
+            raise PlotFormatError(f"{os.fspath(path)!r}: matplotlib writes .pgf with LaTeX ({tex}), which is not "
+                                  "installed here; install it, or name the picture .pdf, .svg or .png")
     return ext
 
 

@@ -38,6 +38,8 @@ SERVE_INSTALL_HINT = "pip install 'w2v[serve]'"
 MAX_QUERY_BYTES = 4096   # the longest query string accepted (a word is at most 500 characters)
 MAX_BUSY = 4             # queries computing at once; more wait their turn (each holds O(V) floats)
 MAX_CONNECTIONS = 64     # uvicorn answers 503 beyond this many open connections
+HEAD_SECONDS = 10.0      # a connection that has not sent a whole request head within this (of opening, or of
+                         # its last answer) is closed: idle or crawling connections cannot hold all the slots
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
 SECURITY_HEADERS = {
@@ -266,8 +268,54 @@ def make_server(explorer: Explorer, sock: socket.socket, host: str) -> Any:
     port = sock.getsockname()[1]
     config = uvicorn.Config(create_app(explorer, host, port), log_config=None, log_level="warning",
                             access_log=False, proxy_headers=False, server_header=False, lifespan="off",
-                            limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=5)
+                            limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=5, http=_protocol())
     return uvicorn.Server(config)
+
+
+def _protocol() -> type:
+    """uvicorn's h11 protocol with a deadline on each request head (:data:`HEAD_SECONDS`).  uvicorn closes a
+    connection idle after an answer (``timeout_keep_alive``) but waits forever for the first request, and for
+    a head sent a byte at a time: 64 such connections took every slot (:data:`MAX_CONNECTIONS`), and every
+    later request was answered 503."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeadDeadlineProtocol(H11Protocol):
+        _head_timer: Any = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+            self._head_timer = self.loop.call_later(HEAD_SECONDS, self._overdue, self.cycle)
+
+        def _overdue(self, answered: Any) -> None:
+            if self.cycle is answered and not self.transport.is_closing():  # no new request came whole
+                self.transport.close()
+
+    return HeadDeadlineProtocol
+
+
+def canonical_host(host: str) -> str:
+    """An IPv4 address in a short form the resolver takes ("0", "127.1") in its dotted form (so that "0" is
+    known for the wildcard it is); anything else as given."""
+    if ":" not in host:
+        try:
+            return socket.inet_ntoa(socket.inet_aton(host))
+        except OSError:
+            pass
+    return host
 
 
 def where(host: str, port: int) -> str:
@@ -287,6 +335,7 @@ def run(kv: Any, name: str, host: str = "127.0.0.1", port: int = 8000, out: Any 
     """Serve the explorer over ``kv`` until interrupted (Ctrl-C, SIGTERM), saying where at startup."""
     out = out or sys.stdout
     check_installed()
+    host = canonical_host(host)
     sock = listen(host, port)
     try:
         explorer = Explorer(kv, os.path.basename(name))

@@ -83,9 +83,15 @@ function showError(box, err) {
 
 function hideMessage(box) { clear(box); box.hidden = true; }
 
+// The whitespace Python's str.split splits words on, which the model's words never hold at their ends.
+// (JavaScript's trim() also strips U+FEFF, which a word can hold: a byte-order mark left in a text.)
+const SPACE = "[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+const EDGE_SPACE = new RegExp(`^${SPACE}+|${SPACE}+$`, "g");
+function trimWord(text) { return String(text).replace(EDGE_SPACE, ""); }
+
 // -- exploring a word: neighbours and map ------------------------------------------------------------
 function explore(word) {
-  word = String(word).trim();
+  word = trimWord(word);
   if (!word) return;
   const hash = "#" + new URLSearchParams({ w: word }).toString();
   if (location.hash === hash) show(word);
@@ -94,7 +100,7 @@ function explore(word) {
 
 function wordFromHash() {
   const w = new URLSearchParams(location.hash.slice(1)).get("w");
-  return w && w.trim() ? w : null;
+  return w && trimWord(w) ? w : null;
 }
 
 let showing = 0;  // answers to an older query are dropped
@@ -226,7 +232,7 @@ function moveActive(step) {
 // -- analogy and similarity --------------------------------------------------------------------------
 async function answerAnalogy(event) {
   event.preventDefault();
-  const [a, b, c] = ["an-a", "an-b", "an-c"].map((id) => $(id).value.trim());
+  const [a, b, c] = ["an-a", "an-b", "an-c"].map((id) => trimWord($(id).value));
   const list = $("analogy-results"), box = $("an-message");
   clear(list);
   if (!a || !b || !c) { showError(box, new Error("give the three words")); return; }
@@ -242,7 +248,7 @@ async function answerAnalogy(event) {
 
 async function compare(event) {
   event.preventDefault();
-  const a = $("sim-a").value.trim(), b = $("sim-b").value.trim();
+  const a = trimWord($("sim-a").value), b = trimWord($("sim-b").value);
   const list = $("similarity-result"), box = $("sim-message");
   clear(list);
   if (!a || !b) { showError(box, new Error("give two words")); return; }
