@@ -12,7 +12,8 @@ send requests here):
   another site that points its own name at 127.0.0.1 cannot read the answers.
 - **Bounded input**: GET only; a query string of at most :data:`MAX_QUERY_BYTES`; each endpoint accepts
   only its own parameters, each once; words, counts and methods are checked by :mod:`w2v.explore`
-  against its ``LIMITS``; at most :data:`MAX_BUSY` queries compute at once.  The client never names a file:
+  against its ``LIMITS``; at most :data:`MAX_BUSY` queries compute at once; a connection gets
+  :data:`HEAD_SECONDS` to send each request's head.  The client never names a file:
   the model is the one given on the command line, and the page's three files are fixed at startup.
 - **Escaped output**: answers are JSON; the page writes every word with ``textContent`` (never
   ``innerHTML``), and a Content-Security-Policy allows scripts, styles and requests from this server only.
