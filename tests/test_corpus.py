@@ -549,3 +549,13 @@ def test_shares_of_an_iterable_and_their_counts_merge_to_one_pass():
         vocab = select_vocab(merged, min_count=2)
         assert vocab.words == one.words  # the same ids, ties in the same order
         np.testing.assert_array_equal(vocab.counts, one.counts)
+
+
+def test_a_corpus_object_trained_on_again_is_read_afresh():
+    """The same Corpus given to a second training (its list grown since) is that training's to check."""
+    sentences = [["a", "b", "a"], ["b", "c"]] * 20
+    corpus = Corpus(sentences)
+    model = Word2Vec(min_count=1, dim=4, threads=1, sample=0).train(corpus, progress=False)
+    sentences.extend([["d", "a", "d"]] * 20)
+    model.train(corpus, progress=False, update_vocab=True)
+    assert "d" in model.wv

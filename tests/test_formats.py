@@ -496,6 +496,10 @@ def test_a_text_file_whose_words_hold_spaces_is_read_as_text(tmp_path, caplog):
     assert words == ["new york", "tab", "los angeles ca"] and not info["binary"]
     np.testing.assert_allclose(vectors[0], [0.15381375, 0.4637451, 0.37838337, 0.58589506])
     assert "2 word(s) held spaces" in caplog.text
+    # a binary file (dim 1, no line ends) whose bytes up to the first 0x0a split into numbers stays binary
+    path.write_bytes(b"2 1\na " + struct.pack("<f", 0.00912856) + b"in " + struct.pack("<f", 0.00909667))
+    words, vectors, info = load_word2vec(path)
+    assert words == ["a", "in"] and info["binary"]
     path.write_text("2 4\nnew york 0.1 0.2 0.3\ntab 0.99 0.19 0.58 0.05\n")  # too few values: still an error
     with pytest.raises(ModelFileError, match="line 2: could not convert string to float"):
         load_word2vec(path, binary=False)

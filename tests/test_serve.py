@@ -270,6 +270,28 @@ def test_idle_connections_are_closed_and_cannot_hold_every_slot(kv, monkeypatch)
                 s.close()
 
 
+def test_a_slow_pipelined_request_is_answered_whole(kv, monkeypatch):
+    """The head deadline is for heads: a request received behind another and still computing when the
+    deadline comes is answered, not cut."""
+    monkeypatch.setattr(serve, "HEAD_SECONDS", 0.5)
+    real = Explorer.info
+
+    def slow_info(self):
+        time.sleep(0.8)
+        return real(self)
+    monkeypatch.setattr(Explorer, "info", slow_info)
+    with running_server(kv, "sample.w2v") as base:
+        parts = urlsplit(base)
+        with socket.create_connection((parts.hostname, parts.port), timeout=10) as s:
+            head = f"GET /api/info HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
+            s.sendall(head + head)  # two requests in one write
+            got = b""
+            while got.count(b"HTTP/1.1 200") < 2 or not got.rstrip().endswith(b"}"):
+                chunk = s.recv(65536)
+                assert chunk, f"closed after {got.count(b'HTTP/1.1 200')} answer(s)"
+                got += chunk
+
+
 def test_allowed_hosts():
     assert serve.allowed_hosts("127.0.0.1", 8000) == {"localhost:8000", "127.0.0.1:8000", "[::1]:8000"}
     assert "[::1]:8000" in serve.allowed_hosts("::1", 8000)

@@ -178,6 +178,15 @@ class Corpus:
         self.pieces = None if self.files is None else [Piece(f) for f in self.files]
         self._slice: tuple[int, int] | None = None  # an iterable source's share: sentences [a, b)
 
+    def fresh(self) -> "Corpus":
+        """A copy of this corpus that remembers none of its reads: a new training checks that its own reads
+        agree with each other, not with an earlier training's (a file appended to, a list grown since)."""
+        import copy
+
+        new = copy.copy(self)
+        new._seen, new._warned, new._first_read = {}, set(), None
+        return new
+
     def shares(self, parts: int, *, whole_compressed: bool = False) -> list["Corpus"]:
         """This corpus cut into ``parts`` contiguous shares, each a :class:`Corpus` with the same settings:
         its pieces (the files, or a share's runs of them) cut at line ends (:func:`w2v.sources.plan_shares`),
@@ -185,8 +194,6 @@ class Corpus:
         shares' sentences, in order, hold exactly the corpus's tokens; a line longer than
         ``sources.CUT_SEARCH`` bytes may be cut between two words (and ``max_sentence_length`` then counts
         from the cut)."""
-        import copy
-
         if self.files is not None:
             plans = plan_shares(self.pieces, parts, whole_compressed=whole_compressed)
         else:
@@ -194,8 +201,7 @@ class Corpus:
             plans = [(n * r // parts, n * (r + 1) // parts) for r in range(parts)]
         out = []
         for plan in plans:
-            share = copy.copy(self)
-            share._seen, share._warned, share._first_read = {}, set(), None
+            share = self.fresh()
             if self.files is not None:
                 share.pieces = list(plan)
                 share.files = list(dict.fromkeys(p.path for p in plan))

@@ -775,6 +775,17 @@ def _open_stream(path: str) -> tuple[BinaryIO, str | None]:
 _TEXT_BYTES = frozenset(b"0123456789+-.eEinfatyINFATY \t\r")
 
 
+def _plain_text(line: bytes) -> bool:
+    """Whether ``line`` is UTF-8 without control bytes but tab and CR (a binary row's float bytes rarely are)."""
+    if any(b < 0x20 and b not in (9, 13) for b in line) or b"\x7f" in line:
+        return False
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _ends_in_numbers(fields: list[bytes], d: int) -> int:
     """How many fields the word takes when the last ``d`` of a text row's ``fields`` are numbers: more than 1
     for a word holding spaces, unless those extra fields are numbers too (a ragged row); else 0."""
@@ -903,7 +914,8 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
 
 def _guess_binary(path: str, buf: _Buffer, d: int) -> bool:
     newline = buf.find(b"\n", 64 * d + 4096)
-    if newline >= 0 and _ends_in_numbers(buf.data[buf.pos:newline].split(), d) > 1:
+    line = buf.data[buf.pos:newline] if newline >= 0 else b""
+    if _plain_text(line) and _ends_in_numbers(line.split(), d) > 1:
         return False  # text whose first word holds a space ("new york 0.1 ..."): its last d fields are numbers
     space = buf.find(b" ", 4096)
     if space == -1 and not buf.data[buf.pos:].strip():

@@ -288,8 +288,9 @@ def _protocol() -> type:
             self._arm()
 
         def on_response_complete(self) -> None:
-            super().on_response_complete()
-            self._arm()
+            super().on_response_complete()  # (this may start a pipelined request already received)
+            if self.cycle is None or self.cycle.response_complete:
+                self._arm()  # nothing in flight: the next head has its deadline
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self._head_timer is not None:
@@ -302,7 +303,8 @@ def _protocol() -> type:
             self._head_timer = self.loop.call_later(HEAD_SECONDS, self._overdue, self.cycle)
 
         def _overdue(self, answered: Any) -> None:
-            if self.cycle is answered and not self.transport.is_closing():  # no new request came whole
+            idle = answered is None or answered.response_complete
+            if idle and self.cycle is answered and not self.transport.is_closing():  # no new request came whole
                 self.transport.close()
 
     return HeadDeadlineProtocol

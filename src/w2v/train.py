@@ -532,7 +532,7 @@ class Word2Vec:
         if isinstance(corpus, Corpus):
             outputs.check_outputs(list((w, p) for p, w in exclude.items()),
                                   [("the corpus file", f) for f in corpus.files or ()])
-            return corpus
+            return corpus.fresh()  # (one given again: its earlier training's reads are not this one's)
         cfg = self.config
         return Corpus(corpus, lowercase=cfg.lowercase, normalize=cfg.normalize,
                       max_sentence_length=cfg.max_sentence_length, allow_truncated=cfg.allow_truncated,
