@@ -17,6 +17,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from .errors import DataFileError
+from .formats import number_or_none
 from .vectors import KeyedVectors
 
 ANALOGIES = "questions-words.txt"
@@ -213,13 +214,13 @@ def evaluate_word_pairs(kv: KeyedVectors, path: str | os.PathLike | None = None,
         if len(fields) < 3:
             raise DataFileError(f"{name} line {line_no}: expected 'word1<TAB>word2<TAB>score': {line!r}")
         if column is None:
-            column = next((k for k in range(2, len(fields)) if _number(fields[k]) is not None), None)
+            column = next((k for k in range(2, len(fields)) if number_or_none(fields[k]) is not None), None)
             if column is None and header is None:  # a header line (SimLex-999's): no number after two words
                 header = line_no
                 continue
             if column is None:
                 raise DataFileError(f"{name} line {line_no}: the score {fields[2]!r} is not a number")
-        score = _number(fields[column]) if column < len(fields) else None
+        score = number_or_none(fields[column]) if column < len(fields) else None
         if score is None:
             shown = fields[column] if column < len(fields) else "nothing"
             raise DataFileError(f"{name} line {line_no}: the score {shown!r} (field {column + 1}, as on the "
@@ -265,12 +266,6 @@ def _pair_fields(line: str) -> list[str]:
         fields = [f.strip() for f in line.split(",")]
     return fields
 
-
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 
 def _pct(x: float | None) -> str:

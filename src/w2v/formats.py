@@ -789,15 +789,16 @@ def _plain_text(line: bytes) -> bool:
 def _ends_in_numbers(fields: list[bytes], d: int) -> int:
     """How many fields the word takes when the last ``d`` of a text row's ``fields`` are numbers: more than 1
     for a word holding spaces, unless those extra fields are numbers too (a ragged row); else 0."""
-    if len(fields) < d + 1 or any(_number_or_none(x) is None for x in fields[-d:]):
+    if len(fields) < d + 1 or any(number_or_none(x) is None for x in fields[-d:]):
         return 0
     parts = len(fields) - d
-    if parts > 1 and all(_number_or_none(x) is not None for x in fields[1:parts]):
+    if parts > 1 and all(number_or_none(x) is not None for x in fields[1:parts]):
         return 0  # "b 4.0 5.0 6.0 7.0" with d = 3: one value too many, not the word "b 4.0"
     return parts
 
 
-def _number_or_none(field: bytes) -> float | None:
+def number_or_none(field: str | bytes) -> float | None:
+    """``float(field)``, or None when it is not a number."""
     try:
         return float(field)
     except ValueError:
