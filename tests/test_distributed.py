@@ -12,6 +12,7 @@ import contextlib
 import gzip
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -214,10 +215,28 @@ def test_bad_text_in_one_ranks_share_stops_every_rank_at_once(tmp_path):
                     "--dist-timeout", 120, stderr=subprocess.PIPE)
     _, err = proc.communicate(timeout=200)
     assert proc.returncode != 0 and time.monotonic() - started < 100, err[-3000:]
-    errors = [line for line in err.splitlines() if line.startswith("w2v: error:")]
-    assert any("b.txt.gz" in e and "truncated" in e for e in errors), err[-3000:]
+    errors = [line for line in err.splitlines() if re.match(r"w2v(\[rank \d\])?: error:", line)]
+    assert any(e.startswith("w2v[rank 1]: error:") and "b.txt.gz" in e and "truncated" in e for e in errors), \
+        err[-3000:]
     assert any("rank 0: another rank could not count its share" in e for e in errors), err[-3000:]
     assert not (tmp_path / "m.w2v").exists()
+
+
+def test_ranks_started_differently_are_refused_alike(tmp_path):
+    """Each rank is a command of its own: one started with another --window trained a model of its own half
+    (and another --dim aborted gloo); they are compared first, and every rank says what differs."""
+    corpus = write_corpus(tmp_path / "a.txt", 100_000)
+    launcher = tmp_path / "per_rank.py"
+    launcher.write_text("import os, sys\nfrom w2v import cli\n"
+                        "window = '5' if os.environ['RANK'] == '0' else '2'\n"
+                        "sys.exit(cli.main(sys.argv[1:] + ['--window', window]))\n")
+    proc = torchrun(launcher, "train", corpus, "-o", tmp_path / "m.w2v", "--dim", 16, "--epochs", 1, "--threads", 1,
+                    stderr=subprocess.PIPE)
+    _, err = proc.communicate(timeout=200)
+    assert proc.returncode != 0 and not (tmp_path / "m.w2v").exists(), err[-3000:]
+    lines = [line for line in err.splitlines() if "the ranks were not started alike" in line]
+    assert len(lines) == 2 and all("window 5 on rank 0, 2 on rank 1" in line for line in lines), err[-3000:]
+    assert any(line.startswith("w2v[rank 1]: error:") for line in lines), err[-3000:]
 
 
 def test_sigterm_to_one_rank_stops_both_with_one_checkpoint(tmp_path):

@@ -376,9 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _setup_logging(quiet: bool) -> tuple[logging.Logger, logging.Handler, tuple[int, bool]]:
     logger = logging.getLogger("w2v")
     handler = logging.StreamHandler(sys.stderr)
-    rank = os.environ.get("RANK") if "WORLD_SIZE" in os.environ else None  # under torchrun
-    handler.setFormatter(logging.Formatter(f"w2v[rank {rank}]: %(message)s" if rank not in (None, "0")
-                                           else "w2v: %(message)s"))
+    rank = _rank()
+    handler.setFormatter(logging.Formatter(f"{_prog()}: %(message)s"))
     saved = (logger.level, logger.propagate)
     # under torchrun the other ranks say only what goes wrong: rank 0 speaks for all
     logger.setLevel(logging.WARNING if quiet or rank not in (None, "0") else logging.INFO)
@@ -765,8 +764,19 @@ def _say(line: str) -> None:
         sys.stderr.flush()
 
 
+def _rank() -> str | None:
+    """This process's rank under torchrun (None outside it)."""
+    return os.environ.get("RANK") if "WORLD_SIZE" in os.environ else None
+
+
+def _prog() -> str:
+    """``w2v``, or ``w2v[rank N]`` for a rank other than 0 under torchrun (rank 0 speaks for all)."""
+    rank = _rank()
+    return PROG if rank in (None, "0") else f"{PROG}[rank {rank}]"
+
+
 def _fail(message: str) -> None:
-    _say(f"{PROG}: error: {message}")
+    _say(f"{_prog()}: error: {message}")
 
 
 def _os_message(err: OSError) -> str:
@@ -825,7 +835,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fresh_line = "\n" if getattr(sys.stderr, "isatty", lambda: False)() else ""  # below a progress bar
         what = str(err) if str(err) else "interrupted"
         leaves = "" if getattr(err, "saved", False) else _stopped_leaves(args, err)
-        _say(f"{fresh_line}{PROG}: {what}{'; ' + leaves if leaves else ''}")
+        _say(f"{fresh_line}{_prog()}: {what}{'; ' + leaves if leaves else ''}")
         return 128 + int(getattr(err, "signum", 2))
     except BrokenPipeError:  # e.g. `w2v similar ... | head`: not an error
         with contextlib.suppress(OSError):

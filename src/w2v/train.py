@@ -359,6 +359,25 @@ class Word2Vec:
             if ctx is not None:
                 ctx.close()
 
+    def _threads(self) -> int:
+        """This process's threads: ``config.n_threads``, or under torchrun the node's cores shared among its
+        ranks (when ``threads`` is 0)."""
+        if self._dist is None:
+            return self.config.n_threads
+        from .distributed import local_threads
+
+        return local_threads(self.config.threads)
+
+    def _started_alike(self, source, n_epochs: int, update_vocab: bool) -> None:
+        """Under torchrun, refuse ranks started with other settings or another corpus (by the files' names and
+        sizes: the paths may differ between machines): each would train its own model, or a collective would
+        abort on sizes that differ."""
+        settings = {k: v for k, v in self.config.to_dict().items() if k != "threads"}
+        corpus = ([[os.path.basename(f), os.path.getsize(f)] for f in source.files] if source.files is not None
+                  else f"sentences ({type(source.source).__name__})")
+        self._dist.agree({"settings": settings, "epochs": n_epochs, "update_vocab": update_vocab,
+                          "corpus": corpus}, "the settings and the corpus")
+
     def _train(self, corpus, n_epochs: int, progress: bool, cache_dir, callbacks, ckpt: _Checkpoints | None,
                update_vocab: bool, preflight) -> "Word2Vec":
         from .corpus import finalize
@@ -370,12 +389,13 @@ class Word2Vec:
         t_start = time.perf_counter()
         source = self._corpus(corpus, ckpt)
         if ctx is not None:  # this rank's own contiguous share of the corpus
+            self._started_alike(source, n_epochs, update_vocab)
             source = source.shares(ctx.world)[ctx.rank]
         fresh = self.vocab is None
         # -- reading (w2v.prepare): pass 1 counts the words in every thread and keeps each token's provisional
         # id; pass 2 (reading.encode) maps those ids to the vocabulary's, without reading the text again
         # unless max_vocab pruning or the model's own vocabulary needs it --
-        reading = Reading(source, threads=cfg.n_threads, directory=cache_dir, max_vocab=cfg.max_vocab)
+        reading = Reading(source, threads=self._threads(), directory=cache_dir, max_vocab=cfg.max_vocab)
         if fresh or update_vocab:
             if ctx is None:
                 found = select_vocab(reading.counts(), min_count=cfg.min_count,
@@ -506,7 +526,7 @@ class Word2Vec:
             source = model._corpus(corpus, ckpt, resumed=checkpoint)
             if ctx is not None:
                 source = source.shares(ctx.world)[ctx.rank]
-            reading = Reading(source, threads=model.config.n_threads, directory=cache_dir)  # w2v.prepare
+            reading = Reading(source, threads=model._threads(), directory=cache_dir)  # w2v.prepare
             with reading.encode(model.vocab) as enc:
                 check_fingerprint(saved, enc, checkpoint)
                 t_encoded = time.perf_counter()
@@ -584,7 +604,7 @@ class Word2Vec:
             "tokens": tokens,  # in-vocabulary tokens
             "vocab_size": len(self.vocab),
             "epochs": n_epochs,
-            "threads": self.config.n_threads,
+            "threads": self._threads(),  # (a rank's own, under torchrun)
             "ranks": 1 if self._dist is None else self._dist.world,
             "vocab_seconds": t_vocab - t_start,
             "encode_seconds": t_encoded - t_vocab,
@@ -607,11 +627,7 @@ class Word2Vec:
         """Train the passes of ``pos`` from where it stands; returns the training wall seconds."""
         from .engine import make_engine
 
-        threads = None
-        if self._dist is not None:
-            from .distributed import local_threads
-
-            threads = local_threads(self.config.threads)  # the node's cores shared among its ranks
+        threads = self._threads() if self._dist is not None else None
         _warn_if_subsampling_keeps_little(self.vocab.counts, self.config.sample)
         _warn_if_noise_is_one_word(self.vocab, self.config)
         engine = make_engine(self.device, self.backend, self.config, self.weights, self._tables(), threads)
@@ -829,8 +845,11 @@ class Word2Vec:
                 if ckpt is not None:
                     try:
                         path = save(snapshot, fallback=True)
-                        where += (f"; checkpoint written to {path}: continue with --resume {path} (in Python: "
-                                  "Word2Vec.resume(path, corpus))")
+                        if ctx is not None and ctx.rank != 0:
+                            where += f"; rank 0 writes the checkpoint ({path})"
+                        else:
+                            where += (f"; checkpoint written to {path}: continue with --resume {path} (in Python: "
+                                      "Word2Vec.resume(path, corpus))")
                     except OSError as failed:
                         where += f"; the checkpoint could not be written ({failed})"
                 raise TrainingInterrupted(signum, f"training interrupted{why} {where}") from None

@@ -52,6 +52,8 @@ def _preflight(args: argparse.Namespace, checkpoint: str):
     from .train import native_file_bytes
 
     def check(vocab: Any, config: Config) -> None:
+        if not _writes_outputs():
+            return
         size = native_file_bytes(vocab, config.dim)
         saving = [("the model file", args.output, size)]
         if args.checkpoint_every and not os.path.exists(checkpoint):
@@ -157,11 +159,13 @@ def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
     except ConfigError as err:
         raise _config_error_for_cli(err) from None
     checkpoint = args.checkpoint or args.resume or args.output + ".ckpt"
-    _check_output(args.output, "model file")
-    _check_output(checkpoint, "checkpoint")
+    writes = _writes_outputs()
+    if writes:
+        _check_output(args.output, "model file")
+        _check_output(checkpoint, "checkpoint")
     formats.check_native_name(checkpoint, "checkpoint")
     formats.check_native_name(args.output, "model file")
-    if args.vectors:
+    if args.vectors and writes:
         _check_output(args.vectors, "vectors file")
     if args.cache_dir is not None and not os.path.isdir(args.cache_dir):
         raise FileNotFoundError(f"--cache-dir {args.cache_dir!r} is not an existing directory")
@@ -169,8 +173,15 @@ def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
         from . import plot
 
         plot.image_format(args.plot_loss)  # matplotlib installed and a known extension
-        _check_output(args.plot_loss, "loss picture")
+        if writes:
+            _check_output(args.plot_loss, "loss picture")
     return config, device, backend, checkpoint
+
+
+def _writes_outputs() -> bool:
+    """Whether this process writes the outputs: always, but under torchrun rank 0 only (the others, maybe on
+    machines without those directories, neither check nor write them)."""
+    return "WORLD_SIZE" not in os.environ or os.environ.get("RANK", "0") == "0"
 
 
 def run(args: argparse.Namespace) -> int:
