@@ -216,6 +216,11 @@ def test_an_existing_file_at_the_checkpoint_path_is_never_replaced(tmp_path):
                        text=True)
     assert r.returncode == 2 and "a file that is not a w2v checkpoint is there" in r.stderr, r.stderr
     assert notes.read_text() == "mine\n" and not model.exists()
+    other = tmp_path / "other.w2v"  # a native file, but a model: not a checkpoint either
+    Word2Vec(**SETTINGS).train(corpus, progress=False).save(other)
+    r = subprocess.run(w2v("train", corpus, "-o", model, "--checkpoint", other, *small), capture_output=True,
+                       text=True)
+    assert r.returncode == 2 and "a file that is not a w2v checkpoint is there" in r.stderr, r.stderr
     Word2Vec(**SETTINGS).train(corpus, progress=False, checkpoint=ckpt, checkpoint_every=1e-9)
     before = ckpt.read_bytes()
     # the same command again, without --resume: the earlier training's checkpoint is kept and named

@@ -80,13 +80,18 @@ def _check_kind(header: dict, path: str | os.PathLike) -> None:
                              "checkpoints are written by `w2v train`, on Ctrl-C or --checkpoint-every")
 
 
-def checkpoint_config(path: str | os.PathLike) -> dict:
-    """The settings a checkpoint was trained with (its header only: the weights are not read)."""
+def checkpoint_header(path: str | os.PathLike) -> dict:
+    """A checkpoint's header (its weights are not read); :class:`ModelFileError` when the file is none."""
     from .formats import native_info
 
     header = native_info(path)["header"]
     _check_kind(header, path)
-    config = header.get("config")
+    return header
+
+
+def checkpoint_config(path: str | os.PathLike) -> dict:
+    """The settings a checkpoint was trained with (its header only: the weights are not read)."""
+    config = checkpoint_header(path).get("config")
     if not isinstance(config, dict):
         raise ModelFileError(f"{os.fspath(path)}: checkpoint header incomplete (no config)")
     return config

@@ -113,10 +113,10 @@ def native_file_bytes(vocab, dim: int) -> int:
     return formats.native_size(words_nbytes, [matrix, matrix, 8 * len(vocab)])
 
 
-def _checkpoints(checkpoint, checkpoint_every, cache_dir, resumed=None, own=()) -> _Checkpoints | None:
-    """The checkpoint settings of a ``train`` (or ``resume``, from ``resumed``) call, checked: an existing
-    file at the checkpoint path is never replaced, unless it is the one resumed or one of ``own``, the
-    checkpoints the same model object wrote (training it more)."""
+def _checkpoints(checkpoint, checkpoint_every, cache_dir, own=()) -> _Checkpoints | None:
+    """The checkpoint settings of a ``train`` or ``resume`` call, checked: an existing file at the checkpoint
+    path is never replaced, unless it is one of ``own``, the checkpoints the same model object wrote or was
+    resumed from."""
     if checkpoint_every is not None:
         if checkpoint is None:
             raise ConfigError("'checkpoint_every' needs a 'checkpoint' path to write to")
@@ -129,19 +129,17 @@ def _checkpoints(checkpoint, checkpoint_every, cache_dir, resumed=None, own=()) 
     path = os.fspath(checkpoint)
     from .formats import check_native_name
     check_native_name(path, "checkpoint")
-    if os.path.lexists(path) and not any(outputs.same_file(path, mine)
-                                         for mine in ([] if resumed is None else [resumed]) + list(own)):
+    if os.path.lexists(path) and not any(outputs.same_file(path, mine) for mine in own):
         raise OutputConflictError(_existing_checkpoint(path))
     return _Checkpoints(path, checkpoint_every, outputs.fallback_directories(cache_dir))
 
 
 def _existing_checkpoint(path: str) -> str:
     """Why a training does not write its checkpoint over the file at ``path``, and what to do."""
-    from .formats import native_info
+    from .checkpoint import checkpoint_header
 
     try:
-        header = native_info(path)["header"]
-        position = header["position"] if header.get("kind") == "checkpoint" else None
+        position = checkpoint_header(path)["position"]
         where = (f"after {position['epoch']} of {position['epochs']} passes" if position.get("spans") is None
                  else f"in pass {position['epoch'] + 1} of {position['epochs']}")
     except (W2VError, OSError, ValueError, KeyError, TypeError):
@@ -230,7 +228,7 @@ class Word2Vec:
         self.stats: dict[str, Any] = {}
         self._wv = None
         self._dist = None  # w2v.distributed.Context while a distributed training runs
-        self._checkpoints_written: list[str] = []  # by this object's trainings: a later one may replace them
+        self._checkpoints_written: set[str] = set()  # by this object's trainings: a later one may replace them
 
     def __repr__(self) -> str:
         cfg = self.config
@@ -514,11 +512,11 @@ class Word2Vec:
         callbacks = _callbacks(callbacks)
         native, position, saved = load_checkpoint(checkpoint)
         model = cls._from_native(native, checkpoint)
-        model._checkpoints_written.append(os.fspath(checkpoint))  # its own: training it more may replace it
+        model._checkpoints_written.add(os.fspath(checkpoint))  # its own: training it more may replace it
         model.to(device, backend)
         check_available(model.device, model.backend, model.config.loss)
         ckpt = _checkpoints(checkpoint_to if checkpoint_to is not None else checkpoint, checkpoint_every,
-                            cache_dir, resumed=checkpoint)
+                            cache_dir, own=model._checkpoints_written)
         with StopSignals(only_if_default=True), model._distributed(distributed) as ctx:
             position, saved = _rank_position(position, saved, ctx, checkpoint)
             model._preflight(model.vocab, ckpt, preflight, saved.get("tokens"), cache_dir)
@@ -694,8 +692,7 @@ class Word2Vec:
             """Write a checkpoint; returns where.  ``fallback``: try other directories when the path fails.
             Distributed: every rank's position goes to rank 0, which writes it (the weights are merged)."""
             fingerprint_ = print_
-            if ckpt.path not in self._checkpoints_written:  # (every rank: each checks the path when trained again)
-                self._checkpoints_written.append(ckpt.path)
+            self._checkpoints_written.add(ckpt.path)  # (every rank: each checks the path when trained again)
             if ctx is not None:
                 import json
                 from dataclasses import asdict
@@ -724,8 +721,7 @@ class Word2Vec:
             done = 0 if snapshot.spans is None else n_chunks - remaining(snapshot.spans)
             log.info("checkpoint written: %s (pass %d, %d of %d chunks done)", where, snapshot.epoch + 1, done,
                      n_chunks)
-            if where not in self._checkpoints_written:
-                self._checkpoints_written.append(where)
+            self._checkpoints_written.add(where)  # (a fallback directory's)
             if ctx is not None:
                 ctx.checkpoint = where
             return where
