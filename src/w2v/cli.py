@@ -376,11 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _setup_logging(quiet: bool) -> tuple[logging.Logger, logging.Handler, tuple[int, bool]]:
     logger = logging.getLogger("w2v")
     handler = logging.StreamHandler(sys.stderr)
-    rank = _rank()
+    from .distributed import rank
+
     handler.setFormatter(logging.Formatter(f"{_prog()}: %(message)s"))
     saved = (logger.level, logger.propagate)
     # under torchrun the other ranks say only what goes wrong: rank 0 speaks for all
-    logger.setLevel(logging.WARNING if quiet or rank not in (None, "0") else logging.INFO)
+    logger.setLevel(logging.WARNING if quiet or rank() else logging.INFO)
     logger.propagate = False
     logger.addHandler(handler)
     return logger, handler, saved
@@ -764,15 +765,11 @@ def _say(line: str) -> None:
         sys.stderr.flush()
 
 
-def _rank() -> str | None:
-    """This process's rank under torchrun (None outside it)."""
-    return os.environ.get("RANK") if "WORLD_SIZE" in os.environ else None
-
-
 def _prog() -> str:
     """``w2v``, or ``w2v[rank N]`` for a rank other than 0 under torchrun (rank 0 speaks for all)."""
-    rank = _rank()
-    return PROG if rank in (None, "0") else f"{PROG}[rank {rank}]"
+    from .distributed import rank
+
+    return f"{PROG}[rank {rank()}]" if rank() else PROG
 
 
 def _fail(message: str) -> None:

@@ -94,6 +94,12 @@ def launched() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
+def rank() -> int | None:
+    """This process's rank under torchrun, None outside it.  Rank 0 (or a process on its own) speaks for all:
+    it writes the outputs and shows the log; the others say only what goes wrong, as ``w2v[rank N]``."""
+    return int(os.environ["RANK"]) if launched() else None
+
+
 def local_threads(threads: int) -> int:
     """``threads`` for this process: 0 means the node's cores divided among its local ranks."""
     if threads > 0:

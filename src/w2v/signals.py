@@ -180,11 +180,8 @@ def deferred() -> Iterator[None]:
             yield
             return
         pressed: list[int] = []
-        signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
-        try:
+        with _sigint_replaced(lambda signum, frame: pressed.append(signum)):
             yield
-        finally:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
         if pressed:
             raise KeyboardInterrupt
         return
@@ -193,6 +190,16 @@ def deferred() -> Iterator[None]:
     if not stopper._holding and stopper._pending is not None:
         pending, stopper._pending = stopper._pending, None
         raise Stopped(pending)
+
+
+@contextlib.contextmanager
+def _sigint_replaced(handler) -> Iterator[None]:
+    """Ctrl-C goes to ``handler`` while the block runs (main thread only), then to the handler it had."""
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:  # (a handler installed from C reads as None: Python's default then)
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
 
 @contextlib.contextmanager
@@ -216,11 +223,8 @@ def shielded() -> Iterator[None]:
         return
     stopper = _active[-1] if _active else None
     if stopper is None:  # no StopSignals here (a program with handlers of its own): at least Ctrl-C
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
-        try:
+        with _sigint_replaced(lambda signum, frame: None):
             yield
-        finally:  # (a handler installed from C reads as None: Python's default then)
-            signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
         return
     try:
         with _held(stopper):

@@ -181,7 +181,9 @@ def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
 def _writes_outputs() -> bool:
     """Whether this process writes the outputs: always, but under torchrun rank 0 only (the others, maybe on
     machines without those directories, neither check nor write them)."""
-    return "WORLD_SIZE" not in os.environ or os.environ.get("RANK", "0") == "0"
+    from .distributed import rank
+
+    return not rank()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -205,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
                                 **common)
     else:
         model = Word2Vec(config, device=device, backend=backend).train(files, checkpoint=checkpoint, **common)
-    if model.stats.get("ranks", 1) > 1 and int(os.environ.get("RANK", "0")) != 0:
+    if not _writes_outputs():
         return 0  # rank 0 writes the model (and wrote the checkpoints)
     # The model exists only in memory now (the trainer holds stop signals since its last pass): they wait
     # until it is on disk, and a failed save (a disk that filled meanwhile) puts it somewhere else.
