@@ -765,9 +765,8 @@ class _Buffer:
 
 def _open_stream(path: str) -> tuple[BinaryIO, str | None]:
     with open_file(path) as f:
-        head = f.read(8)
-    kind = sniff(head)
-    if kind in COMPRESSIONS:
+        kind = compression_from_head(f.read(HEAD_BYTES))  # (bzip2 by its whole signature, as everywhere)
+    if kind is not None:
         return COMPRESSIONS[kind].module.open(path, "rb"), kind
     return open_file(path), None
 
