@@ -33,8 +33,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ConfigError, CorpusError, CorpusNotFoundError
-from .formats import HEAD_BYTES, compression_from_head, decompressing  # noqa: F401
-from .sources import Piece, compression_of, expand_paths, plan_shares, read_block  # noqa: F401
+from .sources import Piece, compression_of, content_at, expand_paths, plan_shares, read_block  # noqa: F401
 
 if TYPE_CHECKING:  # pragma: no cover
     from .vocab import Vocab
@@ -334,16 +333,7 @@ class Corpus:
                 raise self._changed(path, f"it held {seen[0][0]:,} bytes when first read, now {stamp[0]:,}"
                                     if seen[0][0] != stamp[0] else "its modification time differs from the "
                                     "first pass")
-            head = raw.read(HEAD_BYTES)
-            kind = compression_from_head(head)
-            raw.seek(start if kind is None else 0)
-            reader = decompressing(raw, kind)
-            skip = 0 if kind is None else start  # a compressed stream is decompressed up to the piece
-            while skip > 0:
-                data, error = read_block(reader, min(skip, BLOCK_SIZE))
-                if not data or error is not None:
-                    break
-                skip -= len(data)
+            reader, kind = content_at(raw, start)  # a compressed stream is decompressed up to the piece
         except BaseException:
             raw.close()
             raise

@@ -261,23 +261,29 @@ def _weight(path: str) -> int:
 
 
 def open_content(path: str, start: int = 0) -> tuple[IO[bytes], IO[bytes], str | None]:
-    """(raw file, reader of its content positioned at ``start``, compression): a plain file seeks, a
-    compressed one decompresses and drops the first ``start`` bytes."""
+    """(raw file, reader of its content positioned at ``start``, compression): see :func:`content_at`."""
     raw = open(path, "rb")
     try:
-        kind = compression_from_head(raw.read(HEAD_BYTES))
-        raw.seek(start if kind is None else 0)
-        f = decompressing(raw, kind)
-        skip = 0 if kind is None else start
-        while skip > 0:
-            data, error = read_block(f, min(skip, 1 << 22))
-            if not data or error is not None:
-                break
-            skip -= len(data)
+        return (raw, *content_at(raw, start))
     except BaseException:
         raw.close()
         raise
-    return raw, f, kind
+
+
+def content_at(raw: IO[bytes], start: int = 0) -> tuple[IO[bytes], str | None]:
+    """(reader of the content of the open binary file ``raw`` positioned at content offset ``start``,
+    compression): a plain file seeks, a compressed one decompresses and drops the first ``start`` bytes (a
+    read error there ends the skipping: the reader meets it again)."""
+    kind = compression_from_head(raw.read(HEAD_BYTES))
+    raw.seek(start if kind is None else 0)
+    f = decompressing(raw, kind)
+    skip = 0 if kind is None else start
+    while skip > 0:
+        data, error = read_block(f, min(skip, 1 << 22))
+        if not data or error is not None:
+            break
+        skip -= len(data)
+    return f, kind
 
 
 def cut_point(path: str, target: int) -> tuple[int, bool]:
