@@ -15,7 +15,7 @@ import logging
 import mmap
 import numbers
 import os
-from typing import Iterable, Iterator, Sequence, Union
+from typing import Any, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
@@ -275,13 +275,18 @@ class KeyedVectors:
                 used.append(i)
                 vecs.append(w * self._unit_of(i))
             else:
-                vec = np.asarray(item, dtype=np.float32)
-                if vec.shape != (self.vector_size,):
-                    raise ValueError(f"a query vector must have shape ({self.vector_size},); got {vec.shape}")
+                vec = self._vector_arg(item, "a query vector")
                 if not np.any(vec) or not np.all(np.isfinite(vec)):
                     raise ValueError("a query vector is zero or not finite: no word is nearer to it than another")
                 vecs.append(w * vec)
         return vecs, used
+
+    def _vector_arg(self, item: Any, what: str) -> np.ndarray:
+        """``item`` given as a (d,) vector, float32; a ValueError naming ``what`` when its shape is not that."""
+        vec = np.asarray(item, dtype=np.float32)
+        if vec.shape != (self.vector_size,):
+            raise ValueError(f"{what} must have shape ({self.vector_size},); got {vec.shape}")
+        return vec
 
     def most_similar(self, positive: Key | Sequence | None = None, negative: Key | Sequence | None = None,
                      topn: int | None = 10, restrict_vocab: int | None = None):
@@ -355,10 +360,7 @@ class KeyedVectors:
                 i = self.get_index(key)
                 vec = self._unit_of(i) if pre_normalize else self._vectors[i]
             else:
-                vec = np.asarray(key, dtype=np.float32)
-                if vec.shape != (self.vector_size,):
-                    raise ValueError(f"a vector among the keys must have shape ({self.vector_size},); "
-                                     f"got {vec.shape}")
+                vec = self._vector_arg(key, "a vector among the keys")
             total += k * vec
             weight += abs(k)
         if weight == 0:
