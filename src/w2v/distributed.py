@@ -233,23 +233,15 @@ class Context:
         return [bytes(g[:int(s.item())].numpy()) for g, s in zip(got, sizes)]
 
     def agree(self, what: dict, name: str) -> None:
-        """Raise :class:`DistributedError` on every rank alike when the ranks' ``what`` (JSON values) differ,
-        naming each key that differs and its value on each rank that differs from rank 0."""
+        """Raise :class:`DistributedError` on every rank alike when the ranks' ``what`` (a flat dict of JSON
+        values) differ, naming each key that differs and its value on each rank that differs from rank 0."""
         import json
 
         mine = json.dumps(what, sort_keys=True).encode()
         every = [json.loads(blob) for blob in self.all_gather_bytes(mine, name)]
-        differ = []
-        for key in sorted(set().union(*every)):
-            ours = every[0].get(key)
-            if isinstance(ours, dict):  # the settings: each one that differs
-                for sub in sorted(set(ours).union(*(e.get(key, {}) for e in every[1:]))):
-                    others = [(r, e.get(key, {}).get(sub)) for r, e in enumerate(every[1:], 1)
-                              if e.get(key, {}).get(sub) != ours.get(sub)]
-                    differ += [f"{sub} {ours.get(sub)!r} on rank 0, {v!r} on rank {r}" for r, v in others]
-            else:
-                differ += [f"{key} {ours!r} on rank 0, {e.get(key)!r} on rank {r}" for r, e in enumerate(every[1:], 1)
-                           if e.get(key) != ours]
+        differ = [f"{key} {every[0].get(key)!r} on rank 0, {e.get(key)!r} on rank {r}"
+                  for key in sorted(set().union(*every)) for r, e in enumerate(every[1:], 1)
+                  if e.get(key) != every[0].get(key)]
         if differ:
             raise DistributedError(f"the ranks were not started alike ({name} must be the same on every rank): "
                                    + "; ".join(differ[:6]) + ("; ..." if len(differ) > 6 else ""))

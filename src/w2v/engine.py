@@ -170,9 +170,9 @@ class NumbaEngine:
         pass
 
     def finite(self) -> bool:
-        from .formats import nonfinite_rows
+        from .formats import all_finite
 
-        return not nonfinite_rows(self.weights[0])[0] and not nonfinite_rows(self.weights[1])[0]
+        return all_finite(*self.weights)
 
     def tensors(self):
         """The weights as torch tensors sharing the host arrays (for collectives; needs PyTorch)."""

@@ -639,6 +639,11 @@ def nonfinite_rows(vectors: np.ndarray) -> tuple[int, int]:
     return bad, first
 
 
+def all_finite(*matrices: np.ndarray) -> bool:
+    """Whether every value of the (V, d) ``matrices`` is finite (the engines' divergence check)."""
+    return not any(nonfinite_rows(m)[0] for m in matrices)
+
+
 def check_finite(path: str, words: Sequence[str], vectors: np.ndarray) -> None:
     """Raise :class:`ModelFileError` naming the first word whose vector holds NaN or an infinity."""
     if vectors.ndim != 2 or not vectors.size:

@@ -402,9 +402,9 @@ class TorchEngine:
             # the host arrays, scanned by NumPy: a PyTorch op here, on the main thread, brought up a second
             # OpenMP team beside the training thread's, and with more OpenMP threads than cores libgomp
             # sleeps at its barriers (every pass after the first ran at half speed on 2 cores)
-            from .formats import nonfinite_rows
+            from .formats import all_finite
 
-            return not nonfinite_rows(self.host[0])[0] and not nonfinite_rows(self.host[1])[0]
+            return all_finite(*self.host)
         return bool(torch.isfinite(self.w_in).all()) and bool(torch.isfinite(self.w_out).all())
 
     def pull(self) -> None:

@@ -373,8 +373,8 @@ class Word2Vec:
         settings = {k: v for k, v in self.config.to_dict().items() if k != "threads"}
         corpus = ([[os.path.basename(f), os.path.getsize(f)] for f in source.files] if source.files is not None
                   else f"sentences ({type(source.source).__name__})")
-        self._dist.agree({"settings": settings, "epochs": n_epochs, "update_vocab": update_vocab,
-                          "corpus": corpus}, "the settings and the corpus")
+        self._dist.agree({**settings, "passes": n_epochs, "update_vocab": update_vocab, "corpus": corpus},
+                         "the settings and the corpus")
 
     def _train(self, corpus, n_epochs: int, progress: bool, cache_dir, callbacks, ckpt: _Checkpoints | None,
                update_vocab: bool, preflight) -> "Word2Vec":
