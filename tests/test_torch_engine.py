@@ -255,7 +255,23 @@ from reference import VARIANTS, reference_hogwild, tiny_batch
 from w2v import Config
 from w2v.engine import Batch
 from w2v.torch_engine import TorchEngine
+from numba import typeof
+from numba.core import sigutils
+from w2v import cuda_kernels
 
+launched = set()  # the argument types of every launch, against cuda_kernels.SIGNATURE
+kernel = cuda_kernels.hogwild
+
+
+class Recorded:
+    def __getitem__(self, shape):
+        def run(*args):
+            launched.add(tuple(typeof(a) for a in args))
+            return kernel[shape](*args)
+        return run
+
+
+cuda_kernels.hogwild = Recorded()
 runs = [(v, m, 8, "plain") for v, m in [("sg", True), ("sg-hogbatch", True), ("cbow", True), ("cbow", False)]]
 runs += [("sg", True, 37, "plain"), ("cbow", True, 37, "plain")]  # 37: two components on some lanes, one on others
 runs += [("sg-hogbatch", True, 8, "atomic"), ("cbow", True, 37, "atomic"), ("sg", True, 37, "coherent")]
@@ -271,12 +287,15 @@ for variant, mean, dim, access in runs:
     engine.close()
     error = max(np.abs(w[0] - ref_in).max(), np.abs(w[1] - ref_out).max())
     print(variant, mean, error, stats[1:] == ref_stats[1:], abs(stats[0] - ref_stats[0]), ref_stats[1])
+expected = tuple(sigutils.normalize_signature(cuda_kernels.SIGNATURE)[0])
+print("signature", launched == set([expected]), sorted(map(str, launched)), file=sys.stderr)
 """
 
 
 def test_hogwild_kernel_in_the_cuda_simulator_matches_the_sequential_reference(tmp_path):
     """The GPU kernel itself (numba-cuda's simulator runs it on the CPU), one block: exactly the sequential
-    reference on the same draws, for each variant and each way of reading and writing the rows."""
+    reference on the same draws, for each variant and each way of reading and writing the rows; every launch
+    passes the argument types of ``cuda_kernels.SIGNATURE``."""
     import os
     import subprocess
 
@@ -288,6 +307,7 @@ def test_hogwild_kernel_in_the_cuda_simulator_matches_the_sequential_reference(t
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line.split() for line in done.stdout.splitlines()]
     assert len(lines) == 9, done.stdout
+    assert "signature True" in done.stderr, done.stderr[-3000:]  # what benchmarks/gpu_ptx.py compiles for
     for variant, mean, error, same_stats, loss_error, examples in lines:
         assert float(error) < 1e-5, (variant, mean, error)
         assert same_stats == "True" and float(loss_error) < 1e-3, (variant, mean, same_stats, loss_error)

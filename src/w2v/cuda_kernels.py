@@ -45,7 +45,9 @@ LANES = 32
 """Threads per block: one warp shares each vector's components."""
 
 MAX_PER_LANE = 16
-"""Components per lane held in registers: dimensions up to ``LANES * MAX_PER_LANE`` = 512."""
+"""Components per lane a thread holds (the input and its update, two arrays of this many floats in the
+thread's local memory, a 128-byte stack frame by ptxas's count): dimensions up to ``LANES * MAX_PER_LANE``
+= 512."""
 
 MAX_DIM = LANES * MAX_PER_LANE  # w2v.torch_engine.MAX_HOGWILD_DIM
 
@@ -53,6 +55,12 @@ MODES = {"sg": 0, "sg-hogbatch": 1, "cbow": 2}
 
 ACCESS = {"plain": 0, "atomic": 1, "coherent": 2}
 """How the kernel reads and writes the shared rows (see the module docstring)."""
+
+SIGNATURE = ("void(float32[:, ::1], float32[:, ::1], int32[::1], int64[::1], float32[::1], int32[::1], "
+             "int32[:, ::1], int64, int64, int64, int64, int64, int64, int64, float64[::1], int64[::1])")
+"""The types of :func:`hogwild`'s arguments in every launch (the torch engine's arrays, :func:`launch`'s
+scalars), for compiling it ahead of time without a GPU (``benchmarks/gpu_ptx.py``); a test checks the
+engine's launches against it."""
 
 
 @cuda.jit(device=True)

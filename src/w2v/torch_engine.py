@@ -80,7 +80,7 @@ _M32 = 0xFFFFFFFF
 
 
 MAX_HOGWILD_DIM = 512
-"""The largest dimension the hogwild kernel holds in registers (``w2v.cuda_kernels.MAX_DIM``)."""
+"""The largest dimension the hogwild kernel's threads hold (``w2v.cuda_kernels.MAX_DIM``)."""
 
 
 def _cuda_kernels():
