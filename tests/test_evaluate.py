@@ -239,7 +239,9 @@ def test_word_pair_files_as_the_standard_sets_come(tmp_path):
     simlex = _write(tmp_path / "SimLex-999.txt", "word1\tword2\tPOS\tSimLex999\tconc(w1)\n"
                     "a\tb\tA\t5\t2.5\na\tc\tA\t2\t1\nb\td\tN\t1\t4\nc\td\tV\t7\t3\n")
     mturk = _write(tmp_path / "MTurk-771.csv", "a,b,5\na,c,2\nb,d,1\nc,d,7\n")
-    for path, column in ((simlex, 4), (mturk, 3)):
+    raters = _write(tmp_path / "combined.csv", "Word1,Word2,Human(mean),1,2\n"  # the raters' columns: numbers
+                    "a,b,5,9,1\na,c,2,1,9\nb,d,1,9,1\nc,d,7,1,9\n")
+    for path, column in ((simlex, 4), (mturk, 3), (raters, 3)):
         res = evaluate_word_pairs(kv, path)
         assert (res["spearman"], res["pairs"], res["score_column"]) == (plain["spearman"], 4, column)
     assert "scores from field 4" in format_report(evaluate_word_pairs(kv, simlex))

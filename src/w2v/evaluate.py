@@ -190,7 +190,8 @@ def evaluate_word_pairs(kv: KeyedVectors, path: str | os.PathLike | None = None,
     path : lines "word1<TAB>word2<TAB>score" ('#' starts a comment line); WordSim-353 when None.  The
         fields may be separated by tabs, spaces or commas; the score is the first number after the two
         words on the first line (SimLex-999's fourth column, after its part of speech), the same column
-        on every line; a first line without a number there is a header (SimLex-999's), skipped.
+        on every line; a first line without a number there (SimLex-999's), or with a name where the next
+        line has its number (``Word1,Word2,Human(mean),1,2``), is a header, skipped.
     lowercase : compare case-insensitively (the most frequent casing stands for a word); None: do so when
         the vocabulary holds no uppercase letter.
 
@@ -206,18 +207,16 @@ def evaluate_word_pairs(kv: KeyedVectors, path: str | os.PathLike | None = None,
         lowercase = _is_lowercase(kv.index_to_key)
     rows = _fold_map(kv.index_to_key, lowercase)
     gold, pairs, unknown = [], [], []
-    column = header = None  # the score's field, decided by the first line
-    for line_no, line in enumerate(lines, 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
+    content = [(n, line) for n, line in enumerate(lines, 1) if line.strip() and not line.lstrip().startswith("#")]
+    column = header = None  # the score's field, decided by the first line that is not a header
+    if content and _is_header(*(_pair_fields(line) for _, line in content[:2])):
+        header = content.pop(0)[0]
+    for line_no, line in content:
         fields = _pair_fields(line)
         if len(fields) < 3:
             raise DataFileError(f"{name} line {line_no}: expected 'word1<TAB>word2<TAB>score': {line!r}")
         if column is None:
-            column = next((k for k in range(2, len(fields)) if number_or_none(fields[k]) is not None), None)
-            if column is None and header is None:  # a header line (SimLex-999's): no number after two words
-                header = line_no
-                continue
+            column = _score_field(fields)
             if column is None:
                 raise DataFileError(f"{name} line {line_no}: the score {fields[2]!r} is not a number")
         score = number_or_none(fields[column]) if column < len(fields) else None
@@ -255,6 +254,21 @@ def evaluate_word_pairs(kv: KeyedVectors, path: str | os.PathLike | None = None,
             f"; its words carry part-of-speech tags ({tagged[0]}) that the vocabulary's lack (MEN's "
             "natural-form file has none)" if tagged and untagged >= len(tagged) / 2 else ""))
     return result
+
+
+def _score_field(fields: list[str]) -> int | None:
+    """The index of the first number after a word-pair line's two words (None: none)."""
+    return next((k for k in range(2, len(fields)) if number_or_none(fields[k]) is not None), None)
+
+
+def _is_header(first: list[str], second: list[str] | None = None) -> bool:
+    """Whether a word-pair file's first line is a header: no number after its two words (SimLex-999's), or a
+    name where the next line has its score (``Word1,Word2,Human(mean),1,2,...``: the raters' numbers)."""
+    if len(first) < 3:
+        return False
+    at = _score_field(first)
+    after = _score_field(second) if second is not None and len(second) >= 3 else None
+    return at is None or (after is not None and after < at)
 
 
 def _pair_fields(line: str) -> list[str]:
