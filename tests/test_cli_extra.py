@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import random
+import struct
 
 import numpy as np
 import pytest
 
 from w2v import cli, formats
+from w2v.errors import ModelFileError
 from w2v.vectors import KeyedVectors
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -121,6 +123,64 @@ def test_import_refuses_native_missing_and_conflicting_flags(model, gensim_files
     assert_one_line_error(capsys, cli.main(["import", txt, out, "--binary", "--text"]), "not allowed with")
     assert_one_line_error(capsys, cli.main(["import", txt, str(tmp_path / "no" / "v.w2v")]), "does not exist")
     assert not os.path.exists(out)
+
+
+def test_import_foreign_files_are_named(tmp_path, capsys):
+    """A pickle (.kv), a fastText .bin and a headerless (GloVe) text file are told for what they are."""
+    out = str(tmp_path / "v.w2v")
+    for name, content, fragment in (("g.kv", b"\x80\x04\x95\x03\x00\x01", "gensim .model or .kv file"),
+                                    ("ft.bin", struct.pack("<ii", 793712314, 12), "a fastText model"),
+                                    ("glove.txt", b"alpha 0.1 0.2 0.3\nbeta 0.4 0.5 0.6\n", "--no-header")):
+        (tmp_path / name).write_bytes(content)
+        assert_one_line_error(capsys, cli.main(["import", str(tmp_path / name), out]), fragment)
+        with pytest.raises(ModelFileError, match=fragment.replace(".", r"\.")):
+            KeyedVectors.load(tmp_path / name)
+    assert not os.path.exists(out)
+    assert cli.main(["import", str(tmp_path / "glove.txt"), out, "--no-header"]) == 0
+    assert "no header" in capsys.readouterr().out
+    kv = KeyedVectors.load(out)
+    assert kv.index_to_key == ["alpha", "beta"]
+    np.testing.assert_array_equal(kv.vectors, np.array([[.1, .2, .3], [.4, .5, .6]], np.float32))
+    assert_one_line_error(capsys, cli.main(["import", str(tmp_path / "glove.txt"), out, "--no-header", "--binary"]),
+                          "--no-header reads the text format only")
+
+
+def test_counts_cross_with_a_vocabulary_file(model, tmp_path, capsys):
+    """export --vocab writes the counts beside the vectors (gensim's fvocab reads them); import --vocab reads
+    them back in; vectors without counts, a file lacking a word and an output named twice are refused."""
+    vectors, vocab = tmp_path / "v.bin", tmp_path / "v.vocab"
+    assert cli.main(["export", model, str(vectors), "--format", "word2vec-binary", "--vocab", str(vocab)]) == 0
+    full = KeyedVectors.load(model)
+    assert vocab.read_text().splitlines()[0] == f"{full.index_to_key[0]} {full.counts[0]}"
+    out = tmp_path / "back.w2v"
+    assert cli.main(["import", str(vectors), str(out), "--vocab", str(vocab)]) == 0
+    back = KeyedVectors.load(out)
+    assert back.index_to_key == full.index_to_key
+    np.testing.assert_array_equal(back.counts, full.counts)
+    gensim_models = pytest.importorskip("gensim.models")
+    theirs = gensim_models.KeyedVectors.load_word2vec_format(str(vectors), fvocab=str(vocab), binary=True)
+    assert [theirs.get_vecattr(w, "count") for w in full.index_to_key[:5]] == list(full.counts[:5])
+    capsys.readouterr()
+    bare = tmp_path / "bare.w2v"
+    assert cli.main(["import", str(vectors), str(bare)]) == 0
+    assert_one_line_error(capsys, cli.main(["export", str(bare), str(tmp_path / "x.txt"), "--format",
+                                            "word2vec-text", "--vocab", str(tmp_path / "x.vocab")]), "no counts")
+    vocab.write_text("".join(vocab.read_text().splitlines(keepends=True)[1:]))  # the first word's line gone
+    assert_one_line_error(capsys, cli.main(["import", str(vectors), str(out), "--vocab", str(vocab)]),
+                          "no count for 1 of the", repr(full.index_to_key[0]))
+    same = str(tmp_path / "s.txt")
+    assert_one_line_error(capsys, cli.main(["export", model, same, "--format", "word2vec-text", "--vocab", same]),
+                          "are the same file")
+    assert not os.path.exists(tmp_path / "x.txt") and not os.path.exists(same)
+
+
+def test_words_the_word2vec_format_cannot_hold_are_one_line(tmp_path, capsys):
+    src = tmp_path / "tab.bin"
+    src.write_bytes(b"2 2\nhello " + np.ones(2, "<f4").tobytes() + b"\na\tb " + np.ones(2, "<f4").tobytes() + b"\n")
+    out = tmp_path / "tab.txt"
+    assert_one_line_error(capsys, cli.main(["export", str(src), str(out), "--format", "word2vec-text"]),
+                          "'a\\tb'", "cannot store")
+    assert not out.exists()
 
 
 def test_export_limit(model, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from importlib import resources
 
@@ -188,6 +189,29 @@ def test_word_pairs_agree_with_gensim(case, lowercase):
     assert ours["oov"] / (ours["oov"] + ours["pairs"]) * 100 == pytest.approx(oov_ratio)
     assert ours["spearman"] == pytest.approx(spearman.statistic, abs=1e-6)
     assert ours["pearson"] == pytest.approx(pearson.statistic, abs=1e-6)
+    limited = evaluate_word_pairs(kv, lowercase=lowercase, restrict_vocab=60)  # gensim's restrict_vocab
+    pearson, spearman, oov_ratio = g.evaluate_word_pairs(path, case_insensitive=case_insensitive, restrict_vocab=60)
+    assert limited["oov"] > ours["oov"] and limited["restrict_vocab"] == 60
+    assert limited["oov"] / (limited["oov"] + limited["pairs"]) * 100 == pytest.approx(oov_ratio)
+    assert limited["spearman"] == pytest.approx(spearman.statistic, abs=1e-6)
+
+
+def test_case_folding_from_the_command_line(tmp_path, capsys):
+    """evaluate --lowercase folds case on a vocabulary with capitals (as gensim and the C tool do), --no-lowercase
+    does not on a lower-case one; the default decides by the vocabulary."""
+    from w2v import cli
+
+    kv = KeyedVectors(["Love", "sex", "tiger", "cat"], np.array([[1, 0], [1, .2], [0, 1], [.1, 1]], np.float32))
+    kv.save(tmp_path / "v.w2v")
+    pairs = tmp_path / "p.tsv"
+    pairs.write_text("love\tsex\t6.8\ntiger\tcat\t7.4\nlove\tcat\t1.0\n")
+    runs = {}
+    for flag in ([], ["--lowercase"], ["--no-lowercase"]):
+        assert cli.main(["evaluate", str(tmp_path / "v.w2v"), "--similarity", str(pairs), "--json", *flag]) == 0
+        runs[tuple(flag)] = json.loads(capsys.readouterr().out)["word_pairs"][0]
+    assert (runs[()]["pairs"], runs[()]["lowercased"]) == (1, False)  # "love" is not "Love"
+    assert (runs[("--lowercase",)]["pairs"], runs[("--lowercase",)]["lowercased"]) == (3, True)
+    assert runs[("--no-lowercase",)] == runs[()]
 
 
 def test_average_ranks_and_spearman_with_ties(tmp_path):

@@ -394,7 +394,7 @@ def test_duplicates_made_by_utf8_replacement_are_dropped(tmp_path, caplog):
                                            "after 2"),
     (b"2 3\na 1 2 3\nb 4 x 6\n", "line 3"),
     (b"two three\na 1 2 3\n", "first line should be 'vocab_size dims'"),
-    (b"", "first line"),
+    (b"", "not a word2vec file: an empty file"),
 ])
 def test_word2vec_text_errors(tmp_path, content, match):
     path = tmp_path / "bad.txt"
@@ -503,3 +503,110 @@ def test_a_text_file_whose_words_hold_spaces_is_read_as_text(tmp_path, caplog):
     path.write_text("2 4\nnew york 0.1 0.2 0.3\ntab 0.99 0.19 0.58 0.05\n")  # too few values: still an error
     with pytest.raises(ModelFileError, match="line 2: could not convert string to float"):
         load_word2vec(path, binary=False)
+
+
+def test_binary_records_out_of_step_are_refused(tmp_path, caplog):
+    """A word holding a space (gensim writes 'new york' to binary as it is) or a header whose dimension is not
+    the vectors' puts the records out of step: refused, never read as other words and vectors."""
+    vec = _vectors(4, 4)
+    words = [b"the", b"new york", b"paris", b"london"]
+    path = tmp_path / "spaced.bin"
+    path.write_bytes(b"4 4\n" + b"".join(w + b" " + v.tobytes() for w, v in zip(words, vec)))  # gensim: no newlines
+    with pytest.raises(ModelFileError, match="out of step.*'new york' cannot be read back"):
+        load_word2vec(path)
+    path.write_bytes(b"4 2\n" + b"".join(w + b" " + v.tobytes() + b"\n" for w, v in zip([b"a", b"b", b"c", b"d"],
+                                                                                       vec)))
+    with pytest.raises(ModelFileError, match=r"holds a newline, so the records are out of step.*dimension \(2\)"):
+        load_word2vec(path, binary=True)
+    caught = 0
+    for seed in range(40):  # out of step wherever the misread word or the vector beside it shows it
+        vec = (np.random.default_rng(seed).standard_normal((30, 50)) * 0.3).astype(np.float32)
+        words = [f"w{i}".encode() for i in range(30)]
+        words[10] = (b"new york", b"route 66", b"a b")[seed % 3]
+        path.write_bytes(b"30 50\n" + b"".join(w + b" " + v.tobytes() for w, v in zip(words, vec)))
+        with caplog.at_level(logging.WARNING, logger="w2v.formats"):
+            caplog.clear()
+            try:
+                load_word2vec(path)
+            except ModelFileError as e:
+                caught += "out of step" in str(e)
+                continue
+        assert "hold values beyond 1e+15" in caplog.text and "out of step" in caplog.text
+    assert caught >= 30  # the others warned (above)
+
+
+def test_long_words_are_written_and_read_back(tmp_path):
+    """Whatever token training keeps (up to corpus.MAX_TOKEN_CHARS characters) the word2vec readers read back,
+    in both formats, also as the first word (where the format is guessed); longer words are refused."""
+    from w2v import corpus
+
+    assert formats.MAX_WORD_BYTES >= 4 * corpus.MAX_TOKEN_CHARS
+    words = ["é" * 6000, "b", "ACGT" * 3000]  # 12,000 bytes, then 12,000 characters
+    for name in ("v.bin", "v.txt"):
+        save_word2vec(tmp_path / name, words, _vectors(3, 3), binary=name.endswith(".bin"))
+        got, vectors, info = load_word2vec(tmp_path / name)
+        assert got == words and info["binary"] == name.endswith(".bin")
+        np.testing.assert_array_equal(vectors, _vectors(3, 3))
+    huge = "x" * (formats.MAX_WORD_BYTES + 1)
+    with pytest.raises(ModelFileError, match="longer than"):
+        save_word2vec(tmp_path / "huge.bin", [huge], _vectors(1, 3))
+    assert not (tmp_path / "huge.bin").exists()
+
+
+def test_headerless_text_unicode_errors_and_their_checks(tmp_path):
+    from w2v import KeyedVectors
+
+    path = tmp_path / "glove.txt"
+    path.write_text("alpha 0.5 1 2\nbeta 3 4 5\n\ngamma 6 7 8\n")
+    words, vectors, info = load_word2vec(path, no_header=True)
+    assert words == ["alpha", "beta", "gamma"] and vectors.shape == (3, 3) and info["header_count"] is None
+    assert load_word2vec(path, no_header=True, limit=2)[0] == ["alpha", "beta"]
+    gz = tmp_path / "glove.txt.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    assert load_word2vec(gz, no_header=True)[0] == words
+    with pytest.raises(ModelFileError, match="line 2: expected a word and 3 values, found 1"):
+        path.write_text("alpha 0.5 1 2\nbeta 3\n")
+        load_word2vec(path, no_header=True)
+    with pytest.raises(ModelFileError, match="with no_header, the first line should be a word and its values"):
+        path.write_text("3 3\nalpha x 1 2\n")
+        load_word2vec(path, no_header=True)
+    with pytest.raises(ValueError, match="no_header reads the text format only"):
+        load_word2vec(path, binary=True, no_header=True)
+
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"2 2\n\xffab 1 2\nab 3 4\n")
+    with pytest.raises(ModelFileError, match="line 2 is not UTF-8"):
+        load_word2vec(bad, unicode_errors="strict")
+    assert load_word2vec(bad, unicode_errors="replace")[0] == ["\ufffdab", "ab"]
+    assert load_word2vec(bad, unicode_errors="ignore")[0] == ["ab"]  # "ab" twice: the first kept, as with "replace"
+    with pytest.raises(ValueError, match="unicode_errors must be one of replace, strict, ignore"):
+        load_word2vec(bad, unicode_errors="backslashreplace")
+    with pytest.raises(ValueError, match="float32 only"):
+        KeyedVectors.load_word2vec_format(bad, datatype=np.float64)
+    with pytest.raises(TypeError, match="the second argument is fvocab"):
+        KeyedVectors.load_word2vec_format(bad, True)
+
+
+def test_save_word2vec_format_follows_the_name_and_gensims_arguments(tmp_path):
+    """binary=None decides by the name (text for .txt/.vec, as gensim writes by default; binary otherwise);
+    fvocab writes the counts beside them, gensim's vocabulary-file format, read back by fvocab=."""
+    from w2v import KeyedVectors
+
+    kv = KeyedVectors(["a", "b", "c"], _vectors(3, 4), np.array([9, 5, 1]))
+    for name, binary in (("v.txt", False), ("v.vec.gz", False), ("v.bin", True), ("v", True), ("v.TXT", False)):
+        kv.save_word2vec_format(tmp_path / name)
+        assert load_word2vec(tmp_path / name)[2]["binary"] == binary, name
+    kv.save_word2vec_format(tmp_path / "w.txt", tmp_path / "w.vocab", binary=True)
+    assert (tmp_path / "w.vocab").read_text() == "a 9\nb 5\nc 1\n"
+    back = KeyedVectors.load_word2vec_format(tmp_path / "w.txt", fvocab=tmp_path / "w.vocab")
+    np.testing.assert_array_equal(back.counts, [9, 5, 1])
+    np.testing.assert_array_equal(back.vectors, kv.vectors)
+    assert len(KeyedVectors.load_word2vec_format(tmp_path / "w.txt", limit=0)) == 3  # gensim's "no limit"
+    with pytest.raises(ValueError, match="no counts to write"):
+        KeyedVectors(["a"], _vectors(1, 4)).save_word2vec_format(tmp_path / "n.txt", tmp_path / "n.vocab")
+    assert not (tmp_path / "n.txt").exists() and not (tmp_path / "n.vocab").exists()
+    (tmp_path / "w.vocab").write_text("a 9\nb five\n")
+    with pytest.raises(ModelFileError, match="line 2: expected 'word count'"):
+        KeyedVectors.load_word2vec_format(tmp_path / "w.txt", fvocab=tmp_path / "w.vocab")
+    with pytest.raises(TypeError, match="pass binary=... by name"):
+        kv.save_word2vec_format(tmp_path / "x.bin", True)

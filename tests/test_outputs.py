@@ -794,8 +794,13 @@ def test_a_stop_while_a_resume_reads_says_the_checkpoint_is_as_it_was(monkeypatc
     from w2v import checkpoint as checkpoint_module
 
     corpus, ckpt = write_text(tmp_path / "c.txt"), tmp_path / "m.ckpt"
-    Word2Vec(dim=8, epochs=2, min_count=1, threads=1).train(str(corpus), progress=False, checkpoint=ckpt,
-                                                           checkpoint_every=1e-9)
+
+    def stop(entry):  # a checkpoint after pass 1, whatever the timing (a tick may never come in so short a pass)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Word2Vec(dim=8, epochs=2, min_count=1, threads=1).train(str(corpus), progress=False, checkpoint=ckpt,
+                                                               callbacks=[stop])
     before = ckpt.read_bytes()
     monkeypatch.setattr(checkpoint_module, "check_fingerprint", lambda *a: os.kill(os.getpid(), signal.SIGTERM))
     rc = cli.main(["train", str(corpus), "-o", str(tmp_path / "m.w2v"), "--resume", str(ckpt), "--quiet"])

@@ -233,6 +233,7 @@ def test_analogy_bad_method(kv):
 
 
 @pytest.mark.filterwarnings("ignore:Call to deprecated `init_sims`:DeprecationWarning")  # gensim's cosmul, its own
+@pytest.mark.filterwarnings("ignore:Call to deprecated `words_closer_than`:DeprecationWarning")  # gensim's alias
 def test_queries_match_gensim(kv):
     gensim_models = pytest.importorskip("gensim.models")
     g = gensim_models.KeyedVectors(vector_size=D)
@@ -260,6 +261,24 @@ def test_queries_match_gensim(kv):
                                                       post_normalize=post),
                                    g.get_mean_vector(["w1", "w2", "nope"], weights=[2, -1, 3], pre_normalize=pre,
                                                      post_normalize=post), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(kv.distances("w1", ["w2", "w9", "Paris"]), g.distances("w1", ["w2", "w9", "Paris"]),
+                               atol=1e-6)
+    np.testing.assert_allclose(kv.distances(kv["w3"] * 3), g.distances(kv["w3"] * 3), atol=1e-5)  # every word
+    assert kv.words_closer_than("w1", "w50") == kv.closer_than("w1", "w50")
+    assert sorted(kv.words_closer_than("w1", "w50")) == sorted(g.words_closer_than("w1", "w50"))
+    assert kv.similar_by_key("w4", topn=3) == kv.similar_by_word("w4", topn=3)
+    assert [w for w, _ in kv.similar_by_key("w4", topn=3)] == [w for w, _ in g.similar_by_key("w4", topn=3)]
+    assert kv.most_similar_to_given("w1", ["w2", "w3", "w9"]) == g.most_similar_to_given("w1", ["w2", "w3", "w9"])
+    assert kv.relative_cosine_similarity("w1", "w2") == pytest.approx(g.relative_cosine_similarity("w1", "w2"),
+                                                                      rel=1e-4)
+    np.testing.assert_allclose(KeyedVectors.cosine_similarities(kv["w1"], kv.vectors[:20]),
+                               g.cosine_similarities(kv["w1"], kv.vectors[:20]), atol=1e-6)
+    with pytest.raises(ValueError, match="takes a \\(d,\\) vector and a \\(n, d\\) array"):
+        KeyedVectors.cosine_similarities(kv["w1"], kv.vectors[0])
+    with pytest.raises(TypeError, match="takes a list of words"):
+        kv.most_similar_to_given("w1", "w2")
+    with pytest.raises(UnknownWordError):
+        kv.distances("w1", ["w2", "nope"])
 
 
 def test_save_and_load_native(kv, tmp_path):

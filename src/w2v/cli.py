@@ -254,7 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "SimLex-999 and MTurk-771 come; default: the bundled WordSim-353)")
     p.add_argument("--restrict-vocab", type=_positive_int, metavar="N",
                    help="analogies: search only the N most frequent words, and count questions with a word "
-                        "outside them as out of vocabulary (default: 30000, as the C tool and gensim)")
+                        "outside them as out of vocabulary (default: 30000, the C tool's compute-accuracy as "
+                        "its scripts run it; gensim's default is 300000)")
+    p.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=None,
+                   help="compare words case-insensitively, the most frequent casing standing for a word (as the "
+                        "C tool and gensim do), or not (default: when the vocabulary has no uppercase letter)")
     p.add_argument("--method", choices=("3cosadd", "3cosmul"), default="3cosadd",
                    help="how analogies are answered: 3cosadd (Mikolov et al., the C tool's and gensim's) or "
                         "3cosmul (Levy and Goldberg) (default: 3cosadd)")
@@ -272,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_nonfinite_flag(p)
     p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     p.add_argument("--limit", type=_positive_int, metavar="N", help="only the N most frequent words")
+    p.add_argument("--vocab", metavar="FILE", help="word2vec formats: also write the words' counts to FILE, a line "
+                   "'word count' each (gensim's fvocab, the C tool's -save-vocab; written together with OUT)")
 
     p = sub.add_parser("import", help="convert word2vec C vectors to a native w2v vectors file",
                        description="Read vectors in the word2vec C format (text or binary, plain or "
@@ -286,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the input is the text format (default: guessed from its bytes)")
     p.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N vectors (in a file "
                    "sorted by frequency, the N most frequent words)")
+    p.add_argument("--no-header", action="store_true", help="the input is text without the first line "
+                   "'vocab_size dims' (GloVe's format)")
+    p.add_argument("--vocab", metavar="FILE", help="the words' counts, from a file of lines 'word count' "
+                   "(gensim's fvocab, the C tool's -save-vocab)")
     _add_nonfinite_flag(p)
 
     p = sub.add_parser("plot", help="draw words and their nearest neighbours in 2-D",
@@ -507,8 +517,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     options = {} if args.restrict_vocab is None else {"restrict_vocab": args.restrict_vocab}
     # a malformed evaluation file raises DataFileError, naming the file and the line
-    results = [evaluate.evaluate_analogies(kv, args.analogies, method=args.method, **options)]
-    results += [evaluate.evaluate_word_pairs(kv, path) for path in (args.similarity or [None])]
+    results = [evaluate.evaluate_analogies(kv, args.analogies, method=args.method, lowercase=args.lowercase,
+                                           **options)]
+    results += [evaluate.evaluate_word_pairs(kv, path, lowercase=args.lowercase)
+                for path in (args.similarity or [None])]
     if args.json:
         print(json.dumps({"model": args.model, "analogies": results[0], "word_pairs": results[1:]}, indent=2))
     else:
@@ -520,11 +532,20 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "projector":
         _refuse_stdout(args.out, "output directory")
         return _export_projector(args)
+    from . import outputs
+    from .errors import ModelFileError
+
     _check_output(args.out, "output file")
-    _check_not_input(("OUT", args.out), ("the model read", args.model))
+    if args.vocab:
+        _check_output(args.vocab, "vocabulary file")
+    outputs.check_outputs([("OUT", args.out), ("--vocab", args.vocab)], [("the model read", args.model)])
     kv = _load_vectors(args.model, limit=args.limit, allow_nonfinite=args.allow_nonfinite)
-    kv.save_word2vec_format(args.out, binary=args.format == "word2vec-binary")
-    print(f"{args.out}: {_vectors_text(kv)}, {args.format} ({_size(args.out)})")
+    if args.vocab and kv.counts is None:
+        raise ModelFileError(f"{args.model}: holds no counts to write to --vocab (a word2vec C file has none: "
+                             "'w2v import --vocab' reads them in from a vocabulary file)")
+    kv.save_word2vec_format(args.out, args.vocab, binary=args.format == "word2vec-binary")
+    counts = f"; counts in {args.vocab} ({_size(args.vocab)})" if args.vocab else ""
+    print(f"{args.out}: {_vectors_text(kv)}, {args.format} ({_size(args.out)}{counts})")
     return 0
 
 
@@ -585,16 +606,25 @@ def cmd_import(args: argparse.Namespace) -> int:
     if formats.sniff(head) == "native":
         raise ModelFileError(f"{args.input}: already a native w2v file; nothing to import (use it as it is, "
                              f"or 'w2v export' it to the word2vec format)")
+    if args.no_header and args.binary:
+        raise ConfigError("--no-header reads the text format only (a binary file always has its header)")
+    if args.vocab:
+        _check_not_input(("OUT", args.out), ("--vocab", args.vocab))
     words, vectors, info = formats.load_word2vec(args.input, binary=args.binary, limit=args.limit,
-                                                 allow_nonfinite=args.allow_nonfinite)
+                                                 allow_nonfinite=args.allow_nonfinite, no_header=args.no_header)
     if not words:
-        raise ModelFileError(f"{args.input}: holds no vectors (its header announces "
-                             f"{info['header_count']}); nothing to import")
-    kv = KeyedVectors(words, vectors)
+        announced = "" if info["header_count"] is None else f" (its header announces {info['header_count']})"
+        raise ModelFileError(f"{args.input}: holds no vectors{announced}; nothing to import")
+    counts = formats.load_counts(args.vocab, words) if args.vocab else None
+    kv = KeyedVectors(words, vectors, counts)
     kv.save(args.out)
     kind = "word2vec " + ("binary" if info["binary"] else "text")
     if info["compression"]:
         kind += f", {info['compression']}"
+    if args.no_header:
+        kind += ", no header"
+    if args.vocab:
+        kind += f"; counts from {args.vocab}"
     print(f"{args.out}: {_vectors_text(kv)} from {args.input} ({kind}; "
           f"{_size(args.out)})")
     return 0

@@ -29,7 +29,8 @@ class CorpusNotFoundError(W2VError, FileNotFoundError):
 
 
 class ModelFileError(W2VError, ValueError):
-    """A model or vector file that is corrupt, truncated, foreign, or of a newer format version."""
+    """A model or vector file that is corrupt, truncated, foreign, or of a newer format version; or a word
+    that the file to be written cannot hold."""
 
 
 class ModelFileNotFoundError(W2VError, FileNotFoundError):

@@ -92,8 +92,8 @@ def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike | None = None, 
     path : a questions file; the bundled Google set (Mikolov et al. 2013, 19,544 questions) when None.
     restrict_vocab : only the first (most frequent) rows are searched and may answer; None: all.
     method : "3cosadd" or "3cosmul" (see :meth:`KeyedVectors.analogy`).
-    lowercase : compare case-insensitively (the most frequent casing of a word stands for it, as in the C
-        tool and gensim); None: do so when the searched words hold no uppercase letter.
+    lowercase : compare case-insensitively (the most frequent casing of a word stands for it, as the C tool
+        and gensim, by default, always do); None: do so when the searched words hold no uppercase letter.
 
     Returns
     -------
@@ -182,7 +182,7 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float | None:
 
 
 def evaluate_word_pairs(kv: KeyedVectors, path: str | os.PathLike | None = None, *,
-                        lowercase: bool | None = None) -> dict[str, Any]:
+                        lowercase: bool | None = None, restrict_vocab: int | None = None) -> dict[str, Any]:
     """Spearman and Pearson correlation between cosine similarity and human scores of word pairs.
 
     Parameters
@@ -194,6 +194,8 @@ def evaluate_word_pairs(kv: KeyedVectors, path: str | os.PathLike | None = None,
         line has its number (``Word1,Word2,Human(mean),1,2``), is a header, skipped.
     lowercase : compare case-insensitively (the most frequent casing stands for a word); None: do so when
         the vocabulary holds no uppercase letter.
+    restrict_vocab : only the first (most frequent) words count as known, a pair with another is out of
+        vocabulary (gensim's ``restrict_vocab``, 300,000 by default there); None (the default): every word.
 
     Returns
     -------
@@ -203,9 +205,10 @@ def evaluate_word_pairs(kv: KeyedVectors, path: str | os.PathLike | None = None,
     """
     kv = _vectors_of(kv, "evaluate_word_pairs")
     name, lines = _read_data(path, WORD_PAIRS)
+    known = kv.index_to_key[:kv._limit(restrict_vocab)]
     if lowercase is None:
-        lowercase = _is_lowercase(kv.index_to_key)
-    rows = _fold_map(kv.index_to_key, lowercase)
+        lowercase = _is_lowercase(known)
+    rows = _fold_map(known, lowercase)
     gold, pairs, unknown = [], [], []
     content = [(n, line) for n, line in enumerate(lines, 1) if line.strip() and not line.lstrip().startswith("#")]
     column = header = None  # the score's field, decided by the first line that is not a header
@@ -246,7 +249,8 @@ def evaluate_word_pairs(kv: KeyedVectors, path: str | os.PathLike | None = None,
         pearson = _pearson(model, human)
         spearman = _pearson(_average_ranks(model), _average_ranks(human))
     result = {"spearman": spearman, "pearson": pearson, "pairs": len(pairs), "oov": oov,
-              "lowercased": bool(lowercase), "dataset": name, "score_column": None if column is None else column + 1}
+              "lowercased": bool(lowercase), "dataset": name, "score_column": None if column is None else column + 1,
+              "restrict_vocab": restrict_vocab}
     if not pairs:
         tagged = [w for pair in unknown for w in pair if re.fullmatch(r".+-[a-z]", w)]
         untagged = sum(w[:-2] in rows for w in tagged)

@@ -344,6 +344,19 @@ def sniff(head: bytes) -> str:
     return "unknown"
 
 
+_FASTTEXT_MAGIC = struct.pack("<i", 793712314)  # the int32 a fastText .bin model starts with
+
+
+def _headerless(head: bytes) -> bool:
+    """Whether ``head`` starts like a word2vec text row (a word, then numbers): a file without the header."""
+    line = head.split(b"\n", 1)[0]
+    fields = line.split()
+    if b"\n" not in head:
+        fields = fields[:-1]  # the last field may be cut
+    return (len(fields) >= 3 and _plain_text(line) and number_or_none(fields[0]) is None
+            and all(number_or_none(f) is not None for f in fields[1:]))
+
+
 def describe_foreign(head: bytes) -> str:
     """A sentence saying what a file that is not a native w2v model seems to be, and what to do."""
     kind = sniff(head)
@@ -356,8 +369,15 @@ def describe_foreign(head: bytes) -> str:
     if kind == "empty":
         return "an empty file"
     if head[:1] == b"\x80":
-        return ("a Python pickle (a gensim .model file?), which w2v never loads: in gensim, write "
-                "model.wv.save_word2vec_format(path, binary=True) and load that")
+        return ("a Python pickle (a gensim .model or .kv file?), which w2v never loads: in gensim, write "
+                "model.wv.save_word2vec_format(path, binary=True) (kv.save_word2vec_format for a .kv file) "
+                "and load that")
+    if head.startswith(_FASTTEXT_MAGIC):
+        return ("a fastText model (.bin), which w2v does not read: load the .vec file fastText writes beside "
+                "it (the word2vec text format), or write one with 'fasttext print-word-vectors'")
+    if _headerless(head):
+        return ("word2vec text without its first line 'vocab_size dims' (GloVe's format): read it with "
+                "KeyedVectors.load_word2vec_format(path, no_header=True), or 'w2v import PATH OUT --no-header'")
     if head.startswith(b"\x93NUMPY"):
         return "a NumPy .npy file, not a w2v model"
     if head.startswith(b"PK\x03\x04"):
@@ -407,7 +427,8 @@ def save_native(path: str | os.PathLike, *, words: Sequence[str], arrays: dict[s
         if not isinstance(word, str):
             raise TypeError(f"word {i} must be a str; got {type(word).__name__}")
         if "\n" in word:
-            raise ValueError(f"word {i} ({word!r}) contains a newline, which the vocabulary block cannot hold")
+            raise ModelFileError(f"word {i} ({word[:50]!r}) contains a newline, which the vocabulary block "
+                                 "cannot hold")
     vocab_blob = "\n".join(words).encode("utf-8")
     prepared: dict[str, np.ndarray] = {}
     for name, arr in arrays.items():
@@ -659,6 +680,10 @@ def check_finite(path: str, words: Sequence[str], vectors: np.ndarray) -> None:
 
 _W2V_SPACES = " \t\n\r\x0b\x0c"  # what bytes.split() splits on: the text reader's separators
 
+MAX_WORD_BYTES = 1 << 22
+"""The longest word the word2vec readers look for and the writers write, in UTF-8 bytes: a token of
+``corpus.MAX_TOKEN_CHARS`` characters at up to 4 bytes each (a test checks the two agree)."""
+
 
 def unstorable(word: str) -> bool:
     """Whether ``word`` is empty or holds a character the word2vec text format splits words on (which
@@ -673,8 +698,11 @@ def _check_w2v_words(words: Sequence[str], n_rows: int) -> None:
         if not isinstance(word, str):
             raise TypeError(f"word {i} must be a str; got {type(word).__name__}")
         if unstorable(word):
-            raise ValueError(f"word {i} ({word!r}) is empty or holds a space, tab, newline, \\v or \\f, "
-                             "which the word2vec format cannot store")
+            raise ModelFileError(f"word {i} ({word[:50]!r}) is empty or holds a space, tab, newline, \\v or "
+                                 "\\f, which the word2vec format cannot store")
+        if len(word) * 4 > MAX_WORD_BYTES and len(word.encode("utf-8")) > MAX_WORD_BYTES:
+            raise ModelFileError(f"word {i} ({word[:50]!r}...) is longer than {MAX_WORD_BYTES} bytes, more "
+                                 "than the word2vec readers look for")
 
 
 def save_word2vec(path: str | os.PathLike, words: Sequence[str], vectors: np.ndarray,
@@ -702,6 +730,54 @@ def save_word2vec(path: str | os.PathLike, words: Sequence[str], vectors: np.nda
                 else:  # str(np.float32) is the shortest text that round-trips (the same as gensim writes)
                     parts.append(f"{word} {' '.join(map(str, row))}\n".encode("utf-8"))
             f.write(b"".join(parts))
+
+
+def binary_for_name(path: str | os.PathLike) -> bool:
+    """Whether a word2vec file named ``path`` is written binary: text when it ends in .txt or .vec (fastText's
+    name for it; before a .gz, .bz2 or .xz), binary otherwise."""
+    path = os.fspath(path)
+    if compression_for_name(path):
+        path = os.path.splitext(path)[0]
+    return not path.lower().endswith((".txt", ".vec"))
+
+
+def save_counts(path: str | os.PathLike, words: Sequence[str], counts: np.ndarray) -> None:
+    """Write the words' corpus counts, a line "word count" each (gensim's ``fvocab``, the C tool's
+    ``-save-vocab``), atomically; compressed as the name says."""
+    _check_w2v_words(words, len(counts))
+    with compressed_write(path) as f:
+        for start in range(0, len(words), 65_536):
+            f.write("".join(f"{w} {int(c)}\n" for w, c in zip(words[start:start + 65_536],
+                                                               counts[start:start + 65_536])).encode("utf-8"))
+
+
+def load_counts(path: str | os.PathLike, words: Sequence[str]) -> np.ndarray:
+    """The counts of ``words`` from a file of lines "word count" (gensim's ``fvocab``, the C tool's
+    ``-save-vocab``, compressed or not); its other words are ignored, a word of ``words`` it lacks is an error."""
+    path = os.fspath(path)
+    found: dict[str, int] = {}
+    stream, _ = _open_stream(path)
+    with stream:
+        for line_no, line in enumerate(stream, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            count = number_or_none(fields[-1]) if len(fields) >= 2 else None
+            if count is None or count != int(count) or count < 0:
+                raise _bad(path, f"line {line_no}: expected 'word count' (a vocabulary file), found {line[:64]!r}")
+            found.setdefault(b" ".join(fields[:-1]).decode("utf-8", errors="replace"), int(count))
+    counts = np.empty(len(words), np.int64)
+    missing = []
+    for i, word in enumerate(words):
+        count = found.get(word)
+        if count is None:
+            missing.append(word)
+            continue
+        counts[i] = count
+    if missing:
+        raise _bad(path, f"no count for {len(missing)} of the {len(words)} words (the first: {missing[0]!r}): "
+                         "not the vocabulary file of these vectors")
+    return counts
 
 
 # -- word2vec C formats: reading ----------------------------------------------------------------------
@@ -835,7 +911,8 @@ class _Rows:
             if self.preallocate:
                 cap = self.n
             else:  # the bytes of this row are already in memory: growing by ~1 MB or 2x is justified
-                cap = min(self.n, max(self.filled * 2, (1 << 20) // (4 * self.d), 1))
+                cap = max(self.filled * 2, (1 << 20) // (4 * self.d), 1)
+                cap = cap if self.n is None else min(self.n, cap)  # n None: as many as the file holds
             grown = np.empty((cap, self.d), np.float32)
             grown[:self.filled] = self.array[:self.filled]
             self.array = grown
@@ -849,7 +926,8 @@ class _Rows:
 
 
 def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: int | None = None, *,
-                  allow_nonfinite: bool = False) -> tuple[list[str], np.ndarray, dict]:
+                  allow_nonfinite: bool = False, no_header: bool = False,
+                  unicode_errors: str = "replace") -> tuple[list[str], np.ndarray, dict]:
     """Read a word2vec C-format file, text or binary, plain or gzip/bz2/xz compressed.
 
     Parameters
@@ -857,6 +935,10 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
     binary : True, False, or None to guess from the bytes after the first word.
     limit : read only the first ``limit`` vectors.
     allow_nonfinite : accept NaN and infinite values (an error otherwise).
+    no_header : the file has no first line "vocab_size dims" (GloVe's text format): every line is a vector,
+        the dimension is the number of values on the first; text only.
+    unicode_errors : a word that is not UTF-8 is decoded with replacement characters ("replace", with a
+        warning), refused ("strict") or loses its bad bytes ("ignore").
 
     Returns
     -------
@@ -870,25 +952,34 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
     """
     path = os.fspath(path)
     _check_limit(limit)
+    if no_header and binary:
+        raise ValueError("no_header reads the text format only (a binary file always has its header)")
+    if unicode_errors not in UNICODE_ERRORS:
+        raise ValueError(f"unicode_errors must be one of {', '.join(UNICODE_ERRORS)}; got {unicode_errors!r}")
     stream, compression = _open_stream(path)
     with stream:
         buf = _Buffer(stream, path, compression)
-        end = buf.find(b"\n", 1024)
-        header = buf.data[buf.pos:end] if end >= 0 else buf.data[buf.pos:buf.pos + 64]
-        m = _W2V_HEADER.match(header + b"\n")
-        if end < 0 or not m:
-            raise _bad(path, f"not a word2vec file: the first line should be 'vocab_size dims', found "
-                             f"{header[:64]!r}")
-        header_len = end + 1
-        buf.pos = header_len
-        n_header, d = int(m.group(1)), int(m.group(2))
+        if no_header:
+            n_header, d, header_len = None, _first_row_values(path, buf), 0
+            header = b""
+            binary = False
+        else:
+            end = buf.find(b"\n", 1024)
+            header = buf.data[buf.pos:end] if end >= 0 else buf.data[buf.pos:buf.pos + 64]
+            m = _W2V_HEADER.match(header + b"\n")
+            if end < 0 or not m:
+                raise _bad(path, _not_word2vec(buf.data[buf.pos:buf.pos + 4096], header))
+            header_len = end + 1
+            buf.pos = header_len
+            n_header, d = int(m.group(1)), int(m.group(2))
         if d < 1 or d > MAX_DIM:
-            raise _bad(path, f"bad word2vec header {header!r}: the dimension must be in [1, {MAX_DIM}]")
-        n = n_header if limit is None else min(n_header, limit)
+            found = f"header {header!r}" if n_header is not None else f"first row's {d} values"
+            raise _bad(path, f"bad word2vec {found}: the dimension must be in [1, {MAX_DIM}]")
+        n = n_header if limit is None else limit if n_header is None else min(n_header, limit)
 
         if binary is None:
             binary = _guess_binary(path, buf, d) if n else True
-        if compression is None:  # check the size the header claims BEFORE allocating for it
+        if compression is None and n is not None:  # check the size the header claims BEFORE allocating for it
             remaining = os.path.getsize(path) - header_len
             per_record = 4 * d + 2 if binary else 2 * d + 2  # at least: a 1-byte word, separators, values
             if n * per_record > remaining:
@@ -897,18 +988,19 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
                                  f"dimensions need at least {n * per_record} bytes (for {n}) in word2vec "
                                  f"{kind} format, but only {remaining} follow the header (a truncated file, "
                                  f"a wrong header, or short rows)")
-        rows = _Rows(n, d, preallocate=compression is None)
+        rows = _Rows(n, d, preallocate=compression is None and n is not None)
         reader = _read_binary if binary else _read_text
-        words, invalid, skipped = reader(path, buf, rows, n, d)
+        words, invalid, skipped = reader(path, buf, rows, n, d, unicode_errors)
         vectors = rows.result()
-        if n == n_header and not _at_end(buf):
+        if n_header is not None and n == n_header and not _at_end(buf):
             log.warning("%s: data after the %d vectors the header announces was ignored", path, n_header)
 
     if invalid:
-        log.warning("%s: %d word(s) were not valid UTF-8 and were decoded with replacement characters "
-                    "(the C tool can cut a word in the middle of a character)", path, invalid)
+        how = "with replacement characters" if unicode_errors == "replace" else "without their invalid bytes"
+        log.warning("%s: %d word(s) were not valid UTF-8 and were decoded %s (the C tool can cut a word in "
+                    "the middle of a character)", path, invalid, how)
     if skipped:
-        log.warning("%s: %d word(s) that became duplicates after that replacement were dropped "
+        log.warning("%s: %d word(s) that became duplicates after that decoding were dropped "
                     "(the first occurrence kept)", path, skipped)
     if not allow_nonfinite:
         check_finite(path, words, vectors)
@@ -917,12 +1009,35 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
     return words, vectors, info
 
 
+def _not_word2vec(head: bytes, first_line: bytes) -> str:
+    """Why a file whose first line is not "vocab_size dims" cannot be read, and what it seems to be."""
+    if sniff(head) == "native":
+        return "a native w2v file, not the word2vec format: read it with KeyedVectors.load(path)"
+    seems = describe_foreign(head)
+    if not seems.startswith("not a w2v model file"):
+        return f"not a word2vec file: {seems}"
+    return f"not a word2vec file: the first line should be 'vocab_size dims', found {first_line[:64]!r}"
+
+
+def _first_row_values(path: str, buf: _Buffer) -> int:
+    """The number of values on the first row of a headerless text file: its dimension."""
+    newline = buf.find(b"\n", MAX_WORD_BYTES + 64 * MAX_DIM)
+    line = buf.data[buf.pos:newline if newline >= 0 else len(buf.data)]
+    fields = line.split()
+    if len(fields) < 2 or not _plain_text(line) or any(number_or_none(f) is None for f in fields[1:]):
+        raise _bad(path, f"with no_header, the first line should be a word and its values, found {line[:64]!r}")
+    if _W2V_HEADER.match(line + b"\n"):
+        raise _bad(path, f"with no_header, the first line should be a word and its values; {line[:64]!r} is a "
+                         "header 'vocab_size dims': read the file without no_header (--no-header)")
+    return len(fields) - 1
+
+
 def _guess_binary(path: str, buf: _Buffer, d: int) -> bool:
     newline = buf.find(b"\n", 64 * d + 4096)
     line = buf.data[buf.pos:newline] if newline >= 0 else b""
     if _plain_text(line) and _ends_in_numbers(line.split(), d) > 1:
         return False  # text whose first word holds a space ("new york 0.1 ..."): its last d fields are numbers
-    space = buf.find(b" ", 4096)
+    space = buf.find(b" ", MAX_WORD_BYTES)
     if space == -1 and not buf.data[buf.pos:].strip():
         raise _bad(path, "truncated file: the header announces vectors, the file ends right after it")
     if space < 0:
@@ -942,13 +1057,19 @@ def _at_end(buf: _Buffer) -> bool:
             return True
 
 
+UNICODE_ERRORS = ("replace", "strict", "ignore")
+"""What the word2vec readers do with a word that is not UTF-8 (``unicode_errors``, gensim's argument)."""
+
+
 class _Words:
     """Decodes words, counts invalid UTF-8, refuses duplicates (except those made by replacement)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, errors: str = "replace"):
         self.path = path
+        self.errors = errors
         self.words: list[str] = []
         self.index: dict[str, int] = {}
+        self.made: set[int] = set()  # the words that decoding made (their bytes were not UTF-8)
         self.invalid = 0
         self.skipped = 0
 
@@ -957,24 +1078,31 @@ class _Words:
         try:
             word = raw.decode("utf-8")
             replaced = False
-        except UnicodeDecodeError:
-            word = raw.decode("utf-8", errors="replace")
+        except UnicodeDecodeError as e:
+            if self.errors == "strict":
+                raise _bad(self.path, f"the word at {where} is not UTF-8 ({e.reason} at byte {e.start}: "
+                                      f"{raw[:50]!r}); unicode_errors='replace' or 'ignore' reads it") from None
+            word = raw.decode("utf-8", errors=self.errors)
             replaced = True
             self.invalid += 1
         if word in self.index:
-            if replaced:
+            if replaced or self.index[word] in self.made:
                 self.skipped += 1
                 return False
             raise _bad(self.path, f"duplicate word {word!r} at {where} (first at vector "
                                   f"{self.index[word] + 1})")
+        if replaced:
+            self.made.add(len(self.words))
         self.index[word] = len(self.words)
         self.words.append(word)
         return True
 
 
-def _read_binary(path: str, buf: _Buffer, rows: _Rows, n: int, d: int) -> tuple[list[str], int, int]:
+def _read_binary(path: str, buf: _Buffer, rows: _Rows, n: int, d: int,
+                 errors: str = "replace") -> tuple[list[str], int, int]:
     nbytes = 4 * d
-    words = _Words(path)
+    words = _Words(path, errors)
+    odd: list[tuple[int, str, bytes]] = []  # (row, record, word) of words no writer would write
     for r in range(n):
         where = f"record {r + 1}"
         while True:  # the newline after the previous vector is optional (gensim writes none)
@@ -984,12 +1112,16 @@ def _read_binary(path: str, buf: _Buffer, rows: _Rows, n: int, d: int) -> tuple[
             if buf.data[buf.pos] != 10:
                 break
             buf.pos += 1
-        space = buf.find(b" ", 10_000)
+        space = buf.find(b" ", MAX_WORD_BYTES)
         if space == -1:
             raise _bad(path, f"truncated file: {where} of {n} has no complete word")
         if space == -2:
-            raise _bad(path, f"corrupt binary file: no space within 10000 bytes at {where}")
+            raise _bad(path, f"corrupt binary file: no space within {MAX_WORD_BYTES} bytes at {where}")
         raw = buf.data[buf.pos:space]
+        if b"\n" in raw or b"\0" in raw:  # no writer puts these in a word: a vector's bytes, read as one
+            raise _bad(path, _out_of_step(where, raw, "newline" if b"\n" in raw else "NUL byte", d))
+        if _odd_word(raw):
+            odd.append((rows.filled, where, raw))
         buf.pos = space + 1
         if not buf.need(nbytes):
             raise _bad(path, f"truncated file: {where} of {n} ({raw[:50]!r}) has "
@@ -1001,20 +1133,77 @@ def _read_binary(path: str, buf: _Buffer, rows: _Rows, n: int, d: int) -> tuple[
         if words.add(raw, where):
             rows.slot()[:] = np.frombuffer(buf.data, "<f4", d, buf.pos)
         buf.pos += nbytes
+    for row, where, raw in odd:  # beside a vector of absurd values (text read as floats): out of step
+        near = rows.array[max(row - 1, 0):min(row + 1, rows.filled)]
+        with np.errstate(invalid="ignore"):
+            if near.size and np.nanmax(np.abs(near)) > ABSURD_VALUE:
+                raise _bad(path, _out_of_step(where, raw, "control or non-UTF-8 byte", d))
+    if odd:
+        log.warning("%s: %d word(s) hold control bytes or bytes that are not UTF-8 (the first: %r at %s): if the "
+                    "vectors look wrong, the records are out of step (a word holding a space, a wrong dimension)",
+                    path, len(odd), odd[0][2][:40], odd[0][1])
+    absurd = _absurd_rows(rows.array[:rows.filled])
+    if absurd:
+        log.warning("%s: %d vector(s) hold values beyond %g, which no trained vector does (the first: %r's): "
+                    "the records are out of step (a word holding a space, a wrong dimension), or the vectors "
+                    "diverged", path, len(absurd), ABSURD_VALUE, words.words[absurd[0]])
     return words.words, words.invalid, words.skipped
 
 
-def _read_text(path: str, buf: _Buffer, rows: _Rows, n: int, d: int) -> tuple[list[str], int, int]:
-    words = _Words(path)
-    max_line = 64 * d + (1 << 20)
-    line_no = 1
+def _absurd_rows(vectors: np.ndarray, block: int = 1 << 16) -> list[int]:
+    """The rows holding a finite value beyond :data:`ABSURD_VALUE` (a block of rows at a time)."""
+    found: list[int] = []
+    for start in range(0, len(vectors), block):
+        part = vectors[start:start + block]
+        if not part.size or (part.max() <= ABSURD_VALUE and part.min() >= -ABSURD_VALUE):  # no copy: the usual case
+            continue
+        with np.errstate(invalid="ignore"):
+            big = (np.abs(part) > ABSURD_VALUE) & np.isfinite(part)
+        found += (start + np.flatnonzero(big.any(axis=1))).tolist()
+    return found
+
+
+ABSURD_VALUE = 1e15
+"""No word vector holds a value this large; text read as float32 often does (ASCII letters as an exponent)."""
+
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0a-\x0c\x0e-\x1f\x7f]")
+
+
+def _odd_word(raw: bytes) -> bool:
+    """Whether a binary record's word holds what no writer puts in a word: control bytes, or bytes that are
+    not UTF-8 other than a character cut at the word's end (the C tool cuts long words at a byte count)."""
+    if _CONTROL_BYTES.search(raw):
+        return True
+    if raw.isascii():
+        return False
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.reason != "unexpected end of data"
+    return False
+
+
+def _out_of_step(where: str, raw: bytes, held: str, d: int) -> str:
+    return (f"corrupt binary file: {where}'s word {raw[:40]!r} holds a {held}, so the records are out of step: "
+            "a word holding a space (the binary format ends a word at its first space, so that gensim's 'new "
+            f"york' cannot be read back: export such vectors as text), a header whose dimension ({d}) is not the "
+            "vectors', or not a binary word2vec file")
+
+
+def _read_text(path: str, buf: _Buffer, rows: _Rows, n: int | None, d: int,
+               errors: str = "replace") -> tuple[list[str], int, int]:
+    words = _Words(path, errors)
+    max_line = 64 * d + (1 << 20) + MAX_WORD_BYTES
+    line_no = 0 if n is None else 1  # n None: no header, every line to the end of the file
     r = spaced = 0
-    while r < n:
+    while n is None or r < n:
         line_no += 1
         newline = buf.find(b"\n", max_line)
         if newline == -2:
             raise _bad(path, f"line {line_no} is longer than {max_line} bytes: not a word2vec text file")
         if newline == -1:
+            if buf.pos >= len(buf.data) and n is None:
+                break
             if buf.pos >= len(buf.data):
                 raise _bad(path, f"truncated file: the header announces {n} vectors, the file ends "
                                  f"after {r} (line {line_no - 1})")

@@ -62,17 +62,9 @@ def _preflight(args: argparse.Namespace, checkpoint: str):
         if args.vectors:
             words_nbytes = sum(len(w.encode("utf-8")) for w in vocab.words)
             vectors = formats.word2vec_size(len(vocab), words_nbytes, config.dim,
-                                            binary=_binary_vectors(args.vectors))
+                                            binary=formats.binary_for_name(args.vectors))
             outputs.check_room([("the model file", args.output, size), ("the vectors file", args.vectors, vectors)])
     return check
-
-
-def _binary_vectors(path: str) -> bool:
-    """--vectors OUT is text when OUT ends in .txt or .vec (fastText's name for it; before a .gz, .bz2 or
-    .xz), binary otherwise."""
-    if formats.compression_for_name(path):
-        path = os.path.splitext(path)[0]
-    return not path.lower().endswith((".txt", ".vec"))
 
 
 def _distributed_options(args: argparse.Namespace, warn: bool = True):
@@ -297,7 +289,7 @@ def _write_the_rest(args: argparse.Namespace, model) -> None:
     done = []
     try:
         if args.vectors:
-            model.wv.save_word2vec_format(args.vectors, binary=_binary_vectors(args.vectors))
+            model.wv.save_word2vec_format(args.vectors, binary=formats.binary_for_name(args.vectors))
             done.append("vectors")
         if args.plot_loss:
             from . import plot
@@ -306,7 +298,7 @@ def _write_the_rest(args: argparse.Namespace, model) -> None:
     except (OutputError, Stopped) as e:
         missing = [(what, how) for what, how, wanted in (
             ("the vectors", f"w2v export {args.output} {args.vectors} --format word2vec-"
-                            f"{'binary' if args.vectors and _binary_vectors(args.vectors) else 'text'}",
+                            f"{'binary' if args.vectors and formats.binary_for_name(args.vectors) else 'text'}",
              args.vectors and "vectors" not in done),
             ("the loss picture", f"w2v plot-loss {args.output} -o {args.plot_loss}", args.plot_loss)) if wanted]
         one = len(missing) == 1 and missing[0][0] == "the loss picture"

@@ -422,6 +422,46 @@ class KeyedVectors:
         rows, sims = self._closer(w1, w2)
         return [self.index_to_key[i] for i in rows[np.argsort(-sims[rows], kind="stable")]]
 
+    words_closer_than = closer_than  # gensim's other name for it
+
+    def similar_by_key(self, key: str, topn: int | None = 10, restrict_vocab: int | None = None):
+        """The ``topn`` words nearest to ``key`` (gensim 4's name for :meth:`similar_by_word`)."""
+        return self.similar_by_word(key, topn=topn, restrict_vocab=restrict_vocab)
+
+    def distances(self, word_or_vector: Key, other_words: Sequence[str] = ()) -> np.ndarray:
+        """Cosine distances (``1 - cosine``) from a word or a (d,) vector to each of ``other_words`` (every word,
+        in vocabulary order, when empty), as gensim gives them."""
+        if isinstance(word_or_vector, (str, bytes, numbers.Integral)):
+            query = self._unit_of(self.get_index(word_or_vector))
+        else:
+            query = _unit_rows(self._vector_arg(word_or_vector, "the vector"))
+        others = list(_words_list("distances", other_words))
+        if not others:
+            return 1 - self._cosines(query, len(self))
+        return 1 - self._unit_of([self.get_index(w) for w in others]) @ query
+
+    def most_similar_to_given(self, key: str, keys: Sequence[str]) -> str:
+        """The word of ``keys`` nearest by cosine to ``key`` (the first of equals)."""
+        keys = list(_words_list("most_similar_to_given", keys))
+        if not keys:
+            raise ValueError("most_similar_to_given needs at least one word to choose from")
+        return keys[int(np.argmin(self.distances(key, keys)))]
+
+    def relative_cosine_similarity(self, wa: str, wb: str, topn: int = 10) -> float:
+        """The cosine of ``wa`` and ``wb`` over the sum of ``wa``'s ``topn`` nearest cosines (Leeuwenberg et
+        al., 2016: above 1/topn, ``wb`` is nearer than an average one of ``wa``'s nearest words)."""
+        nearest = self.similar_by_word(wa, topn=topn)
+        return self.similarity(wa, wb) / sum(cosine for _, cosine in nearest)
+
+    @staticmethod
+    def cosine_similarities(vector_1: np.ndarray, vectors_all: np.ndarray) -> np.ndarray:
+        """Cosines of a (d,) vector with each row of a (n, d) array (gensim's)."""
+        vector_1, vectors_all = np.asarray(vector_1, dtype=np.float32), np.asarray(vectors_all, dtype=np.float32)
+        if vectors_all.ndim != 2 or vector_1.shape != vectors_all.shape[1:]:
+            raise ValueError(f"cosine_similarities takes a (d,) vector and a (n, d) array; got {vector_1.shape} "
+                             f"and {vectors_all.shape}")
+        return _unit_rows(vectors_all) @ _unit_rows(vector_1)
+
     def analogy(self, a: str, b: str, c: str, topn: int = 10, method: str = "3cosadd",
                 restrict_vocab: int | None = None) -> list[tuple[str, float]]:
         """"``a`` is to ``b`` as ``c`` is to ?": the ``topn`` best answers with their scores.
@@ -511,17 +551,51 @@ class KeyedVectors:
                             header={"kind": "vectors", "vocab_size": len(self),
                                     "vector_size": self.vector_size})
 
-    def save_word2vec_format(self, path: str | os.PathLike, binary: bool = True) -> None:
-        """Write the word2vec C format (binary or text), readable by the C tool and gensim."""
-        formats.save_word2vec(path, self.index_to_key, self._vectors, binary=binary)
+    def save_word2vec_format(self, path: str | os.PathLike, fvocab: str | os.PathLike | None = None,
+                             binary: bool | None = None) -> None:
+        """Write the word2vec C format, readable by the C tool and gensim (atomically; compressed when the name
+        ends in .gz, .bz2 or .xz).
+
+        ``binary``: None (the default) decides by the name: text for ``.txt`` and ``.vec``, binary otherwise
+        (gensim writes text unless told).  ``fvocab``: also write the counts there, a line "word count" each
+        (gensim's vocabulary file, the C tool's ``-save-vocab``); the two files appear together.  The
+        arguments are gensim's, in its order.
+        """
+        _check_binary_argument(fvocab, binary)
+        if binary is None:
+            binary = formats.binary_for_name(path)
+        if fvocab is None:
+            formats.save_word2vec(path, self.index_to_key, self._vectors, binary=binary)
+            return
+        if self.counts is None:
+            raise ValueError("these vectors carry no counts to write to fvocab (a word2vec C file has none; "
+                             "pass fvocab= when loading it, or use a model trained by w2v)")
+        with formats.written_together():
+            formats.save_word2vec(path, self.index_to_key, self._vectors, binary=binary)
+            formats.save_counts(fvocab, self.index_to_key, self.counts)
 
     @classmethod
-    def load_word2vec_format(cls, path: str | os.PathLike, binary: bool | None = None,
-                             limit: int | None = None, *, allow_nonfinite: bool = False) -> "KeyedVectors":
-        """Read a word2vec C file (text or binary, guessed when ``binary`` is None; gz/bz2/xz too)."""
-        words, vectors, _ = formats.load_word2vec(path, binary=binary, limit=limit,
-                                                  allow_nonfinite=allow_nonfinite)
-        return cls(words, vectors)
+    def load_word2vec_format(cls, path: str | os.PathLike, fvocab: str | os.PathLike | None = None,
+                             binary: bool | None = None, limit: int | None = None, *,
+                             allow_nonfinite: bool = False, no_header: bool = False,
+                             unicode_errors: str = "replace", datatype: Any = np.float32) -> "KeyedVectors":
+        """Read a word2vec C file (text or binary, guessed when ``binary`` is None; gz/bz2/xz too).
+
+        The arguments are gensim's, in its order: ``fvocab`` a vocabulary file of lines "word count" giving
+        the counts; ``limit`` the first vectors only (None or 0: all, as in gensim); ``no_header`` for a text
+        file without its first line "vocab_size dims" (GloVe's); ``unicode_errors`` what to do with words
+        that are not UTF-8: "replace" (w2v's default: replacement characters, a warning), "strict" (an error)
+        or "ignore" (their bad bytes dropped); ``datatype`` float32 only (w2v keeps float32 vectors).
+        ``allow_nonfinite`` accepts NaN and infinite values.
+        """
+        _check_binary_argument(fvocab, binary)
+        if np.dtype(datatype) != np.float32:
+            raise ValueError(f"datatype {np.dtype(datatype)}: w2v keeps vectors in float32 only")
+        words, vectors, _ = formats.load_word2vec(path, binary=binary, limit=limit or None,
+                                                  allow_nonfinite=allow_nonfinite, no_header=no_header,
+                                                  unicode_errors=unicode_errors)
+        counts = None if fvocab is None else formats.load_counts(fvocab, words)
+        return cls(words, vectors, counts)
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, limit: int | None = None, mmap: bool = False,
@@ -567,6 +641,14 @@ class KeyedVectors:
                             "memory", path)
             return cls.load_word2vec_format(path, limit=limit, allow_nonfinite=allow_nonfinite)
         raise ModelFileError(f"{path}: cannot tell the format: {formats.describe_foreign(head)}")
+
+
+def _check_binary_argument(fvocab: object, binary: object) -> None:
+    """``fvocab`` comes before ``binary``, as in gensim: a bool there was meant as ``binary``."""
+    if isinstance(fvocab, bool):
+        raise TypeError("the second argument is fvocab (a vocabulary file), as in gensim: pass binary=... by name")
+    if binary is not None and not isinstance(binary, (bool, np.bool_)):
+        raise TypeError(f"binary must be True, False or None; got {binary!r}")
 
 
 def _is_mapped(a: object) -> bool:
