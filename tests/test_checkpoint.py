@@ -266,3 +266,76 @@ def test_fingerprint_never_touches_the_memory_map():
     changed[1_500_000:1_500_000 + 5_000] += 1  # a change inside one sampled block's reach
     assert a == fingerprint(Encoded(ids.copy()))
     assert a != fingerprint(Encoded(changed))
+
+
+def test_a_stop_after_the_last_pass_in_python_keeps_the_trained_model(tmp_path):
+    """A stop during the last epoch's callbacks is a stop like any other (it was held, then raised bare when
+    train returned, and the trained model was lost): TrainingInterrupted, its model complete, a checkpoint that
+    resumes to it."""
+    from w2v import TrainingInterrupted
+
+    corpus, ckpt = write_corpus(tmp_path / "c.txt", n=20_000), tmp_path / "m.ckpt"
+
+    def stop_at_the_end(entry):
+        if entry["epoch"] == SETTINGS["epochs"]:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(TrainingInterrupted, match=r"after pass 3 of 3 \(every pass trained") as stopped:
+        Word2Vec(**SETTINGS).train(corpus, progress=False, checkpoint=ckpt, callbacks=[stop_at_the_end])
+    model = stopped.value.model
+    assert len(model.training_log) == 3 and stopped.value.signum == signal.SIGTERM
+    resumed = Word2Vec.resume(ckpt, corpus, progress=False)
+    np.testing.assert_array_equal(resumed.weights[0], model.weights[0])
+    assert len(model.train(corpus, progress=False, epochs=1).training_log) == 4  # complete: trains further
+
+
+def test_a_model_whose_training_was_interrupted_is_not_trained_again_by_train(tmp_path):
+    from w2v import TrainingInterrupted
+
+    corpus = write_corpus(tmp_path / "c.txt", n=20_000)
+
+    def stop_after_the_first(entry):
+        if entry["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    for ckpt, advice in ((tmp_path / "m.ckpt", r"continue that training with Word2Vec.resume\('.*m.ckpt', corpus\)"),
+                         (None, "no checkpoint was written, so it cannot be continued where it stopped")):
+        model = Word2Vec(**SETTINGS)
+        with pytest.raises(TrainingInterrupted) as stopped:
+            model.train(corpus, progress=False, checkpoint=ckpt, callbacks=[stop_after_the_first])
+        assert stopped.value.model is model
+        with pytest.raises(ConfigError, match=f"interrupted after pass 1 of 3, its weights partly trained: {advice}"):
+            model.train(corpus, progress=False)
+        assert len(model.training_log) == 1
+
+
+def test_a_checkpoint_in_a_missing_directory_is_refused_before_training(tmp_path):
+    from w2v import OutputError
+
+    corpus = write_corpus(tmp_path / "c.txt", n=5_000)
+    with pytest.raises(OutputError, match="cannot write checkpoint .*does not exist; name another path"):
+        Word2Vec(**SETTINGS).train(corpus, progress=False, checkpoint=tmp_path / "no" / "m.ckpt",
+                                   checkpoint_every=0.5)
+
+
+def test_resume_from_the_command_line_epochs_threads_and_the_checkpoint_resumed(tmp_path, capsys):
+    """--epochs is compared with the checkpoint's training (a Python one may train fewer passes than its
+    config's), --threads may change, and the checkpoint resumed from is removed with the new one."""
+    from w2v import TrainingInterrupted, cli
+
+    corpus, ckpt, out = write_corpus(tmp_path / "c.txt", n=20_000), tmp_path / "p.ckpt", tmp_path / "m.w2v"
+
+    def stop_after_the_first(entry):
+        if entry["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted):
+        Word2Vec(**{**SETTINGS, "epochs": 5}).train(corpus, progress=False, epochs=3, checkpoint=ckpt,
+                                                    callbacks=[stop_after_the_first])
+    assert cli.main(["train", str(corpus), "-o", str(out), "--resume", str(ckpt), "--epochs", "5"]) == 2
+    assert "--epochs 5 (the checkpoint's training: --epochs 3)" in capsys.readouterr().err
+    other = tmp_path / "q.ckpt"
+    assert cli.main(["train", str(corpus), "-o", str(out), "--resume", str(ckpt), "--epochs", "3", "--threads", "2",
+                     "--checkpoint", str(other), "--quiet"]) == 0
+    assert not ckpt.exists() and not other.exists()
+    assert len(Word2Vec.load(out).training_log) == 3

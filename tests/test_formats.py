@@ -180,14 +180,35 @@ def test_native_huge_array_claim_refused_without_allocating(tmp_path):
     meta["arrays"]["vectors"]["shape"] = [10**12, 300]
     meta["arrays"]["vectors"]["nbytes"] = 4 * 300 * 10**12
     text = json.dumps(meta).encode()
-    path.write_bytes(raw[:16] + struct.pack("<Q", len(text)) + text + raw[24 + json_len:])
+    path.write_bytes(raw[:12] + struct.pack("<IQ", 0, len(text)) + text + raw[24 + json_len:])  # as unchecked
     with pytest.raises(ModelFileError, match="truncated"):
         load_native(path)
     meta["arrays"]["vectors"]["dtype"] = "|O"
     text = json.dumps(meta).encode()
-    path.write_bytes(raw[:16] + struct.pack("<Q", len(text)) + text + raw[24 + json_len:])
+    path.write_bytes(raw[:12] + struct.pack("<IQ", 0, len(text)) + text + raw[24 + json_len:])  # as unchecked
     with pytest.raises(ModelFileError, match="numeric dtype"):
         load_native(path)
+
+
+def test_a_flipped_bit_in_the_json_or_the_words_is_refused_and_files_without_their_checksums_read(tmp_path):
+    """The JSON header (settings, a checkpoint's position) and the vocabulary carry CRC-32s as the arrays do: one
+    flipped bit in them is an error, not a silently different model; files written before them still read."""
+    path = _native(tmp_path)
+    raw = path.read_bytes()
+    json_len = struct.unpack_from("<Q", raw, 16)[0]
+    meta = json.loads(raw[24:24 + json_len])
+    at_header = raw.index(b'"kind"')
+    at_word = meta["vocab"]["offset"] + 1
+    for at, what in ((at_header, "the JSON header"), (at_word, "the vocabulary")):
+        flipped = bytearray(raw)
+        flipped[at] ^= 0x04
+        path.write_bytes(bytes(flipped))
+        with pytest.raises(ModelFileError, match=f"{what} does not match its checksum"):
+            load_native(path)
+    del meta["vocab"]["crc32"]  # as written before the checksums: read, unchecked
+    text = json.dumps(meta).encode().ljust(json_len)
+    path.write_bytes(raw[:12] + struct.pack("<IQ", 0, json_len) + text + raw[24 + json_len:])
+    assert load_native(path).words == WORDS
 
 
 def test_native_refuses_object_arrays(tmp_path):

@@ -354,6 +354,7 @@ def test_hs_file_with_a_tree_that_does_not_match_is_refused(tmp_path):
     del counts["crc32"]  # as if written so (the checksum would catch a flipped count first)
     text = json.dumps(meta).encode()
     raw[24:24 + json_len] = text + b" " * (json_len - len(text))
+    struct.pack_into("<I", raw, 12, 0)  # nor the JSON's
     (tmp_path / "m.w2v").write_bytes(bytes(raw))
     with pytest.raises(ModelFileError, match="Huffman tree rebuilt"):
         Word2Vec.load(tmp_path / "m.w2v")

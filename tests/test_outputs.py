@@ -788,6 +788,17 @@ def test_no_room_anywhere_for_the_trained_model_waits_for_room(monkeypatch, tmp_
     err = capsys.readouterr().err
     assert "pressed again while a file was being written (it was not): the trained model is lost" in err, err
     assert not any((tmp_path / f"m{i}.w2v").exists() for i in (2, 3, 4))
+    # ... and pressed the third time just after the file was renamed into place: it was saved, and says so
+
+    def cut_after(write, path, fallbacks):
+        real(write, path, fallbacks)
+        for _ in range(3):
+            os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(outputs, "save_with_fallback", cut_after)
+    assert cli.main(["train", str(corpus), "-o", str(tmp_path / "m5.w2v"), *FAST]) == 130
+    err = capsys.readouterr().err
+    assert "after the model was saved to" in err and "is lost" not in err, err
+    assert Word2Vec.load(tmp_path / "m5.w2v").training_log
 
 
 def test_a_stop_while_a_resume_reads_says_the_checkpoint_is_as_it_was(monkeypatch, tmp_path, capsys):

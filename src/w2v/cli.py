@@ -418,14 +418,10 @@ def _refuse_stdout(path: str, what: str) -> None:
 
 def _check_output(path: str, what: str) -> None:
     """Fail before any work when ``path`` cannot be written (a directory, or in a missing one)."""
+    from . import outputs
+
     _refuse_stdout(path, what)
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{what} {path!r} is a directory; give a file name")
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot write {what} {path!r}: the directory {directory!r} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise PermissionError(f"cannot write {what} {path!r}: the directory {directory!r} is not writable")
+    outputs.check_writable(path, what)
 
 
 def _check_not_input(output: tuple[str, str], *inputs: tuple[str, str]) -> None:

@@ -6,7 +6,7 @@ One file, little-endian throughout, readable with NumPy alone::
 
     offset 0   8 bytes   magic b"W2VMODEL"
     offset 8   uint32    format version (2); a reader refuses a newer one and reads every older one
-    offset 12  uint32    reserved (0)
+    offset 12  uint32    CRC-32 of the J bytes of JSON (0 in files written before it: not checked)
     offset 16  uint64    J, the length in bytes of the JSON header
     offset 24  J bytes   UTF-8 JSON (padded with spaces):
                          {"format": 2, "w2v_version": "0.1.0",
@@ -18,7 +18,9 @@ One file, little-endian throughout, readable with NumPy alone::
     then                 each array, C order, raw bytes of its dtype, at an offset that is a multiple of 64
 
 "crc32" (optional: files written before it have none) is zlib's CRC-32 of the array's bytes; a reader that
-reads a whole array checks it (a memory-mapped or partial read does not).
+reads a whole array checks it (a memory-mapped or partial read does not).  The JSON's checksum (offset 12)
+and the vocabulary's ("vocab": {..., "crc32": c}, optional too) are checked at every read: a flipped bit in
+a setting, the training's position or a word is an error, not a silently different model.
 
 Every offset in the JSON counts from the start of the file.  To read one without w2v::
 
@@ -76,7 +78,7 @@ log = logging.getLogger(__name__)
 
 MAGIC = b"W2VMODEL"
 FORMAT_VERSION = 2  # 2: the loss, and hierarchical softmax's V - 1 output rows (above)
-_PREFIX = struct.Struct("<8sIIQ")  # magic, format version, reserved, JSON length: 24 bytes
+_PREFIX = struct.Struct("<8sIIQ")  # magic, format version, the JSON's CRC-32, JSON length: 24 bytes
 _ALIGN = 64                        # array offsets are multiples of 64: aligned for SIMD and memmap
 _NUMERIC_KINDS = "biufc"           # bool, int, uint, float, complex: never object/str/void
 # the dtype strings a native file may name: little-endian (or byte-order free) numeric types only
@@ -453,7 +455,8 @@ def save_native(path: str | os.PathLike, *, words: Sequence[str], arrays: dict[s
                            "crc32": sums[name]}
             offset = _round_up(offset + a.nbytes)
         meta = {"format": FORMAT_VERSION, "w2v_version": __version__, "header": header,
-                "vocab": {"offset": vocab_offset, "nbytes": len(vocab_blob), "count": len(words)},
+                "vocab": {"offset": vocab_offset, "nbytes": len(vocab_blob), "count": len(words),
+                          "crc32": zlib.crc32(vocab_blob)},
                 "arrays": table}
         text = json.dumps(meta, ensure_ascii=False, allow_nan=False, default=_json_default).encode("utf-8")
         if len(text) <= reserved:
@@ -462,7 +465,7 @@ def save_native(path: str | os.PathLike, *, words: Sequence[str], arrays: dict[s
         reserved = _round_up(len(text))
 
     with atomic_write(path, "wb") as f:
-        f.write(_PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(text)))
+        f.write(_PREFIX.pack(MAGIC, FORMAT_VERSION, zlib.crc32(text), len(text)))
         f.write(text)
         f.write(vocab_blob)
         position = vocab_offset + len(vocab_blob)
@@ -512,6 +515,8 @@ def _parse_meta(path: str, raw: bytes, size: int) -> dict:
     need(isinstance(vocab, dict) and all(is_count(vocab.get(k)) for k in ("offset", "nbytes", "count")),
          "'vocab' needs non-negative integers 'offset', 'nbytes', 'count'")
     need(vocab["count"] <= vocab["nbytes"] + 1, "more words than vocabulary bytes")
+    need(vocab.get("crc32") is None or (is_count(vocab["crc32"]) and vocab["crc32"] < 1 << 32),
+         "the vocabulary has a bad 'crc32'")
     arrays = meta.get("arrays")
     need(isinstance(arrays, dict), "'arrays' is not an object")
     ends = [vocab["offset"] + vocab["nbytes"]]
@@ -546,7 +551,7 @@ def _read_meta(f: BinaryIO, path: str, size: int) -> dict:
     if len(head) < _PREFIX.size:
         raise _bad(path, f"truncated native model file: {len(head)} bytes, the fixed header alone "
                          f"needs {_PREFIX.size}")
-    _, version, _, json_len = _PREFIX.unpack(head)
+    _, version, json_crc, json_len = _PREFIX.unpack(head)
     if version > FORMAT_VERSION:
         raise _bad(path, f"written by a newer w2v (format {version}); this w2v "
                          f"({__version__}) reads format {FORMAT_VERSION}: upgrade w2v to load it")
@@ -555,7 +560,11 @@ def _read_meta(f: BinaryIO, path: str, size: int) -> dict:
     if _PREFIX.size + json_len > size:
         raise _bad(path, f"truncated native model file: the JSON header needs "
                          f"{_PREFIX.size + json_len} bytes, the file has {size}")
-    return _parse_meta(path, f.read(json_len), size)
+    text = f.read(json_len)
+    if json_crc and zlib.crc32(text) != json_crc:
+        raise _bad(path, "corrupt native model file: the JSON header does not match its checksum (a flipped bit: "
+                         "a failing disk, memory or copy)")
+    return _parse_meta(path, text, size)
 
 
 def native_info(path: str | os.PathLike) -> dict:
@@ -597,7 +606,11 @@ def load_native(path: str | os.PathLike, *, mmap: bool = False, names: Sequence[
         vocab = meta["vocab"]
         f.seek(vocab["offset"])
         try:
-            words = f.read(vocab["nbytes"]).decode("utf-8").split("\n") if vocab["count"] else []
+            blob = f.read(vocab["nbytes"])
+            if vocab.get("crc32") is not None and zlib.crc32(blob) != vocab["crc32"]:
+                raise _bad(path, "corrupt native model file: the vocabulary does not match its checksum (a flipped "
+                                 "bit: a failing disk, memory or copy)")
+            words = blob.decode("utf-8").split("\n") if vocab["count"] else []
         except UnicodeDecodeError as e:
             raise _bad(path, f"corrupt native model file: the vocabulary is not valid UTF-8 ({e})") from None
         if len(words) != vocab["count"]:

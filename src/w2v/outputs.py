@@ -14,6 +14,7 @@ Three guarantees every command and entry point builds on (the README's "Nothing 
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -48,6 +49,24 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     if ia is not None and ib is not None:
         return ia == ib
     return _resolved(a) == _resolved(b)
+
+
+def check_writable(path: str | os.PathLike, what: str, hint: str = "") -> None:
+    """Refuse, before any work, a file path that cannot be written: a directory, or a file in a directory that
+    is missing or not writable (an :class:`OutputError` with the errno, naming ``what``; ``hint`` after)."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        why, code = f"{what} {path!r} is a directory; give a file name", errno.EISDIR
+    elif not os.path.isdir(directory):
+        why, code = f"cannot write {what} {path!r}: the directory {directory!r} does not exist", errno.ENOENT
+    elif not os.access(directory, os.W_OK):
+        why, code = f"cannot write {what} {path!r}: the directory {directory!r} is not writable", errno.EACCES
+    else:
+        return
+    error = OutputError(f"{why}; {hint}" if hint else why)
+    error.errno, error.strerror, error.filename = code, os.strerror(code), path
+    raise error
 
 
 def check_outputs(outputs: Sequence[tuple[str, str | os.PathLike]],

@@ -60,8 +60,9 @@ class StopSignals:
     changes.  Handlers are restored on exit.
     """
 
-    def __init__(self, only_if_default: bool = False):
+    def __init__(self, only_if_default: bool = False, final_hold: bool = True):
         self.only_if_default = only_if_default
+        self.final_hold = final_hold  # whether hold_active holds here: False where nothing is saved after training
         self._saved: dict[int, object] = {}
         self._holding = 0
         self._held_ints = 0  # Ctrl-C pressed during the current hold
@@ -237,6 +238,8 @@ def shielded() -> Iterator[None]:
 def hold_active() -> None:
     """Hold stop signals in the innermost active :class:`StopSignals` from now on, until its next
     :meth:`StopSignals.hold` block (or its exit) ends: the trainer calls it once the last pass is done, so
-    that a signal between the end of training and the saved model does not lose the training."""
-    if _active and _main_thread():
+    that a signal between the end of training and the saved model does not lose the training.  Not where the
+    innermost is the trainer's own (``final_hold=False``: the Python API's, which saves nothing after training),
+    where a stop after the last pass is one like any other: a checkpoint, and :class:`TrainingInterrupted`."""
+    if _active and _main_thread() and _active[-1].final_hold:
         _active[-1].begin_hold()

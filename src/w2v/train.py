@@ -90,11 +90,23 @@ def _rank_position(position, saved, ctx, path):
     return own, saved["ranks"][ctx.rank]
 
 
+def _interrupted_message(where: str, checkpoint: str | None) -> str:
+    """Why a model whose training was interrupted is not trained further by ``train``, and what to do."""
+    if checkpoint is not None:
+        how = f"continue that training with Word2Vec.resume({checkpoint!r}, corpus)"
+    else:
+        how = ("no checkpoint was written, so it cannot be continued where it stopped: to train these weights "
+               "further anyway, save the model and train the one loaded (Word2Vec.load(path).train(...)), or "
+               "start again with a new Word2Vec")
+    return f"this model's training was interrupted {where}, its weights partly trained: {how}"
+
+
 class TrainingInterrupted(Stopped):
     """Training stopped by Ctrl-C (or SIGTERM, SIGHUP: ``signum``) after the chunks in flight; the message
-    says where the checkpoint is."""
+    says where the checkpoint is, ``model`` is the model stopped (its weights those of every finished chunk)."""
 
     checkpointed = True  # (the message says what became of the checkpoint)
+    model: Any = None
 
 
 @dataclass
@@ -129,6 +141,8 @@ def _checkpoints(checkpoint, checkpoint_every, cache_dir, own=()) -> _Checkpoint
     path = os.fspath(checkpoint)
     from .formats import check_native_name
     check_native_name(path, "checkpoint")
+    outputs.check_writable(path, "checkpoint", hint="name another path for the checkpoints (--checkpoint PATH; "
+                                                    "in Python checkpoint=, or checkpoint_to= when resuming)")
     if os.path.lexists(path) and not any(outputs.same_file(path, mine) for mine in own):
         raise OutputConflictError(_existing_checkpoint(path))
     return _Checkpoints(path, checkpoint_every, outputs.fallback_directories(cache_dir))
@@ -229,6 +243,7 @@ class Word2Vec:
         self._wv = None
         self._dist = None  # w2v.distributed.Context while a distributed training runs
         self._checkpoints_written: set[str] = set()  # by this object's trainings: a later one may replace them
+        self._interrupted: tuple[str, str | None] | None = None  # (where, its checkpoint): a training cut short
 
     def __repr__(self) -> str:
         cfg = self.config
@@ -327,6 +342,8 @@ class Word2Vec:
         from .compat import check_train_arguments
 
         check_train_arguments(corpus, unexpected)  # gensim's arguments, answered with the w2v way
+        if self._interrupted is not None:
+            raise ConfigError(_interrupted_message(*self._interrupted))
         cfg = self.config
         n_epochs = cfg.epochs if epochs is None else epochs
         if not isinstance(n_epochs, numbers.Integral) or isinstance(n_epochs, bool) or n_epochs < 1:
@@ -335,7 +352,7 @@ class Word2Vec:
         ckpt = _checkpoints(checkpoint, checkpoint_every, cache_dir, own=self._checkpoints_written)
         callbacks = _callbacks(callbacks)
         check_available(self.device, self.backend, self.config.loss)  # before reading anything
-        with StopSignals(only_if_default=True), self._distributed(distributed):
+        with StopSignals(only_if_default=True, final_hold=False), self._distributed(distributed):
             return self._train(corpus, n_epochs, progress, cache_dir, callbacks, ckpt, update_vocab, preflight)
 
     @contextlib.contextmanager
@@ -494,7 +511,8 @@ class Word2Vec:
                checkpoint_every: float | None = None,
                preflight: Callable[[Any, Config], None] | None = None,
                device: str = "cpu", backend: str | None = None,
-               checkpoint_to: str | os.PathLike | None = None, distributed: Any = None) -> "Word2Vec":
+               checkpoint_to: str | os.PathLike | None = None, distributed: Any = None,
+               threads: int | None = None) -> "Word2Vec":
         """Continue a training from its checkpoint, on the same corpus, to the same final schedule.
 
         The corpus is read once (pass 2 only: the vocabulary comes from the checkpoint) and checked against
@@ -504,7 +522,8 @@ class Word2Vec:
         ``preflight`` is as in :meth:`train` (called before the corpus is read).  ``device`` and
         ``backend`` need not be those of the interrupted run (a training checkpointed on a GPU may resume on
         the CPU and back).  A distributed training resumes with as many ranks as it had (``distributed``
-        as in :meth:`train`), each rank from its own position.
+        as in :meth:`train`), each rank from its own position.  ``threads`` (None: the checkpoint's) may
+        change too: the corpus stays cut into the first run's shares, a thread taking them in turn.
         """
         from .checkpoint import check_fingerprint, load_checkpoint
         from .prepare import Reading
@@ -512,12 +531,14 @@ class Word2Vec:
         callbacks = _callbacks(callbacks)
         native, position, saved = load_checkpoint(checkpoint)
         model = cls._from_native(native, checkpoint)
+        if threads is not None:
+            model.config = model.config.replace(threads=threads)
         model._checkpoints_written.add(os.fspath(checkpoint))  # its own: training it more may replace it
         model.to(device, backend)
         check_available(model.device, model.backend, model.config.loss)
         ckpt = _checkpoints(checkpoint_to if checkpoint_to is not None else checkpoint, checkpoint_every,
                             cache_dir, own=model._checkpoints_written)
-        with StopSignals(only_if_default=True), model._distributed(distributed) as ctx:
+        with StopSignals(only_if_default=True, final_hold=False), model._distributed(distributed) as ctx:
             position, saved = _rank_position(position, saved, ctx, checkpoint)
             model._preflight(model.vocab, ckpt, preflight, saved.get("tokens"), cache_dir)
             t_start = time.perf_counter()
@@ -829,6 +850,8 @@ class Word2Vec:
                         work.stop()
                     snapshot = Position(pos.epochs, passes_done, None, [0.0, 0.0, 0.0, 0.0], 0.0, pos.partitions)
                     where = f"after pass {passes_done} of {pos.epochs}"
+                    if passes_done == pos.epochs:
+                        where += " (every pass trained: the exception's .model is complete)"
                 signum = getattr(stop, "signum", signal.SIGINT)
                 why = "" if signum == signal.SIGINT else f" ({signal_name(signum)})"
                 if sync is not None:  # every rank stops at the same point: one checkpoint for all
@@ -838,9 +861,13 @@ class Word2Vec:
                         why = f" ({signal_name(signum)} on another rank)"
                     sync.merge_all()
                     snapshot.sync_point = sync.done if snapshot.spans is not None else 0
+                if passes_done < pos.epochs:
+                    self._interrupted = (where, None)
                 if ckpt is not None:
                     try:
                         path = save(snapshot, fallback=True)
+                        if passes_done < pos.epochs:
+                            self._interrupted = (where, path)
                         if ctx is not None and ctx.rank != 0:
                             where += f"; rank 0 writes the checkpoint ({path})"
                         else:
@@ -848,7 +875,9 @@ class Word2Vec:
                                       "Word2Vec.resume(path, corpus))")
                     except OSError as failed:
                         where += f"; the checkpoint could not be written ({failed})"
-                raise TrainingInterrupted(signum, f"training interrupted{why} {where}") from None
+                interrupted = TrainingInterrupted(signum, f"training interrupted{why} {where}")
+                interrupted.model = self
+                raise interrupted from None
         except Exception:
             if work is not None:  # a failed collective or kernel: no worker goes on behind the error
                 work.stop()

@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import os
 import re
+import shlex
 import signal
 import time
 from typing import Any
@@ -85,8 +86,10 @@ def _distributed_options(args: argparse.Namespace, warn: bool = True):
 
 
 def _check_resumed_settings(path: str, settings: dict[str, Any]) -> None:
-    """Refuse the settings given with --resume that differ from the checkpoint's (which are used)."""
-    from .checkpoint import checkpoint_config
+    """Refuse the settings given with --resume that differ from the checkpoint's (which are used); --threads
+    may change (the corpus shares are the first run's, whatever the count), --epochs is the passes of the
+    checkpoint's training (a Python training may have run fewer than its config's)."""
+    from .checkpoint import checkpoint_config, checkpoint_header
 
     try:
         saved = Config.from_dict(checkpoint_config(path))
@@ -95,6 +98,12 @@ def _check_resumed_settings(path: str, settings: dict[str, Any]) -> None:
     effective = {"alpha": "start_alpha", "hogbatch": "use_hogbatch", "negative": "n_negative",
                  "ns_exponent": "noise_exponent"}  # an unset setting is its default: given, it is the same
     changed = []
+    settings = {name: value for name, value in settings.items() if name != "threads"}
+    if "epochs" in settings:
+        epochs = settings.pop("epochs")
+        passes = checkpoint_header(path).get("position", {}).get("epochs", saved.epochs)
+        if epochs != passes:
+            changed.append(f"--epochs {epochs} (the checkpoint's training: --epochs {passes})")
     for name, value in settings.items():
         attribute = effective.get(name, name)
         try:
@@ -134,7 +143,9 @@ def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
     if "cbow_mean" in settings and config.model != "cbow" and not args.resume:
         raise UsageError("--cbow-sum applies to --model cbow only (skip-gram has no context sum)")
     if args.resume and not os.path.isfile(args.resume):
-        raise FileNotFoundError(f"--resume {args.resume!r}: no such checkpoint file")
+        finished = (f" (the model {args.output!r} is there: if this training wrote it, it finished, and its "
+                    "checkpoint was removed)" if os.path.isfile(args.output) else "")
+        raise FileNotFoundError(f"--resume {args.resume!r}: no such checkpoint file{finished}")
     if args.resume and settings:  # the same command again with --resume: the same settings are fine
         _check_resumed_settings(args.resume, settings)
     if args.checkpoint_every is not None and not args.checkpoint_every > 0:
@@ -196,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
                   preflight=_preflight(args, checkpoint), distributed=_distributed_options(args))
     if args.resume:
         model = Word2Vec.resume(args.resume, files, device=device, backend=backend, checkpoint_to=checkpoint,
-                                **common)
+                                threads=getattr(args, "threads", None), **common)
     else:
         model = Word2Vec(config, device=device, backend=backend).train(files, checkpoint=checkpoint, **common)
     if not _writes_outputs():
@@ -204,11 +215,14 @@ def run(args: argparse.Namespace) -> int:
     # The model exists only in memory now (the trainer holds stop signals since its last pass): they wait
     # until it is on disk, and a failed save (a disk that filled meanwhile) puts it somewhere else.
     fallbacks = outputs.fallback_directories(os.path.dirname(os.path.abspath(checkpoint)), args.cache_dir)
-    rest = [what for what, wanted in (("the vectors", args.vectors), ("the loss picture", args.plot_loss))
-            if wanted]
+    model_file, vectors, picture = (shlex.quote(p or "") for p in (args.output, args.vectors, args.plot_loss))
+    binary = "binary" if args.vectors and formats.binary_for_name(args.vectors) else "text"
+    rest = [f"{what} ({how})" for what, wanted, how in (
+        ("the vectors", args.vectors, f"w2v export {model_file} {vectors} --format word2vec-{binary}"),
+        ("the loss picture", args.plot_loss, f"w2v plot-loss {model_file} -o {picture}")) if wanted]
     not_written = f"; {' and '.join(rest)} were not written" if rest else ""
     where, failure = _save_model(args, model, fallbacks, checkpoint, not_written)
-    _drop_checkpoint(checkpoint)
+    _drop_checkpoint(checkpoint, args.resume)
     if failure is not None:
         raise OutputError(f"{failure}; the trained model was saved to {where} instead: move it where it "
                           f"belongs{not_written}")
@@ -224,11 +238,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _drop_checkpoint(checkpoint: str) -> None:
-    """Remove the training's checkpoint once the model is saved (anywhere): the model holds all it did."""
-    if os.path.exists(checkpoint):
-        with contextlib.suppress(OSError):
-            os.remove(checkpoint)
+def _drop_checkpoint(checkpoint: str, resumed: str | None = None) -> None:
+    """Remove the training's checkpoint once the model is saved (anywhere), and the one it resumed from when
+    that is another file: the model holds all they did (left, the second would invite a --resume of a finished
+    training)."""
+    for path in dict.fromkeys(p for p in (checkpoint, resumed) if p):
+        if os.path.exists(path):
+            with contextlib.suppress(OSError):
+                os.remove(path)
 
 
 def _save_model(args: argparse.Namespace, model, fallbacks: list[str], checkpoint: str,
@@ -245,16 +262,19 @@ def _save_model(args: argparse.Namespace, model, fallbacks: list[str], checkpoin
         kept = (f" (the checkpoint {checkpoint} keeps the training up to its last save: --resume it once there "
                 "is room)" if os.path.exists(checkpoint) else "")
         saved = None
+        before = outputs.file_identity(args.output)
         try:
             with args.signals.hold():
                 saved = outputs.save_with_fallback(model.save, args.output, fallbacks)
         except OutputError as err:
             failed = err
         except Stopped as stop:
+            if saved is None and outputs.file_identity(args.output) not in (None, before):
+                saved = (args.output, None)  # cut after the rename: the model is there, whole
             if saved is None:  # Ctrl-C pressed three times: out at once, the save cut
                 raise Stopped(stop.signum, f"{stop}: the trained model is lost{kept}", saved=True) from None
             where, failure = saved  # a stop held while the model was saved
-            _drop_checkpoint(checkpoint)
+            _drop_checkpoint(checkpoint, args.resume)
             elsewhere = f" (instead of {args.output}: {failure})" if failure is not None else ""
             raise Stopped(stop.signum, f"stopped by {signal_name(stop.signum)} after the model was saved to "
                                        f"{where}{elsewhere}{not_written}", saved=True) from None
