@@ -339,3 +339,24 @@ def test_resume_from_the_command_line_epochs_threads_and_the_checkpoint_resumed(
                      "--checkpoint", str(other), "--quiet"]) == 0
     assert not ckpt.exists() and not other.exists()
     assert len(Word2Vec.load(out).training_log) == 3
+
+
+def test_under_torchrun_rank_0_checks_the_checkpoint_path_and_a_stop_after_the_last_pass_waits(monkeypatch, tmp_path):
+    """Only rank 0 writes checkpoints (another rank's disk may lack the directory); and under torchrun a stop
+    after the last pass is held until train returns (stopping then would start collectives no rank answers)."""
+    from w2v import OutputError
+    from w2v.train import _checkpoints, _distributed_run
+
+    missing = tmp_path / "no" / "m.ckpt"
+    assert not _distributed_run()
+    with pytest.raises(OutputError, match="does not exist"):
+        _checkpoints(missing, None, None)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for rank, refused in (("1", False), ("0", True)):
+        monkeypatch.setenv("RANK", rank)
+        assert _distributed_run()
+        if refused:
+            with pytest.raises(OutputError, match="does not exist"):
+                _checkpoints(missing, None, None)
+        else:
+            assert _checkpoints(missing, None, None).path == str(missing)

@@ -168,6 +168,8 @@ def test_counts_cross_with_a_vocabulary_file(model, tmp_path, capsys):
     vocab.write_text("".join(vocab.read_text().splitlines(keepends=True)[1:]))  # the first word's line gone
     assert_one_line_error(capsys, cli.main(["import", str(vectors), str(out), "--vocab", str(vocab)]),
                           "no count for 1 of the", repr(full.index_to_key[0]))
+    assert_one_line_error(capsys, cli.main(["export", model, str(tmp_path / "proj"), "--format", "projector",
+                                            "--vocab", str(tmp_path / "p.vocab")]), "--vocab applies to the word2vec")
     same = str(tmp_path / "s.txt")
     assert_one_line_error(capsys, cli.main(["export", model, same, "--format", "word2vec-text", "--vocab", same]),
                           "are the same file")

@@ -369,6 +369,7 @@ def test_string_sentences_are_refused():
                                       (["a", ["b"]], "token 1 of the sentence .* is list"),
                                       (["a", "new york"], "'new york' is empty or holds whitespace"),
                                       (["a", ""], "'' is empty or holds whitespace"),
+                                      (["a", "b\x00c"], "'b\\\\x00c' is empty or holds whitespace or a NUL"),
                                       (["a", "x\ty"], "holds whitespace")])
 def test_tokens_no_file_could_hold_are_refused_before_training(bad, why):
     with pytest.raises(CorpusError, match=why):

@@ -279,7 +279,7 @@ def test_a_header_alone_is_a_truncated_file(tmp_path):
 
 
 def test_word2vec_refuses_unstorable_words(tmp_path):
-    for bad in ("a b", "", "a\nb", "a\x0bb", "a\x0cb"):  # what the text reader would split a word on
+    for bad in ("a b", "", "a\nb", "a\x0bb", "a\x0cb", "a\x00b"):  # what the readers split a word on or refuse
         with pytest.raises(ValueError, match="word2vec format cannot store"):
             save_word2vec(tmp_path / "v", [bad], np.zeros((1, 2)))
     save_word2vec(tmp_path / "v", ["a\xa0b"], np.zeros((1, 2)), binary=False)  # no split on non-ASCII space
@@ -585,6 +585,11 @@ def test_headerless_text_unicode_errors_and_their_checks(tmp_path):
     gz = tmp_path / "glove.txt.gz"
     gz.write_bytes(gzip.compress(path.read_bytes()))
     assert load_word2vec(gz, no_header=True)[0] == words
+    for source in (path, gz):  # a limit beyond the rows: all of them, as gensim reads min(rows, limit)
+        assert load_word2vec(source, no_header=True, limit=10)[0] == words
+    (tmp_path / "blank.txt").write_text("\n\nalpha 1 2\nbeta 3\n")  # blank lines first: skipped, and counted
+    with pytest.raises(ModelFileError, match="line 4: expected a word and 2 values"):
+        load_word2vec(tmp_path / "blank.txt", no_header=True, limit=5)
     with pytest.raises(ModelFileError, match="line 2: expected a word and 3 values, found 1"):
         path.write_text("alpha 0.5 1 2\nbeta 3\n")
         load_word2vec(path, no_header=True)
@@ -631,3 +636,19 @@ def test_save_word2vec_format_follows_the_name_and_gensims_arguments(tmp_path):
         KeyedVectors.load_word2vec_format(tmp_path / "w.txt", fvocab=tmp_path / "w.vocab")
     with pytest.raises(TypeError, match="pass binary=... by name"):
         kv.save_word2vec_format(tmp_path / "x.bin", True)
+    with pytest.raises(ValueError, match="are the same file"):
+        kv.save_word2vec_format(tmp_path / "same.txt", tmp_path / "same.txt")
+    assert not (tmp_path / "same.txt").exists()
+    for count in ("inf", "nan", "1e400", "-3", "2.5"):  # a count is a whole number, or a one-line error
+        (tmp_path / "w.vocab").write_text(f"a 9\nb {count}\nc 1\n")
+        with pytest.raises(ModelFileError, match="line 2: expected 'word count'"):
+            KeyedVectors.load_word2vec_format(tmp_path / "w.txt", fvocab=tmp_path / "w.vocab")
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(b"2 2\ncaf\xe9 1 2\nb 3 4\n")
+    (tmp_path / "latin.vocab").write_bytes(b"caf\xe9 7\nb 5\n")  # its words decoded as the vectors' are
+    for errors in ("replace", "ignore"):
+        kept = KeyedVectors.load_word2vec_format(latin, fvocab=tmp_path / "latin.vocab", unicode_errors=errors)
+        np.testing.assert_array_equal(kept.counts, [7, 5])
+    with pytest.raises(ValueError, match="encoding 'latin-1': w2v reads UTF-8 words"):
+        KeyedVectors.load_word2vec_format(latin, encoding="latin-1")
+    assert len(KeyedVectors.load_word2vec_format(latin, None, False, "UTF-8")) == 2  # gensim's positions

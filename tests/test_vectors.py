@@ -279,6 +279,8 @@ def test_queries_match_gensim(kv):
         kv.most_similar_to_given("w1", "w2")
     with pytest.raises(UnknownWordError):
         kv.distances("w1", ["w2", "nope"])
+    with pytest.raises(ValueError, match="the vocabulary has no other"):
+        KeyedVectors(["only"], np.ones((1, D), np.float32)).relative_cosine_similarity("only", "only")
 
 
 def test_save_and_load_native(kv, tmp_path):

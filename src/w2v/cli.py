@@ -526,6 +526,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "projector":
+        if args.vocab:
+            raise ConfigError("--vocab applies to the word2vec formats; --format projector writes the counts in "
+                              "its metadata.tsv")
         _refuse_stdout(args.out, "output directory")
         return _export_projector(args)
     from . import outputs

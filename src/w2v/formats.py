@@ -700,8 +700,9 @@ MAX_WORD_BYTES = 1 << 22
 
 def unstorable(word: str) -> bool:
     """Whether ``word`` is empty or holds a character the word2vec text format splits words on (which
-    includes the model file's line end): no file w2v writes could hold it as one word."""
-    return not word or any(c in word for c in _W2V_SPACES)
+    includes the model file's line end), or a NUL (which the binary reader takes for records out of step, and
+    the corpus reader splits on): no file w2v writes could hold it as one word."""
+    return not word or any(c in word for c in _W2V_SPACES) or "\0" in word
 
 
 def _check_w2v_words(words: Sequence[str], n_rows: int) -> None:
@@ -711,8 +712,8 @@ def _check_w2v_words(words: Sequence[str], n_rows: int) -> None:
         if not isinstance(word, str):
             raise TypeError(f"word {i} must be a str; got {type(word).__name__}")
         if unstorable(word):
-            raise ModelFileError(f"word {i} ({word[:50]!r}) is empty or holds a space, tab, newline, \\v or "
-                                 "\\f, which the word2vec format cannot store")
+            raise ModelFileError(f"word {i} ({word[:50]!r}) is empty or holds a space, tab, newline, \\v, \\f or "
+                                 "NUL, which the word2vec format cannot store")
         if len(word) * 4 > MAX_WORD_BYTES and len(word.encode("utf-8")) > MAX_WORD_BYTES:
             raise ModelFileError(f"word {i} ({word[:50]!r}...) is longer than {MAX_WORD_BYTES} bytes, more "
                                  "than the word2vec readers look for")
@@ -764,9 +765,10 @@ def save_counts(path: str | os.PathLike, words: Sequence[str], counts: np.ndarra
                                                                counts[start:start + 65_536])).encode("utf-8"))
 
 
-def load_counts(path: str | os.PathLike, words: Sequence[str]) -> np.ndarray:
+def load_counts(path: str | os.PathLike, words: Sequence[str], unicode_errors: str = "replace") -> np.ndarray:
     """The counts of ``words`` from a file of lines "word count" (gensim's ``fvocab``, the C tool's
-    ``-save-vocab``, compressed or not); its other words are ignored, a word of ``words`` it lacks is an error."""
+    ``-save-vocab``, compressed or not; its words decoded as the vectors' were, ``unicode_errors``); its other
+    words are ignored, a word of ``words`` it lacks is an error."""
     path = os.fspath(path)
     found: dict[str, int] = {}
     stream, _ = _open_stream(path)
@@ -775,10 +777,19 @@ def load_counts(path: str | os.PathLike, words: Sequence[str]) -> np.ndarray:
             fields = line.split()
             if not fields:
                 continue
-            count = number_or_none(fields[-1]) if len(fields) >= 2 else None
-            if count is None or count != int(count) or count < 0:
+            try:
+                count = int(fields[-1]) if len(fields) >= 2 else -1
+            except ValueError:
+                count = -1
+            if count < 0:
                 raise _bad(path, f"line {line_no}: expected 'word count' (a vocabulary file), found {line[:64]!r}")
-            found.setdefault(b" ".join(fields[:-1]).decode("utf-8", errors="replace"), int(count))
+            raw = b" ".join(fields[:-1])
+            try:
+                word = raw.decode("utf-8", errors=unicode_errors)
+            except UnicodeDecodeError as e:
+                raise _bad(path, f"line {line_no}: the word {raw[:50]!r} is not UTF-8 ({e.reason}); "
+                                 "unicode_errors='replace' or 'ignore' reads it") from None
+            found.setdefault(word, count)
     counts = np.empty(len(words), np.int64)
     missing = []
     for i, word in enumerate(words):
@@ -973,8 +984,8 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
     with stream:
         buf = _Buffer(stream, path, compression)
         if no_header:
-            n_header, d, header_len = None, _first_row_values(path, buf), 0
-            header = b""
+            n_header, header_len, header = None, 0, b""
+            d, first_line = _first_row_values(path, buf)
             binary = False
         else:
             end = buf.find(b"\n", 1024)
@@ -984,7 +995,7 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
                 raise _bad(path, _not_word2vec(buf.data[buf.pos:buf.pos + 4096], header))
             header_len = end + 1
             buf.pos = header_len
-            n_header, d = int(m.group(1)), int(m.group(2))
+            n_header, d, first_line = int(m.group(1)), int(m.group(2)), 2
         if d < 1 or d > MAX_DIM:
             found = f"header {header!r}" if n_header is not None else f"first row's {d} values"
             raise _bad(path, f"bad word2vec {found}: the dimension must be in [1, {MAX_DIM}]")
@@ -992,7 +1003,7 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
 
         if binary is None:
             binary = _guess_binary(path, buf, d) if n else True
-        if compression is None and n is not None:  # check the size the header claims BEFORE allocating for it
+        if compression is None and not no_header:  # check the size the header claims BEFORE allocating for it
             remaining = os.path.getsize(path) - header_len
             per_record = 4 * d + 2 if binary else 2 * d + 2  # at least: a 1-byte word, separators, values
             if n * per_record > remaining:
@@ -1001,9 +1012,12 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
                                  f"dimensions need at least {n * per_record} bytes (for {n}) in word2vec "
                                  f"{kind} format, but only {remaining} follow the header (a truncated file, "
                                  f"a wrong header, or short rows)")
-        rows = _Rows(n, d, preallocate=compression is None and n is not None)
-        reader = _read_binary if binary else _read_text
-        words, invalid, skipped = reader(path, buf, rows, n, d, unicode_errors)
+        rows = _Rows(n, d, preallocate=compression is None and not no_header)
+        if binary:
+            words, invalid, skipped = _read_binary(path, buf, rows, n, d, unicode_errors)
+        else:
+            words, invalid, skipped = _read_text(path, buf, rows, n, d, unicode_errors, headerless=no_header,
+                                                 first_line=first_line)
         vectors = rows.result()
         if n_header is not None and n == n_header and not _at_end(buf):
             log.warning("%s: data after the %d vectors the header announces was ignored", path, n_header)
@@ -1032,17 +1046,24 @@ def _not_word2vec(head: bytes, first_line: bytes) -> str:
     return f"not a word2vec file: the first line should be 'vocab_size dims', found {first_line[:64]!r}"
 
 
-def _first_row_values(path: str, buf: _Buffer) -> int:
-    """The number of values on the first row of a headerless text file: its dimension."""
-    newline = buf.find(b"\n", MAX_WORD_BYTES + 64 * MAX_DIM)
-    line = buf.data[buf.pos:newline if newline >= 0 else len(buf.data)]
+def _first_row_values(path: str, buf: _Buffer) -> tuple[int, int]:
+    """The number of values on the first row of a headerless text file, its dimension, and the row's line
+    number (blank lines before it are consumed, as the reader skips them)."""
+    line_no = 1
+    while True:
+        newline = buf.find(b"\n", MAX_WORD_BYTES + 64 * MAX_DIM)
+        line = buf.data[buf.pos:newline if newline >= 0 else len(buf.data)]
+        if line.strip() or newline < 0:
+            break
+        buf.pos = newline + 1
+        line_no += 1
     fields = line.split()
     if len(fields) < 2 or not _plain_text(line) or any(number_or_none(f) is None for f in fields[1:]):
         raise _bad(path, f"with no_header, the first line should be a word and its values, found {line[:64]!r}")
     if _W2V_HEADER.match(line + b"\n"):
         raise _bad(path, f"with no_header, the first line should be a word and its values; {line[:64]!r} is a "
                          "header 'vocab_size dims': read the file without no_header (--no-header)")
-    return len(fields) - 1
+    return len(fields) - 1, line_no
 
 
 def _guess_binary(path: str, buf: _Buffer, d: int) -> bool:
@@ -1094,7 +1115,9 @@ class _Words:
         except UnicodeDecodeError as e:
             if self.errors == "strict":
                 raise _bad(self.path, f"the word at {where} is not UTF-8 ({e.reason} at byte {e.start}: "
-                                      f"{raw[:50]!r}); unicode_errors='replace' or 'ignore' reads it") from None
+                                      f"{raw[:50]!r}); unicode_errors='replace' or 'ignore' reads it (unless the "
+                                      "file is not what it seems: another encoding, or binary records out of step)"
+                           ) from None
             word = raw.decode("utf-8", errors=self.errors)
             replaced = True
             self.invalid += 1
@@ -1115,7 +1138,8 @@ def _read_binary(path: str, buf: _Buffer, rows: _Rows, n: int, d: int,
                  errors: str = "replace") -> tuple[list[str], int, int]:
     nbytes = 4 * d
     words = _Words(path, errors)
-    odd: list[tuple[int, str, bytes]] = []  # (row, record, word) of words no writer would write
+    suspect: list[int] = []  # rows of words no writer writes: control bytes, or not UTF-8 before their end
+    control: list[tuple[str, bytes]] = []  # (record, word) of those with control bytes
     for r in range(n):
         where = f"record {r + 1}"
         while True:  # the newline after the previous vector is optional (gensim writes none)
@@ -1133,8 +1157,9 @@ def _read_binary(path: str, buf: _Buffer, rows: _Rows, n: int, d: int,
         raw = buf.data[buf.pos:space]
         if b"\n" in raw or b"\0" in raw:  # no writer puts these in a word: a vector's bytes, read as one
             raise _bad(path, _out_of_step(where, raw, "newline" if b"\n" in raw else "NUL byte", d))
-        if _odd_word(raw):
-            odd.append((rows.filled, where, raw))
+        odd = _odd_word(raw)
+        if odd == "control":
+            control.append((where, raw))
         buf.pos = space + 1
         if not buf.need(nbytes):
             raise _bad(path, f"truncated file: {where} of {n} ({raw[:50]!r}) has "
@@ -1144,18 +1169,21 @@ def _read_binary(path: str, buf: _Buffer, rows: _Rows, n: int, d: int,
                              "the word2vec text format, read as binary; read it as text (without --binary; "
                              "binary=False or None)")
         if words.add(raw, where):
+            if odd:
+                suspect.append(rows.filled)
             rows.slot()[:] = np.frombuffer(buf.data, "<f4", d, buf.pos)
         buf.pos += nbytes
-    for row, where, raw in odd:  # beside a vector of absurd values (text read as floats): out of step
-        near = rows.array[max(row - 1, 0):min(row + 1, rows.filled)]
-        with np.errstate(invalid="ignore"):
-            if near.size and np.nanmax(np.abs(near)) > ABSURD_VALUE:
-                raise _bad(path, _out_of_step(where, raw, "control or non-UTF-8 byte", d))
-    if odd:
-        log.warning("%s: %d word(s) hold control bytes or bytes that are not UTF-8 (the first: %r at %s): if the "
-                    "vectors look wrong, the records are out of step (a word holding a space, a wrong dimension)",
-                    path, len(odd), odd[0][2][:40], odd[0][1])
     absurd = _absurd_rows(rows.array[:rows.filled])
+    if absurd and suspect:  # a suspect word beside a vector of absurd values (text read as floats): out of step
+        marked = set(absurd)
+        for row in suspect:
+            if row in marked or row - 1 in marked:
+                raise _bad(path, _out_of_step(f"vector {row + 1}", words.words[row].encode("utf-8", "replace"),
+                                              "control or non-UTF-8 byte", d))
+    if control:
+        log.warning("%s: %d word(s) hold control bytes (the first: %r at %s): if the vectors look wrong, the "
+                    "records are out of step (a word holding a space, a wrong dimension)",
+                    path, len(control), control[0][1][:40], control[0][0])
     if absurd:
         log.warning("%s: %d vector(s) hold values beyond %g, which no trained vector does (the first: %r's): "
                     "the records are out of step (a word holding a space, a wrong dimension), or the vectors "
@@ -1182,18 +1210,19 @@ ABSURD_VALUE = 1e15
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0a-\x0c\x0e-\x1f\x7f]")
 
 
-def _odd_word(raw: bytes) -> bool:
-    """Whether a binary record's word holds what no writer puts in a word: control bytes, or bytes that are
-    not UTF-8 other than a character cut at the word's end (the C tool cuts long words at a byte count)."""
+def _odd_word(raw: bytes) -> str:
+    """What no writer puts in a word that a binary record's word holds: "control" (bytes), "encoding" (bytes
+    that are not UTF-8 before its end: the C tool cuts long words at a byte count, the middle of a character at
+    worst; or another encoding, Latin-1), or "" (nothing)."""
     if _CONTROL_BYTES.search(raw):
-        return True
+        return "control"
     if raw.isascii():
-        return False
+        return ""
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        return e.reason != "unexpected end of data"
-    return False
+        return "encoding" if e.reason != "unexpected end of data" else ""
+    return ""
 
 
 def _out_of_step(where: str, raw: bytes, held: str, d: int) -> str:
@@ -1203,11 +1232,13 @@ def _out_of_step(where: str, raw: bytes, held: str, d: int) -> str:
             "vectors', or not a binary word2vec file")
 
 
-def _read_text(path: str, buf: _Buffer, rows: _Rows, n: int | None, d: int,
-               errors: str = "replace") -> tuple[list[str], int, int]:
+def _read_text(path: str, buf: _Buffer, rows: _Rows, n: int | None, d: int, errors: str = "replace",
+               headerless: bool = False, first_line: int = 2) -> tuple[list[str], int, int]:
+    """``n`` vectors (``headerless``: at most ``n``, None: all, to the end of the file), the first on line
+    ``first_line`` of the file."""
     words = _Words(path, errors)
     max_line = 64 * d + (1 << 20) + MAX_WORD_BYTES
-    line_no = 0 if n is None else 1  # n None: no header, every line to the end of the file
+    line_no = first_line - 1
     r = spaced = 0
     while n is None or r < n:
         line_no += 1
@@ -1215,7 +1246,7 @@ def _read_text(path: str, buf: _Buffer, rows: _Rows, n: int | None, d: int,
         if newline == -2:
             raise _bad(path, f"line {line_no} is longer than {max_line} bytes: not a word2vec text file")
         if newline == -1:
-            if buf.pos >= len(buf.data) and n is None:
+            if buf.pos >= len(buf.data) and headerless:
                 break
             if buf.pos >= len(buf.data):
                 raise _bad(path, f"truncated file: the header announces {n} vectors, the file ends "

@@ -90,6 +90,14 @@ def _rank_position(position, saved, ctx, path):
     return own, saved["ranks"][ctx.rank]
 
 
+def _distributed_run() -> bool:
+    """Whether this process is one of torchrun's ranks: there a stop after the last pass waits (held) until
+    ``train`` returns, since stopping then would start collectives the other ranks, done, never answer."""
+    from .distributed import launched
+
+    return launched()
+
+
 def _interrupted_message(where: str, checkpoint: str | None) -> str:
     """Why a model whose training was interrupted is not trained further by ``train``, and what to do."""
     if checkpoint is not None:
@@ -141,8 +149,11 @@ def _checkpoints(checkpoint, checkpoint_every, cache_dir, own=()) -> _Checkpoint
     path = os.fspath(checkpoint)
     from .formats import check_native_name
     check_native_name(path, "checkpoint")
-    outputs.check_writable(path, "checkpoint", hint="name another path for the checkpoints (--checkpoint PATH; "
-                                                    "in Python checkpoint=, or checkpoint_to= when resuming)")
+    from .distributed import rank
+
+    if rank() in (None, 0):  # (under torchrun rank 0 writes the checkpoints, maybe on a disk of its own)
+        outputs.check_writable(path, "checkpoint", hint="name another path for the checkpoints (--checkpoint "
+                                                        "PATH; in Python checkpoint=, or checkpoint_to= when resuming)")
     if os.path.lexists(path) and not any(outputs.same_file(path, mine) for mine in own):
         raise OutputConflictError(_existing_checkpoint(path))
     return _Checkpoints(path, checkpoint_every, outputs.fallback_directories(cache_dir))
@@ -308,8 +319,9 @@ class Word2Vec:
             program that has no handler of its own for them), after the chunks in flight finish.
             Continue with :meth:`resume`.  A file of the corpus directories that is the checkpoint is
             left out of the corpus; its file system must have room for it (checked before training).
-            When the path cannot be written, the checkpoint goes to ``cache_dir``, the temp directory or
-            the home directory, and the log says where.  A file already at the path is never replaced
+            A path in a missing or read-only directory is refused before training; when a write fails
+            later (a disk that filled), the checkpoint goes to ``cache_dir``, the temp directory or the home
+            directory, and the log says where.  A file already at the path is never replaced
             (:class:`~w2v.OutputConflictError`, saying whether it is an earlier training's checkpoint to
             resume), unless this model wrote it (or was resumed from it): delete it, or name another path.
             It is kept when training ends (the model is not saved yet); ``w2v train`` deletes it once the
@@ -352,7 +364,7 @@ class Word2Vec:
         ckpt = _checkpoints(checkpoint, checkpoint_every, cache_dir, own=self._checkpoints_written)
         callbacks = _callbacks(callbacks)
         check_available(self.device, self.backend, self.config.loss)  # before reading anything
-        with StopSignals(only_if_default=True, final_hold=False), self._distributed(distributed):
+        with StopSignals(only_if_default=True, final_hold=_distributed_run()), self._distributed(distributed):
             return self._train(corpus, n_epochs, progress, cache_dir, callbacks, ckpt, update_vocab, preflight)
 
     @contextlib.contextmanager
@@ -538,7 +550,7 @@ class Word2Vec:
         check_available(model.device, model.backend, model.config.loss)
         ckpt = _checkpoints(checkpoint_to if checkpoint_to is not None else checkpoint, checkpoint_every,
                             cache_dir, own=model._checkpoints_written)
-        with StopSignals(only_if_default=True, final_hold=False), model._distributed(distributed) as ctx:
+        with StopSignals(only_if_default=True, final_hold=_distributed_run()), model._distributed(distributed) as ctx:
             position, saved = _rank_position(position, saved, ctx, checkpoint)
             model._preflight(model.vocab, ckpt, preflight, saved.get("tokens"), cache_dir)
             t_start = time.perf_counter()

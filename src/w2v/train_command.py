@@ -17,7 +17,7 @@ import re
 import shlex
 import signal
 import time
-from typing import Any
+from typing import Any, Sequence
 
 from . import engine, formats, outputs, sources
 from .cli import UsageError, _check_output, _config_error_for_cli, _loss_title, _size, _summary
@@ -215,12 +215,8 @@ def run(args: argparse.Namespace) -> int:
     # The model exists only in memory now (the trainer holds stop signals since its last pass): they wait
     # until it is on disk, and a failed save (a disk that filled meanwhile) puts it somewhere else.
     fallbacks = outputs.fallback_directories(os.path.dirname(os.path.abspath(checkpoint)), args.cache_dir)
-    model_file, vectors, picture = (shlex.quote(p or "") for p in (args.output, args.vectors, args.plot_loss))
-    binary = "binary" if args.vectors and formats.binary_for_name(args.vectors) else "text"
-    rest = [f"{what} ({how})" for what, wanted, how in (
-        ("the vectors", args.vectors, f"w2v export {model_file} {vectors} --format word2vec-{binary}"),
-        ("the loss picture", args.plot_loss, f"w2v plot-loss {model_file} -o {picture}")) if wanted]
-    not_written = f"; {' and '.join(rest)} were not written" if rest else ""
+    left = _outputs_left(args)
+    not_written = f"; {_not_written(left)}" if left else ""
     where, failure = _save_model(args, model, fallbacks, checkpoint, not_written)
     _drop_checkpoint(checkpoint, args.resume)
     if failure is not None:
@@ -304,6 +300,24 @@ def _save_model(args: argparse.Namespace, model, fallbacks: list[str], checkpoin
         waited += SAVE_RETRY_SECONDS
 
 
+def _outputs_left(args: argparse.Namespace, done: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """The outputs asked for after the model and not in ``done``, each with the command that writes it from
+    the saved model."""
+    model, vectors, picture = (shlex.quote(p or "") for p in (args.output, args.vectors, args.plot_loss))
+    binary = "binary" if args.vectors and formats.binary_for_name(args.vectors) else "text"
+    return [(what, how) for what, wanted, how in (
+        ("the vectors", args.vectors and "vectors" not in done,
+         f"w2v export {model} {vectors} --format word2vec-{binary}"),
+        ("the loss picture", args.plot_loss, f"w2v plot-loss {model} -o {picture}")) if wanted]
+
+
+def _not_written(left: list[tuple[str, str]]) -> str:
+    """"the vectors and the loss picture were not written (write them with '...' and '...')"."""
+    one = [what for what, _ in left] == ["the loss picture"]  # (the vectors: plural)
+    return (f"{' and '.join(what for what, _ in left)} {'was' if one else 'were'} not written (write "
+            f"{'it' if one else 'them'} with {' and '.join(repr(how) for _, how in left)})")
+
+
 def _write_the_rest(args: argparse.Namespace, model) -> None:
     """The vectors and the loss picture, after the model: a failure or a stop says the model is safe."""
     done = []
@@ -316,14 +330,7 @@ def _write_the_rest(args: argparse.Namespace, model) -> None:
 
             plot.plot_loss(model.training_log, args.plot_loss, title=_loss_title(args.output))
     except (OutputError, Stopped) as e:
-        missing = [(what, how) for what, how, wanted in (
-            ("the vectors", f"w2v export {args.output} {args.vectors} --format word2vec-"
-                            f"{'binary' if args.vectors and formats.binary_for_name(args.vectors) else 'text'}",
-             args.vectors and "vectors" not in done),
-            ("the loss picture", f"w2v plot-loss {args.output} -o {args.plot_loss}", args.plot_loss)) if wanted]
-        one = len(missing) == 1 and missing[0][0] == "the loss picture"
-        rest = (f"{' and '.join(what for what, _ in missing)} {'was' if one else 'were'} not written "
-                f"(write {'it' if one else 'them'} with {' and '.join(repr(how) for _, how in missing)})")
+        rest = _not_written(_outputs_left(args, done))
         if isinstance(e, OutputError):
             raise OutputError(f"{e}; the model was saved to {args.output}, {rest}") from None
         raise Stopped(e.signum, f"stopped by {signal_name(e.signum)} after the model was saved to {args.output}; "

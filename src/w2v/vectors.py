@@ -451,6 +451,8 @@ class KeyedVectors:
         """The cosine of ``wa`` and ``wb`` over the sum of ``wa``'s ``topn`` nearest cosines (Leeuwenberg et
         al., 2016: above 1/topn, ``wb`` is nearer than an average one of ``wa``'s nearest words)."""
         nearest = self.similar_by_word(wa, topn=topn)
+        if not nearest:
+            raise ValueError(f"relative_cosine_similarity needs words near {wa!r}: the vocabulary has no other")
         return self.similarity(wa, wb) / sum(cosine for _, cosine in nearest)
 
     @staticmethod
@@ -570,31 +572,37 @@ class KeyedVectors:
         if self.counts is None:
             raise ValueError("these vectors carry no counts to write to fvocab (a word2vec C file has none; "
                              "pass fvocab= when loading it, or use a model trained by w2v)")
+        from .outputs import check_outputs
+
+        check_outputs([("path", path), ("fvocab", fvocab)])  # (the same file twice would keep the counts alone)
         with formats.written_together():
             formats.save_word2vec(path, self.index_to_key, self._vectors, binary=binary)
             formats.save_counts(fvocab, self.index_to_key, self.counts)
 
     @classmethod
     def load_word2vec_format(cls, path: str | os.PathLike, fvocab: str | os.PathLike | None = None,
-                             binary: bool | None = None, limit: int | None = None, *,
-                             allow_nonfinite: bool = False, no_header: bool = False,
-                             unicode_errors: str = "replace", datatype: Any = np.float32) -> "KeyedVectors":
+                             binary: bool | None = None, encoding: str = "utf8", unicode_errors: str = "replace",
+                             limit: int | None = None, datatype: Any = np.float32, no_header: bool = False, *,
+                             allow_nonfinite: bool = False) -> "KeyedVectors":
         """Read a word2vec C file (text or binary, guessed when ``binary`` is None; gz/bz2/xz too).
 
         The arguments are gensim's, in its order: ``fvocab`` a vocabulary file of lines "word count" giving
-        the counts; ``limit`` the first vectors only (None or 0: all, as in gensim); ``no_header`` for a text
-        file without its first line "vocab_size dims" (GloVe's); ``unicode_errors`` what to do with words
-        that are not UTF-8: "replace" (w2v's default: replacement characters, a warning), "strict" (an error)
-        or "ignore" (their bad bytes dropped); ``datatype`` float32 only (w2v keeps float32 vectors).
-        ``allow_nonfinite`` accepts NaN and infinite values.
+        the counts; ``encoding`` UTF-8 only; ``unicode_errors`` what to do with words that are not UTF-8:
+        "replace" (w2v's default: replacement characters, a warning), "strict" (an error) or "ignore" (their
+        bad bytes dropped); ``limit`` the first vectors only (None or 0: all, as in gensim); ``datatype``
+        float32 only (w2v keeps float32 vectors); ``no_header`` for a text file without its first line
+        "vocab_size dims" (GloVe's).  ``allow_nonfinite`` accepts NaN and infinite values.
         """
         _check_binary_argument(fvocab, binary)
+        if not isinstance(encoding, str) or encoding.lower().replace("-", "").replace("_", "") != "utf8":
+            raise ValueError(f"encoding {encoding!r}: w2v reads UTF-8 words (convert the file, e.g. with iconv, "
+                             "or read it with unicode_errors='replace')")
         if np.dtype(datatype) != np.float32:
             raise ValueError(f"datatype {np.dtype(datatype)}: w2v keeps vectors in float32 only")
         words, vectors, _ = formats.load_word2vec(path, binary=binary, limit=limit or None,
                                                   allow_nonfinite=allow_nonfinite, no_header=no_header,
                                                   unicode_errors=unicode_errors)
-        counts = None if fvocab is None else formats.load_counts(fvocab, words)
+        counts = None if fvocab is None else formats.load_counts(fvocab, words, unicode_errors)
         return cls(words, vectors, counts)
 
     @classmethod

@@ -201,8 +201,8 @@ def _check_storable(words: Sequence[str]) -> None:
 
     for word in words:
         if unstorable(word):
-            raise CorpusError(f"token {word!r} is empty or holds whitespace: a word of the vocabulary is one "
-                              "word (the model file and the word2vec formats separate words by whitespace); "
+            raise CorpusError(f"token {word!r} is empty or holds whitespace or a NUL: a word of the vocabulary is "
+                              "one word (the model file and the word2vec formats separate words by whitespace); "
                               "join a phrase's parts with '_' (as w2v phrases does), or split it")
 
 
