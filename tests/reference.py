@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from w2v.kernels import HOGBATCH_GROUP  # (its group size: one definition)
+
 MASK64 = (1 << 64) - 1
 
 
@@ -135,13 +137,16 @@ def reference_chunk(model, weights, tables, ids, sentence_ends, s0, s1, params, 
             return 0.0, 0
         targets = [centre] + _negatives(noise, negative, centre, rng)
         labels = np.array([1.0] + [0.0] * (len(targets) - 1))
-        X = w_in[context]                   # (m, d)
-        Y = w_out[targets]                  # (1+k, d)
-        F = X @ Y.T                         # (m, 1+k)
-        loss = sum(pair_loss(f, lab) for row in F for f, lab in zip(row, labels))
-        G = lr * (labels[None, :] - sigmoid(F))
-        np.add.at(w_in, context, G @ Y)
-        np.add.at(w_out, targets, G.T @ X)
+        loss = 0.0
+        for first in range(0, len(context), HOGBATCH_GROUP):  # a group of context rows at a time
+            group = context[first:first + HOGBATCH_GROUP]
+            X = w_in[group]                     # (m, d)
+            Y = w_out[targets]                  # (1+k, d)
+            F = X @ Y.T                         # (m, 1+k)
+            loss += sum(pair_loss(f, lab) for row in F for f, lab in zip(row, labels))
+            G = lr * (labels[None, :] - sigmoid(F))
+            np.add.at(w_in, group, G @ Y)
+            np.add.at(w_out, targets, G.T @ X)
         return loss, len(context)
 
     centre_step = hogbatch_step if model == "sg-hogbatch" else _pairs_or_window(model, cbow_mean, ns_step)

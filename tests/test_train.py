@@ -188,6 +188,12 @@ def test_a_diverging_training_stops_with_the_setting_to_change(token_files, tmp_
         m.train(one, progress=False)
     # the diverged pass is not logged as trained (the torch kernel's arithmetic may keep pass 1 finite)
     assert len(m.training_log) < SMALL["epochs"] and all(np.isfinite(e["loss"]) for e in m.training_log)
+    # and the diverged weights serve nothing more: no query (cosines of 0.0), no save, no more training
+    for use in (lambda: m.wv, lambda: m.save(tmp_path / "m.w2v"), lambda: m.train(one, progress=False)):
+        with pytest.raises(TrainingDiverged, match=r"this model's training diverged in pass [12], its weights are "
+                                                   r"NaN or infinite; start again"):
+            use()
+    assert not (tmp_path / "m.w2v").exists()
 
 
 def test_weights_that_are_not_finite_are_not_trained_further(token_files, tmp_path):
@@ -311,6 +317,17 @@ def test_update_vocab_adds_words_and_keeps_training_the_old_ones(tmp_path):
     new_a, new_b = [f"a{i}" for i in range(30, 50)], [f"b{i}" for i in range(30, 50)]
     assert topic_separation(m.wv, new_a, new_b) > 0.5
     assert m.wv.similarity("a40", "a3") > m.wv.similarity("a40", "b3")
+
+
+def test_update_vocab_on_a_few_sentences_adds_every_known_words_count(tmp_path):
+    """A small new text: its known words are trained and counted however rarely they occur (their counts
+    become the sum over all the text), its new words only when they reach min_count; no error."""
+    m = Word2Vec(dim=8, min_count=3, epochs=1, threads=1, sample=0.0).train(topic_sentences(30, 500, seed=0),
+                                                                          progress=False)
+    before = {w: m.wv.get_count(w) for w in ("a1", "b2")}
+    m.train([["a1", "b2", "zzq"]] * 2 + [["a1", "new", "new", "new"]], update_vocab=True, progress=False)
+    assert m.wv.get_count("a1") == before["a1"] + 3 and m.wv.get_count("b2") == before["b2"] + 2
+    assert "new" in m.wv and "zzq" not in m.wv and len(m.vocab) == 61
 
 
 def test_without_update_vocab_new_words_are_skipped(tmp_path):

@@ -32,6 +32,12 @@ def test_min_count():
     assert vocab.raw_tokens == 12 and vocab.total == 10 and vocab.distinct_words == 6
 
 
+def test_a_vocabulary_of_one_word_is_warned_of(caplog):
+    with caplog.at_level(logging.WARNING, logger="w2v"):
+        assert build_vocab(SENTENCES, min_count=1, max_final_vocab=1).words == ["a"]
+    assert "the vocabulary holds one word ('a'): there is nothing to tell it apart from" in caplog.text
+
+
 def test_max_final_vocab(caplog):
     with caplog.at_level(logging.INFO, logger="w2v"):
         vocab = build_vocab(SENTENCES, min_count=1, max_final_vocab=3)

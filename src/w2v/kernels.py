@@ -312,6 +312,13 @@ def _add_row(dst, i, src, r0, g0):
         dst[i, q] += g0 * src[r0, q]
 
 
+HOGBATCH_GROUP = 10
+"""Context rows whose updates of the shared output rows (the centre's and the noise words') HogBatch sums at
+once: twice the default window, so that a window of 5 is one group.  A wider window is trained in groups of this
+many, each from the weights the group before left: summed over 600 context rows at once (window 300), the
+output rows' step is 600 pairs' and the training diverges."""
+
+
 @njit(**_JIT)
 def _sg_hogbatch_step(weights, tables, params, scratch, buf, n, lr, state):
     """Skip-gram HogBatch over one sentence: see :func:`train_chunk_sg_hogbatch`."""
@@ -345,66 +352,70 @@ def _sg_hogbatch_step(weights, tables, params, scratch, buf, n, lr, state):
                 prefetch_row(W_out, t)  # a random row: its loads start while the others are computed
                 tgt[nt] = t
                 nt += 1
-        # G = lr * (label - sigmoid(X Y^T)), and the loss; two targets at a time share the loads of x
-        for a in range(m):
-            xa = ctx[a]
-            c = 0
-            while c + 1 < nt:
-                t0, t1 = tgt[c], tgt[c + 1]
-                f0 = np.float32(0.0)
-                f1 = np.float32(0.0)
-                for q in range(d):
-                    xq = W_in[xa, q]
-                    f0 += xq * W_out[t0, q]
-                    f1 += xq * W_out[t1, q]
-                G[a, c], term = _logistic_step(f0, 1.0 if c == 0 else 0.0, lr)
-                loss += term
-                G[a, c + 1], term = _logistic_step(f1, 0.0, lr)
-                loss += term
-                c += 2
-            if c < nt:
+        # in groups of at most HOGBATCH_GROUP context rows, each from the weights the group before left
+        for first in range(0, m, HOGBATCH_GROUP):
+            last = min(m, first + HOGBATCH_GROUP)
+            # G = lr * (label - sigmoid(X Y^T)), and the loss; two targets at a time share the loads of x
+            for a in range(first, last):
+                xa = ctx[a]
+                c = 0
+                while c + 1 < nt:
+                    t0, t1 = tgt[c], tgt[c + 1]
+                    f0 = np.float32(0.0)
+                    f1 = np.float32(0.0)
+                    for q in range(d):
+                        xq = W_in[xa, q]
+                        f0 += xq * W_out[t0, q]
+                        f1 += xq * W_out[t1, q]
+                    G[a, c], term = _logistic_step(f0, 1.0 if c == 0 else 0.0, lr)
+                    loss += term
+                    G[a, c + 1], term = _logistic_step(f1, 0.0, lr)
+                    loss += term
+                    c += 2
+                if c < nt:
+                    t0 = tgt[c]
+                    f0 = np.float32(0.0)
+                    for q in range(d):
+                        f0 += W_in[xa, q] * W_out[t0, q]
+                    G[a, c], term = _logistic_step(f0, 1.0 if c == 0 else 0.0, lr)
+                    loss += term
+            # dX = G Y (from the old Y), then Y += G^T X (old X), then X += dX: several rows a loop, one store
+            # (dX set from its first two products, not zeroed; each output row takes four context rows a loop)
+            for a in range(first, last):
+                if nt >= 2:
+                    g0, g1 = G[a, 0], G[a, 1]
+                    t0, t1 = tgt[0], tgt[1]
+                    for q in range(d):
+                        dX[a, q] = g0 * W_out[t0, q] + g1 * W_out[t1, q]
+                else:
+                    g0, t0 = G[a, 0], tgt[0]
+                    for q in range(d):
+                        dX[a, q] = g0 * W_out[t0, q]
+                c = 2
+                while c + 1 < nt:
+                    _add_rows(dX, a, W_out, tgt[c], G[a, c], tgt[c + 1], G[a, c + 1])
+                    c += 2
+                if c < nt:
+                    _add_row(dX, a, W_out, tgt[c], G[a, c])
+            for c in range(nt):
                 t0 = tgt[c]
-                f0 = np.float32(0.0)
+                a = first
+                while a + 3 < last:
+                    g0, g1, g2, g3 = G[a, c], G[a + 1, c], G[a + 2, c], G[a + 3, c]
+                    x0, x1, x2, x3 = ctx[a], ctx[a + 1], ctx[a + 2], ctx[a + 3]
+                    for q in range(d):
+                        W_out[t0, q] += ((g0 * W_in[x0, q] + g1 * W_in[x1, q])
+                                         + (g2 * W_in[x2, q] + g3 * W_in[x3, q]))
+                    a += 4
+                while a + 1 < last:
+                    _add_rows(W_out, t0, W_in, ctx[a], G[a, c], ctx[a + 1], G[a + 1, c])
+                    a += 2
+                if a < last:
+                    _add_row(W_out, t0, W_in, ctx[a], G[a, c])
+            for a in range(first, last):
+                xa = ctx[a]
                 for q in range(d):
-                    f0 += W_in[xa, q] * W_out[t0, q]
-                G[a, c], term = _logistic_step(f0, 1.0 if c == 0 else 0.0, lr)
-                loss += term
-        # dX = G Y (from the old Y), then Y += G^T X (old X), then X += dX: several rows a loop, one store
-        # (dX set from its first two products, not zeroed; each output row takes four context rows a loop)
-        for a in range(m):
-            if nt >= 2:
-                g0, g1 = G[a, 0], G[a, 1]
-                t0, t1 = tgt[0], tgt[1]
-                for q in range(d):
-                    dX[a, q] = g0 * W_out[t0, q] + g1 * W_out[t1, q]
-            else:
-                g0, t0 = G[a, 0], tgt[0]
-                for q in range(d):
-                    dX[a, q] = g0 * W_out[t0, q]
-            c = 2
-            while c + 1 < nt:
-                _add_rows(dX, a, W_out, tgt[c], G[a, c], tgt[c + 1], G[a, c + 1])
-                c += 2
-            if c < nt:
-                _add_row(dX, a, W_out, tgt[c], G[a, c])
-        for c in range(nt):
-            t0 = tgt[c]
-            a = 0
-            while a + 3 < m:
-                g0, g1, g2, g3 = G[a, c], G[a + 1, c], G[a + 2, c], G[a + 3, c]
-                x0, x1, x2, x3 = ctx[a], ctx[a + 1], ctx[a + 2], ctx[a + 3]
-                for q in range(d):
-                    W_out[t0, q] += (g0 * W_in[x0, q] + g1 * W_in[x1, q]) + (g2 * W_in[x2, q] + g3 * W_in[x3, q])
-                a += 4
-            while a + 1 < m:
-                _add_rows(W_out, t0, W_in, ctx[a], G[a, c], ctx[a + 1], G[a + 1, c])
-                a += 2
-            if a < m:
-                _add_row(W_out, t0, W_in, ctx[a], G[a, c])
-        for a in range(m):
-            xa = ctx[a]
-            for q in range(d):
-                W_in[xa, q] += dX[a, q]
+                    W_in[xa, q] += dX[a, q]
         examples += m
     return loss, examples, state
 
@@ -415,8 +426,9 @@ def train_chunk_sg_hogbatch(weights, tables, ids, sentence_ends, s0, s1, params,
 
     For one centre word, the m context rows ``X`` (m, d) and the 1 + k target rows ``Y`` (centre, then the
     noise words) give the logits ``F = X Y^T`` (m, 1+k) and ``G = lr * (labels - sigmoid(F))``; then
-    ``X += G Y`` and ``Y += G^T X``, both from the values before the update (a minibatch step).  Each row is
-    read once per centre word instead of once per pair: level-3 work that stays in L1 cache.
+    ``X += G Y`` and ``Y += G^T X``, both from the values before the update (a minibatch step), for at most
+    :data:`HOGBATCH_GROUP` context rows at a time.  Each row is read once per centre word (or group) instead of
+    once per pair: level-3 work that stays in L1 cache.
     """
     window, negative = params[0], params[1]
     d = weights[0].shape[1]

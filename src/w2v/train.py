@@ -255,6 +255,7 @@ class Word2Vec:
         self._dist = None  # w2v.distributed.Context while a distributed training runs
         self._checkpoints_written: set[str] = set()  # by this object's trainings: a later one may replace them
         self._interrupted: tuple[str, str | None] | None = None  # (where, its checkpoint): a training cut short
+        self._diverged_in: str | None = None  # the pass whose training diverged: the weights are NaN or infinite
 
     def __repr__(self) -> str:
         cfg = self.config
@@ -284,6 +285,7 @@ class Word2Vec:
         """The trained vectors as :class:`w2v.KeyedVectors` (input vectors, the C tool's output)."""
         if self.weights is None:
             raise RuntimeError("the model is not trained yet: call train(corpus) first")
+        self._check_usable("query the vectors")
         if self._wv is None:
             from .vectors import KeyedVectors
             self._wv = KeyedVectors(list(self.vocab.words), self.weights[0], self.vocab.counts)
@@ -354,6 +356,7 @@ class Word2Vec:
         from .compat import check_train_arguments
 
         check_train_arguments(corpus, unexpected)  # gensim's arguments, answered with the w2v way
+        self._check_usable("train it further")
         if self._interrupted is not None:
             raise ConfigError(_interrupted_message(*self._interrupted))
         cfg = self.config
@@ -424,9 +427,9 @@ class Word2Vec:
         # unless max_vocab pruning or the model's own vocabulary needs it --
         reading = Reading(source, threads=self._threads(), directory=cache_dir, max_vocab=cfg.max_vocab)
         if fresh or update_vocab:
-            if ctx is None:
-                found = select_vocab(reading.counts(), min_count=cfg.min_count,
-                                     max_final_vocab=cfg.max_final_vocab, describe=source.describe())
+            if ctx is None:  # (a trained model's words take the new text's counts, however few)
+                found = select_vocab(reading.counts(), min_count=cfg.min_count, max_final_vocab=cfg.max_final_vocab,
+                                     describe=source.describe(), known=() if fresh else self.vocab.index)
             else:
                 found = self._merged_vocab(reading, ctx)
             log.info("vocabulary: %d words (of %d distinct), %d tokens", len(found), found.distinct_words,
@@ -671,12 +674,20 @@ class Word2Vec:
 
     def _diverged(self, epoch_no: int, what: str) -> "TrainingDiverged":
         cfg = self.config
+        self._diverged_in = f"pass {epoch_no}"  # from now on nothing uses these weights (_check_usable)
         default = Config(model=cfg.model).start_alpha
         return TrainingDiverged(
             f"training diverged in pass {epoch_no}: {what}; the learning rate (alpha={cfg.start_alpha:g}) is too "
             f"high for this data: train again with a lower one (--alpha, alpha=; the default for {cfg.model} is "
             f"{default:g}).  The diverged weights are not saved (the last checkpoint, if any, is from before, but "
             "resuming it keeps its alpha)")
+
+    def _check_usable(self, doing: str) -> None:
+        """Refuse to query, save or train a model whose training diverged (its weights are NaN or infinite)."""
+        if self._diverged_in is not None:
+            raise TrainingDiverged(f"cannot {doing}: this model's training diverged in {self._diverged_in}, its "
+                                   "weights are NaN or infinite; start again from a new Word2Vec, or from the saved "
+                                   "model (Word2Vec.load), with a lower alpha")
 
     def _weights_changed(self) -> None:
         """The weights were trained in place: queries of ``wv`` must not use unit rows cached before."""
@@ -906,6 +917,7 @@ class Word2Vec:
 
         if self.weights is None:
             raise RuntimeError("nothing to save: the model is not trained yet")
+        self._check_usable("save it")
         header = {"kind": "model", "config": self.config.to_dict(), "training_log": self.training_log,
                   "stats": self.stats, **losses.file_header(self.config, self.vocab.counts)}
         arrays = {"vectors": self.weights[0], "output": self.weights[1], "counts": self.vocab.counts}

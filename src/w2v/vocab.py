@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -224,21 +224,25 @@ def merge_counts(parts: Sequence[WordCounts]) -> WordCounts:
 
 
 def select_vocab(found: WordCounts, *, min_count: int = 5, max_final_vocab: int | None = None,
-                 describe: str = "the corpus") -> Vocab:
-    """Keep the words of ``found`` that reach ``min_count`` (at most ``max_final_vocab``, the most frequent),
-    sorted by count, ties in first-appearance order.
+                 describe: str = "the corpus", known: Container[str] = ()) -> Vocab:
+    """Keep the words of ``found`` that reach ``min_count`` or are ``known`` (a trained model's words, whose counts
+    a new text adds to, however few: ``update_vocab``), at most ``max_final_vocab`` (the most frequent), sorted
+    by count, ties in first-appearance order.
 
     Raises
     ------
     CorpusError
-        No token was counted, or no word reaches ``min_count`` (the message gives the figures).
+        No token was counted, or no word is kept (the message gives the figures).
     """
     _check_count("min_count", min_count, none_ok=False)
     _check_count("max_final_vocab", max_final_vocab, none_ok=True)
     if found.raw_tokens == 0:
         raise CorpusError(f"corpus is empty: no token was read from {describe}")
     words, counts, distinct = found.words, found.counts, len(found.words)
-    kept = np.flatnonzero(counts >= min_count)
+    keep = counts >= min_count
+    if known:
+        keep |= np.fromiter((w in known for w in words), dtype=bool, count=len(words))
+    kept = np.flatnonzero(keep)
     if len(kept) == 0:
         top = int(np.argmax(counts))  # the first of the most frequent
         raise CorpusError(f"no word occurs at least min_count={min_count} times (the most frequent, "
@@ -254,6 +258,9 @@ def select_vocab(found: WordCounts, *, min_count: int = 5, max_final_vocab: int 
                     "%d times)", max_final_vocab, max_final_vocab, cut, counts[order[-1]])
     kept_words = [words[i] for i in order]
     _check_storable(kept_words)
+    if len(kept_words) == 1:
+        logger.warning("the vocabulary holds one word (%r): there is nothing to tell it apart from, so training "
+                       "learns nothing (lower min_count, or give more text)", kept_words[0])
     return Vocab(kept_words, counts[order], pruned_words=found.pruned_words,
                  min_reduce=found.min_reduce, raw_tokens=found.raw_tokens, distinct_words=distinct)
 
