@@ -213,6 +213,8 @@ class Runner:
                "-ws", str(s.window), "-dim", str(s.dim), "-epoch", str(s.epochs), "-minCount", str(s.min_count),
                "-t", str(s.sample), "-lr", str(s.alpha(job.model)), "-thread", str(job.threads),
                "-loss", job.loss]
+        if self.fasttext.seeded:  # repeat r its own seed, as for every other tool (a usage check: milliseconds)
+            cmd += ["-seed", str(job.seed)]
         measured = run_measured(cmd, log, {"start": FASTTEXT_TRAIN_START, "end": FASTTEXT_TRAIN_END})
         run = _blank(job, log)
         text_vectors, native_model = Path(f"{prefix}.vec"), Path(f"{prefix}.bin")
@@ -246,6 +248,8 @@ class Runner:
                "-cbow", "0" if job.model == "sg" else "1", "-size", str(s.dim), "-window", str(s.window),
                "-sample", str(s.sample), *loss, "-threads", str(job.threads), "-iter", str(s.epochs),
                "-min-count", str(s.min_count), "-alpha", str(s.alpha(job.model))]
+        if self.word2vec_c.seeded:  # repeat r its own seed, as for every other tool
+            cmd += ["-seed", str(job.seed)]
         measured = run_measured(cmd, log, {"start": C_TRAIN_START})
         run = _blank(job, log)
         if measured.returncode != 0 or "start" not in measured.marks or not vectors.exists():

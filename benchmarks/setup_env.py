@@ -30,6 +30,14 @@ class FastTextTool:
     how: str = ""
     reason: str = ""
 
+    @property
+    def seeded(self) -> bool:
+        """Whether the CLI takes -seed (fastText 0.9.2 and later; without it every run is the same seed)."""
+        if self.kind != "cli":
+            return self.kind == "python"
+        usage = subprocess.run([self.path, "skipgram"], capture_output=True, text=True)
+        return "-seed" in usage.stdout + usage.stderr
+
 
 def _run(cmd: list[str], log, env: dict | None = None) -> bool:
     """Run an installation step, its output into the log only on failure; True when it succeeded."""
@@ -126,12 +134,25 @@ class CTool:
     path: str = ""
     how: str = ""
     reason: str = ""
+    seeded: bool = False  # built here with -seed (a binary given as it is has none)
 
 
 # The C tool's last commit never clears a thread's end-of-file flag between epochs: a thread that reaches the
 # end of the file trains one epoch only (with one thread, -iter 5 trains one).  This is where the flag belongs.
 C_EPOCH_RESET = "      sentence_length = 0;\n      fseek(fi, file_size / (long long)num_threads * (long long)id, SEEK_SET);\n"
 C_FLAGS = ("-O3", "-march=native", "-funroll-loops", "-pthread")  # its makefile's, warnings aside
+
+# The C tool has no seed: every run draws the same initial weights (next_random = 1) and the same training
+# stream per thread (next_random = thread id), so its repeats differ by thread timing only, and one run is one
+# seed of its spread (about 0.6 points of CBOW analogies, sd over 8 seeds; benchmarks/NOTES.md, section 20).
+# These replacements add "-seed N" (0, the default, is the original stream), so that repeat r runs seed r.
+C_SEED = (("clock_t start;\n", "clock_t start;\nlong long seed = 0;\n"),
+          ("  unsigned long long next_random = 1;\n", "  unsigned long long next_random = 1 + seed * 7919ULL;\n"),
+          ("  unsigned long long next_random = (long long)id;\n",
+           "  unsigned long long next_random = (long long)id + seed * 1000003ULL;\n"),
+          ("  if ((i = ArgPos((char *)\"-classes\", argc, argv)) > 0) classes = atoi(argv[i + 1]);\n",
+           "  if ((i = ArgPos((char *)\"-classes\", argc, argv)) > 0) classes = atoi(argv[i + 1]);\n"
+           "  if ((i = ArgPos((char *)\"-seed\", argc, argv)) > 0) seed = atoll(argv[i + 1]);\n"))
 
 
 def ensure_word2vec_c(given: Path | None, out: Path, log=print) -> CTool:
@@ -147,16 +168,20 @@ def ensure_word2vec_c(given: Path | None, out: Path, log=print) -> CTool:
             return CTool(reason=f"--word2vec-c {given}: not executable (give word2vec.c to build it here)")
         return CTool(str(given.resolve()), how=f"the binary {given}, as given")
     source = given.read_text(errors="replace")
-    if source.count(C_EPOCH_RESET) != 1:
-        return CTool(reason=f"{given}: not the word2vec.c this benchmark knows (its epoch loop differs), so "
-                            "the end-of-file fix cannot be applied; build it yourself and give the binary")
+    if any(source.count(old) != 1 for old in (C_EPOCH_RESET, *(old for old, _ in C_SEED))):
+        return CTool(reason=f"{given}: not the word2vec.c this benchmark knows (its epoch loop or random streams "
+                            "differ), so the end-of-file fix and the seed cannot be applied; build it yourself and "
+                            "give the binary")
     fixed = out / "word2vec-c" / "word2vec.c"
     fixed.parent.mkdir(parents=True, exist_ok=True)
-    fixed.write_text(source.replace(C_EPOCH_RESET, C_EPOCH_RESET.replace("\n      fseek", "\n      eof = 0;"
-                                                                          "\n      fseek")))
+    source = source.replace(C_EPOCH_RESET, C_EPOCH_RESET.replace("\n      fseek", "\n      eof = 0;\n      fseek"))
+    for old, new in C_SEED:
+        source = source.replace(old, new)
+    fixed.write_text(source)
     binary = fixed.with_suffix("")
     compiler = shutil.which("gcc") or shutil.which("cc")
     if compiler is None or not _run([compiler, str(fixed), "-o", str(binary), *C_FLAGS, "-lm"], log):
         return CTool(reason=f"could not build {given} (gcc missing or failed: see the log)")
     return CTool(str(binary), how=f"{given} built with {Path(compiler).name} {' '.join(C_FLAGS)}, the end-of-file "
-                                  "flag cleared between epochs (see shared/data/README.md)")
+                                  "flag cleared between epochs (see shared/data/README.md), -seed added",
+                 seeded=True)
