@@ -172,9 +172,12 @@ def notes(runner: Runner, unavailable: dict[str, str], tools: list[str]) -> list
     if "word2vec-c" in tools and "word2vec-c" not in unavailable:
         lines.append("word2vec C tool (" + runner.word2vec_c.how + "): training time from the end of its "
                      "vocabulary pass ('Words in train file') to its exit, so it includes building its noise "
-                     "table and writing its binary vectors (a fraction of a second each); it has no seed (its "
-                     "threads' generators start from their numbers); trained words estimated from its last "
-                     "'Progress' report (printed every 10,000 words a thread).")
+                     "table and writing its binary vectors (a fraction of a second each); " + (
+                         "repeat r runs -seed r (added to it by this benchmark)" if runner.word2vec_c.seeded else
+                         "a binary given as it is has no seed (its threads' generators start from their numbers: "
+                         "its repeats differ by thread timing only)")
+                     + "; trained words estimated from its last 'Progress' report (printed every 10,000 words a "
+                     "thread).")
     lines += [f"{TOOL_LABELS.get(t, t)} left out: {reason}" for t, reason in unavailable.items() if t in tools]
     return lines
 
