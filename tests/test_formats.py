@@ -639,7 +639,7 @@ def test_save_word2vec_format_follows_the_name_and_gensims_arguments(tmp_path):
     with pytest.raises(ValueError, match="are the same file"):
         kv.save_word2vec_format(tmp_path / "same.txt", tmp_path / "same.txt")
     assert not (tmp_path / "same.txt").exists()
-    for count in ("inf", "nan", "1e400", "-3", "2.5"):  # a count is a whole number, or a one-line error
+    for count in ("inf", "nan", "1e400", "-3", "2.5", "9" * 23):  # a whole number, or a one-line error
         (tmp_path / "w.vocab").write_text(f"a 9\nb {count}\nc 1\n")
         with pytest.raises(ModelFileError, match="line 2: expected 'word count'"):
             KeyedVectors.load_word2vec_format(tmp_path / "w.txt", fvocab=tmp_path / "w.vocab")

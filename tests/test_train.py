@@ -196,6 +196,19 @@ def test_a_diverging_training_stops_with_the_setting_to_change(token_files, tmp_
     assert not (tmp_path / "m.w2v").exists()
 
 
+def test_a_finite_blow_up_is_a_divergence_and_wide_windows_do_not_blow_up(token_files):
+    """A loss per example beyond DIVERGED_LOSS is a diverged training though still finite (HogBatch at alpha
+    0.5: 1.5e34, exit 0 before); HogBatch's windows of 300 train in groups of 10 context rows (their sum over 600
+    rows at once reached a loss of 5.6e19)."""
+    from w2v.train import DIVERGED_LOSS
+
+    _, one, _ = token_files
+    with pytest.raises(TrainingDiverged, match=r"the loss per example is [0-9.e+]+; the learning rate"):
+        Word2Vec(threads=1, **dict(SMALL, alpha=0.5, dim=50)).train(one, progress=False)
+    wide = Word2Vec(threads=1, **dict(SMALL, window=300, dim=32, epochs=1)).train(one, progress=False)
+    assert wide.training_log[0]["loss"] < 10 < DIVERGED_LOSS and np.abs(wide.weights[0]).max() < 10
+
+
 def test_weights_that_are_not_finite_are_not_trained_further(token_files, tmp_path):
     _, one, _ = token_files
     m = Word2Vec(threads=1, **SMALL).train(one, progress=False)
@@ -328,6 +341,11 @@ def test_update_vocab_on_a_few_sentences_adds_every_known_words_count(tmp_path):
     m.train([["a1", "b2", "zzq"]] * 2 + [["a1", "new", "new", "new"]], update_vocab=True, progress=False)
     assert m.wv.get_count("a1") == before["a1"] + 3 and m.wv.get_count("b2") == before["b2"] + 2
     assert "new" in m.wv and "zzq" not in m.wv and len(m.vocab) == 61
+    capped = Word2Vec(dim=8, min_count=3, epochs=1, threads=1, sample=0.0, max_final_vocab=61)
+    capped.train(topic_sentences(30, 500, seed=0), progress=False)  # 60 words: room for one new one
+    count = capped.wv.get_count("a1")
+    capped.train([["a1", "x", "x", "x", "y", "y", "y", "y"]], update_vocab=True, progress=False)
+    assert capped.wv.get_count("a1") == count + 1 and "y" in capped.wv and "x" not in capped.wv  # known words kept
 
 
 def test_without_update_vocab_new_words_are_skipped(tmp_path):
@@ -345,3 +363,22 @@ def test_hogbatch_is_the_skipgram_default_and_checked():
         Config(model="cbow", hogbatch=True)
     with pytest.raises(ConfigError, match="'hogbatch' must be a bool or None"):
         Config(hogbatch="yes")
+
+
+def test_a_stop_held_after_the_last_pass_keeps_the_model():
+    """Under torchrun a stop after the last pass is held until train returns, then raised: as a
+    TrainingInterrupted carrying the complete model, not a bare Stopped; a stop before that stays itself."""
+    import signal
+
+    from w2v.signals import Stopped
+    from w2v.train import TrainingInterrupted, _keeping_the_model
+
+    model = Word2Vec()
+    with pytest.raises(TrainingInterrupted, match=r"after its last pass: every pass trained") as stopped:
+        with _keeping_the_model(model) as trained:
+            trained.append(True)
+            raise Stopped(signal.SIGTERM)
+    assert stopped.value.model is model and stopped.value.signum == signal.SIGTERM
+    with pytest.raises(Stopped) as early, _keeping_the_model(model):
+        raise Stopped(signal.SIGINT)
+    assert not isinstance(early.value, TrainingInterrupted)

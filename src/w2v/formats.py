@@ -781,7 +781,7 @@ def load_counts(path: str | os.PathLike, words: Sequence[str], unicode_errors: s
                 count = int(fields[-1]) if len(fields) >= 2 else -1
             except ValueError:
                 count = -1
-            if count < 0:
+            if not 0 <= count < 1 << 63:
                 raise _bad(path, f"line {line_no}: expected 'word count' (a vocabulary file), found {line[:64]!r}")
             raw = b" ".join(fields[:-1])
             try:

@@ -20,7 +20,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -90,12 +90,36 @@ def _rank_position(position, saved, ctx, path):
     return own, saved["ranks"][ctx.rank]
 
 
+DIVERGED_LOSS = 1e3
+"""A pass's mean loss per example beyond which training has diverged, though its numbers are still finite: at
+initialisation it is log 2 a logistic term (4.2 with 5 noise words, 28 for a Huffman path of 40 nodes; the
+softmax's log V is under 10), and training lowers it."""
+
+
 def _distributed_run() -> bool:
     """Whether this process is one of torchrun's ranks: there a stop after the last pass waits (held) until
     ``train`` returns, since stopping then would start collectives the other ranks, done, never answer."""
     from .distributed import launched
 
     return launched()
+
+
+@contextlib.contextmanager
+def _keeping_the_model(model: Any) -> Iterator[list]:
+    """Under torchrun a stop after the last pass is held until ``train`` returns (``StopSignals``'s final hold)
+    and raised there: as :class:`TrainingInterrupted` carrying the complete model, not a bare ``Stopped``.  The
+    block appends to the list it is given once the training is done."""
+    trained: list = []
+    try:
+        yield trained
+    except Stopped as stop:
+        if not trained or isinstance(stop, TrainingInterrupted):
+            raise
+        interrupted = TrainingInterrupted(stop.signum, f"training interrupted ({signal_name(stop.signum)}) after its "
+                                                       "last pass: every pass trained, the exception's .model is "
+                                                       "complete (no checkpoint written: the ranks had finished)")
+        interrupted.model = model
+        raise interrupted from None
 
 
 def _interrupted_message(where: str, checkpoint: str | None) -> str:
@@ -367,8 +391,11 @@ class Word2Vec:
         ckpt = _checkpoints(checkpoint, checkpoint_every, cache_dir, own=self._checkpoints_written)
         callbacks = _callbacks(callbacks)
         check_available(self.device, self.backend, self.config.loss)  # before reading anything
-        with StopSignals(only_if_default=True, final_hold=_distributed_run()), self._distributed(distributed):
-            return self._train(corpus, n_epochs, progress, cache_dir, callbacks, ckpt, update_vocab, preflight)
+        with _keeping_the_model(self) as trained:
+            with StopSignals(only_if_default=True, final_hold=_distributed_run()), self._distributed(distributed):
+                self._train(corpus, n_epochs, progress, cache_dir, callbacks, ckpt, update_vocab, preflight)
+                trained.append(True)
+        return self
 
     @contextlib.contextmanager
     def _distributed(self, options):
@@ -483,8 +510,8 @@ class Word2Vec:
         if agreed:
             raise CorpusError(f"the corpus is too small to share among {ctx.world} ranks: a rank's share holds no "
                               "token (it needs at least a line per rank)")
-        return select_vocab(ctx.merge_counts(local), min_count=cfg.min_count,
-                            max_final_vocab=cfg.max_final_vocab, describe=share.describe())
+        return select_vocab(ctx.merge_counts(local), min_count=cfg.min_count, max_final_vocab=cfg.max_final_vocab,
+                            describe=share.describe(), known=() if self.vocab is None else self.vocab.index)
 
     def _preflight(self, vocab, ckpt: _Checkpoints | None, preflight, tokens: int | None, cache_dir) -> None:
         """Before any training: the caller's own checks, then room for what training writes: the encoded
@@ -553,7 +580,8 @@ class Word2Vec:
         check_available(model.device, model.backend, model.config.loss)
         ckpt = _checkpoints(checkpoint_to if checkpoint_to is not None else checkpoint, checkpoint_every,
                             cache_dir, own=model._checkpoints_written)
-        with StopSignals(only_if_default=True, final_hold=_distributed_run()), model._distributed(distributed) as ctx:
+        stops = StopSignals(only_if_default=True, final_hold=_distributed_run())
+        with _keeping_the_model(model) as trained, stops, model._distributed(distributed) as ctx:
             position, saved = _rank_position(position, saved, ctx, checkpoint)
             model._preflight(model.vocab, ckpt, preflight, saved.get("tokens"), cache_dir)
             t_start = time.perf_counter()
@@ -571,6 +599,7 @@ class Word2Vec:
                 train_seconds = model._run(enc, position, progress, callbacks, ckpt)
             model._record_stats(enc, position.epochs, t_start, t_start, t_encoded, train_seconds + earlier,
                                 resumed_seconds=earlier)
+            trained.append(True)
         return model
 
     def _corpus(self, corpus: Any, ckpt: _Checkpoints | None = None, resumed=None):
@@ -827,12 +856,14 @@ class Word2Vec:
                 seconds = pos.seconds + time.perf_counter() - t0
                 train_seconds += time.perf_counter() - t0
                 loss, examples, seen, kept = sums
-                if not math.isfinite(loss) or not engine.finite():
-                    raise self._diverged(epoch_no, f"the loss is {loss}" if not math.isfinite(loss) else
-                                         "the weights hold NaN or infinite values")
+                mean_loss = loss / max(examples, 1.0)
+                if not math.isfinite(loss) or mean_loss > DIVERGED_LOSS:
+                    raise self._diverged(epoch_no, f"the loss per example is {mean_loss:.3g}")
+                if not engine.finite():
+                    raise self._diverged(epoch_no, "the weights hold NaN or infinite values")
                 entry = {
                     "epoch": epoch_no,
-                    "loss": float(loss / max(examples, 1.0)),  # mean loss per training example
+                    "loss": float(mean_loss),  # mean loss per training example
                     "examples": int(examples),
                     "words": int(seen),       # in-vocabulary tokens visited (before subsampling)
                     "kept_words": int(kept),  # after subsampling

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -224,10 +224,11 @@ def merge_counts(parts: Sequence[WordCounts]) -> WordCounts:
 
 
 def select_vocab(found: WordCounts, *, min_count: int = 5, max_final_vocab: int | None = None,
-                 describe: str = "the corpus", known: Container[str] = ()) -> Vocab:
+                 describe: str = "the corpus", known: Collection[str] = ()) -> Vocab:
     """Keep the words of ``found`` that reach ``min_count`` or are ``known`` (a trained model's words, whose counts
     a new text adds to, however few: ``update_vocab``), at most ``max_final_vocab`` (the most frequent), sorted
-    by count, ties in first-appearance order.
+    by count, ties in first-appearance order (with ``known``, ``max_final_vocab`` bounds the words known and new
+    together, the known always kept).
 
     Raises
     ------
@@ -239,10 +240,8 @@ def select_vocab(found: WordCounts, *, min_count: int = 5, max_final_vocab: int 
     if found.raw_tokens == 0:
         raise CorpusError(f"corpus is empty: no token was read from {describe}")
     words, counts, distinct = found.words, found.counts, len(found.words)
-    keep = counts >= min_count
-    if known:
-        keep |= np.fromiter((w in known for w in words), dtype=bool, count=len(words))
-    kept = np.flatnonzero(keep)
+    is_known = np.fromiter((w in known for w in words), dtype=bool, count=len(words)) if known else None
+    kept = np.flatnonzero(counts >= min_count if is_known is None else (counts >= min_count) | is_known)
     if len(kept) == 0:
         top = int(np.argmax(counts))  # the first of the most frequent
         raise CorpusError(f"no word occurs at least min_count={min_count} times (the most frequent, "
@@ -251,14 +250,21 @@ def select_vocab(found: WordCounts, *, min_count: int = 5, max_final_vocab: int 
     order = kept[np.argsort(-counts[kept], kind="stable")]  # stable: ties in first-appearance order
     logger.info("vocabulary: %d of %d distinct words occur at least min_count=%d times", len(order), distinct,
                 min_count)
-    if max_final_vocab is not None and len(order) > max_final_vocab:
+    if max_final_vocab is not None and is_known is not None:  # the model's words stay; new ones as room allows
+        room = max(0, max_final_vocab - len(known))
+        keep = is_known[order] | (np.cumsum(~is_known[order]) <= room)
+        if not keep.all():
+            logger.info("max_final_vocab=%d: %d new words left out (the vocabulary holds %d)", max_final_vocab,
+                        int((~keep).sum()), len(known))
+        order = order[keep]
+    elif max_final_vocab is not None and len(order) > max_final_vocab:
         cut = len(order) - max_final_vocab
         order = order[:max_final_vocab]
         logger.info("max_final_vocab=%d: kept the %d most frequent words, cut %d more (the last kept occurs "
                     "%d times)", max_final_vocab, max_final_vocab, cut, counts[order[-1]])
     kept_words = [words[i] for i in order]
     _check_storable(kept_words)
-    if len(kept_words) == 1:
+    if len(kept_words) == 1 and is_known is None:
         logger.warning("the vocabulary holds one word (%r): there is nothing to tell it apart from, so training "
                        "learns nothing (lower min_count, or give more text)", kept_words[0])
     return Vocab(kept_words, counts[order], pruned_words=found.pruned_words,
