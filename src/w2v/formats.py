@@ -72,7 +72,7 @@ from typing import IO, Any, BinaryIO, Iterator, NamedTuple, Sequence
 import numpy as np
 
 from ._version import __version__
-from .errors import ModelFileError, ModelFileNotFoundError, OutputError, W2VError
+from .errors import ConfigError, ModelFileError, ModelFileNotFoundError, OutputError, W2VError
 
 log = logging.getLogger(__name__)
 
@@ -279,8 +279,6 @@ def _check_limit(limit: object) -> None:
 def check_native_name(path: str | os.PathLike, what: str = "a native w2v file") -> None:
     """Refuse a .gz, .bz2 or .xz name for a native file, which is never compressed (it is read in place,
     memory-mapped): written under such a name it would mislead every tool that trusts the name."""
-    from .errors import ConfigError
-
     if compression_for_name(path):
         raise ConfigError(f"{what} {os.fspath(path)!r}: native w2v files are not compressed (they are "
                           "memory-mapped when loaded), so the name may not end in "
@@ -355,8 +353,7 @@ def _headerless(head: bytes) -> bool:
     fields = line.split()
     if b"\n" not in head:
         fields = fields[:-1]  # the last field may be cut
-    return (len(fields) >= 3 and _plain_text(line) and number_or_none(fields[0]) is None
-            and all(number_or_none(f) is not None for f in fields[1:]))
+    return len(fields) >= 3 and number_or_none(fields[0]) is None and _values_after_a_word(line, fields)
 
 
 def describe_foreign(head: bytes) -> str:
@@ -890,6 +887,12 @@ def _plain_text(line: bytes) -> bool:
     return True
 
 
+def _values_after_a_word(line: bytes, fields: list[bytes]) -> bool:
+    """Whether a text ``line`` (split into ``fields``) is a word2vec text row: plain text, numbers after the
+    first field."""
+    return _plain_text(line) and all(number_or_none(f) is not None for f in fields[1:])
+
+
 def _ends_in_numbers(fields: list[bytes], d: int) -> int:
     """How many fields the word takes when the last ``d`` of a text row's ``fields`` are numbers: more than 1
     for a word holding spaces, unless those extra fields are numbers too (a ragged row); else 0."""
@@ -977,9 +980,9 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
     path = os.fspath(path)
     _check_limit(limit)
     if no_header and binary:
-        raise ValueError("no_header reads the text format only (a binary file always has its header)")
+        raise ConfigError("no_header reads the text format only (a binary file always has its header)")
     if unicode_errors not in UNICODE_ERRORS:
-        raise ValueError(f"unicode_errors must be one of {', '.join(UNICODE_ERRORS)}; got {unicode_errors!r}")
+        raise ConfigError(f"unicode_errors must be one of {', '.join(UNICODE_ERRORS)}; got {unicode_errors!r}")
     stream, compression = _open_stream(path)
     with stream:
         buf = _Buffer(stream, path, compression)
@@ -1058,7 +1061,7 @@ def _first_row_values(path: str, buf: _Buffer) -> tuple[int, int]:
         buf.pos = newline + 1
         line_no += 1
     fields = line.split()
-    if len(fields) < 2 or not _plain_text(line) or any(number_or_none(f) is None for f in fields[1:]):
+    if len(fields) < 2 or not _values_after_a_word(line, fields):
         raise _bad(path, f"with no_header, the first line should be a word and its values, found {line[:64]!r}")
     if _W2V_HEADER.match(line + b"\n"):
         raise _bad(path, f"with no_header, the first line should be a word and its values; {line[:64]!r} is a "
@@ -1104,6 +1107,7 @@ class _Words:
         self.words: list[str] = []
         self.index: dict[str, int] = {}
         self.made: set[int] = set()  # the words that decoding made (their bytes were not UTF-8)
+        self.broken = False  # the last word was not UTF-8 before its end (not a character cut at the end)
         self.invalid = 0
         self.skipped = 0
 
@@ -1111,8 +1115,11 @@ class _Words:
         """Record the word; False when it is a replacement-made duplicate to drop."""
         try:
             word = raw.decode("utf-8")
-            replaced = False
+            replaced = self.broken = False
         except UnicodeDecodeError as e:
+            # the C tool cuts long words at a byte count, in a character at worst; anywhere else: another
+            # encoding (Latin-1), or a binary record's bytes read as a word
+            self.broken = e.reason != "unexpected end of data"
             if self.errors == "strict":
                 raise _bad(self.path, f"the word at {where} is not UTF-8 ({e.reason} at byte {e.start}: "
                                       f"{raw[:50]!r}); unicode_errors='replace' or 'ignore' reads it (unless the "
@@ -1157,8 +1164,8 @@ def _read_binary(path: str, buf: _Buffer, rows: _Rows, n: int, d: int,
         raw = buf.data[buf.pos:space]
         if b"\n" in raw or b"\0" in raw:  # no writer puts these in a word: a vector's bytes, read as one
             raise _bad(path, _out_of_step(where, raw, "newline" if b"\n" in raw else "NUL byte", d))
-        odd = _odd_word(raw)
-        if odd == "control":
+        odd = _CONTROL_BYTES.search(raw) is not None
+        if odd:
             control.append((where, raw))
         buf.pos = space + 1
         if not buf.need(nbytes):
@@ -1169,7 +1176,7 @@ def _read_binary(path: str, buf: _Buffer, rows: _Rows, n: int, d: int,
                              "the word2vec text format, read as binary; read it as text (without --binary; "
                              "binary=False or None)")
         if words.add(raw, where):
-            if odd:
+            if odd or words.broken:
                 suspect.append(rows.filled)
             rows.slot()[:] = np.frombuffer(buf.data, "<f4", d, buf.pos)
         buf.pos += nbytes
@@ -1208,21 +1215,7 @@ ABSURD_VALUE = 1e15
 """No word vector holds a value this large; text read as float32 often does (ASCII letters as an exponent)."""
 
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0a-\x0c\x0e-\x1f\x7f]")
-
-
-def _odd_word(raw: bytes) -> str:
-    """What no writer puts in a word that a binary record's word holds: "control" (bytes), "encoding" (bytes
-    that are not UTF-8 before its end: the C tool cuts long words at a byte count, the middle of a character at
-    worst; or another encoding, Latin-1), or "" (nothing)."""
-    if _CONTROL_BYTES.search(raw):
-        return "control"
-    if raw.isascii():
-        return ""
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        return "encoding" if e.reason != "unexpected end of data" else ""
-    return ""
+"""Bytes no writer puts in a word (tab and CR aside): a binary record's word holding one is suspect."""
 
 
 def _out_of_step(where: str, raw: bytes, held: str, d: int) -> str:
