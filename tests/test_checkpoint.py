@@ -345,16 +345,17 @@ def test_under_torchrun_rank_0_checks_the_checkpoint_path_and_a_stop_after_the_l
     """Only rank 0 writes checkpoints (another rank's disk may lack the directory); and under torchrun a stop
     after the last pass is held until train returns (stopping then would start collectives no rank answers)."""
     from w2v import OutputError
-    from w2v.train import _checkpoints, _distributed_run
+    from w2v.distributed import launched
+    from w2v.train import _checkpoints
 
     missing = tmp_path / "no" / "m.ckpt"
-    assert not _distributed_run()
+    assert not launched()  # (what train's final_hold follows)
     with pytest.raises(OutputError, match="does not exist"):
         _checkpoints(missing, None, None)
     monkeypatch.setenv("WORLD_SIZE", "2")
     for rank, refused in (("1", False), ("0", True)):
         monkeypatch.setenv("RANK", rank)
-        assert _distributed_run()
+        assert launched()
         if refused:
             with pytest.raises(OutputError, match="does not exist"):
                 _checkpoints(missing, None, None)

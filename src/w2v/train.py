@@ -96,14 +96,6 @@ initialisation it is log 2 a logistic term (4.2 with 5 noise words, 28 for a Huf
 softmax's log V is under 10), and training lowers it."""
 
 
-def _distributed_run() -> bool:
-    """Whether this process is one of torchrun's ranks: there a stop after the last pass waits (held) until
-    ``train`` returns, since stopping then would start collectives the other ranks, done, never answer."""
-    from .distributed import launched
-
-    return launched()
-
-
 @contextlib.contextmanager
 def _keeping_the_model(model: Any) -> Iterator[list]:
     """Under torchrun a stop after the last pass is held until ``train`` returns (``StopSignals``'s final hold)
@@ -391,8 +383,12 @@ class Word2Vec:
         ckpt = _checkpoints(checkpoint, checkpoint_every, cache_dir, own=self._checkpoints_written)
         callbacks = _callbacks(callbacks)
         check_available(self.device, self.backend, self.config.loss)  # before reading anything
+        from .distributed import launched
+
+        # under torchrun a stop after the last pass waits (held) until train returns: stopping then would start
+        # collectives that the other ranks, done, never answer
         with _keeping_the_model(self) as trained:
-            with StopSignals(only_if_default=True, final_hold=_distributed_run()), self._distributed(distributed):
+            with StopSignals(only_if_default=True, final_hold=launched()), self._distributed(distributed):
                 self._train(corpus, n_epochs, progress, cache_dir, callbacks, ckpt, update_vocab, preflight)
                 trained.append(True)
         return self
@@ -580,7 +576,9 @@ class Word2Vec:
         check_available(model.device, model.backend, model.config.loss)
         ckpt = _checkpoints(checkpoint_to if checkpoint_to is not None else checkpoint, checkpoint_every,
                             cache_dir, own=model._checkpoints_written)
-        stops = StopSignals(only_if_default=True, final_hold=_distributed_run())
+        from .distributed import launched
+
+        stops = StopSignals(only_if_default=True, final_hold=launched())  # (held after the last pass: see train)
         with _keeping_the_model(model) as trained, stops, model._distributed(distributed) as ctx:
             position, saved = _rank_position(position, saved, ctx, checkpoint)
             model._preflight(model.vocab, ckpt, preflight, saved.get("tokens"), cache_dir)
@@ -915,13 +913,10 @@ class Word2Vec:
                         why = f" ({signal_name(signum)} on another rank)"
                     sync.merge_all()
                     snapshot.sync_point = sync.done if snapshot.spans is not None else 0
-                if passes_done < pos.epochs:
-                    self._interrupted = (where, None)
+                stopped_at, path = where, None
                 if ckpt is not None:
                     try:
                         path = save(snapshot, fallback=True)
-                        if passes_done < pos.epochs:
-                            self._interrupted = (where, path)
                         if ctx is not None and ctx.rank != 0:
                             where += f"; rank 0 writes the checkpoint ({path})"
                         else:
@@ -929,6 +924,8 @@ class Word2Vec:
                                       "Word2Vec.resume(path, corpus))")
                     except OSError as failed:
                         where += f"; the checkpoint could not be written ({failed})"
+                if passes_done < pos.epochs:  # train() refuses it from now on, naming the checkpoint to resume
+                    self._interrupted = (stopped_at, path)
                 interrupted = TrainingInterrupted(signum, f"training interrupted{why} {where}")
                 interrupted.model = self
                 raise interrupted from None

@@ -323,7 +323,7 @@ def _write_the_rest(args: argparse.Namespace, model) -> None:
     done = []
     try:
         if args.vectors:
-            model.wv.save_word2vec_format(args.vectors, binary=formats.binary_for_name(args.vectors))
+            model.wv.save_word2vec_format(args.vectors)  # text or binary by the name
             done.append("vectors")
         if args.plot_loss:
             from . import plot
