@@ -210,12 +210,12 @@ def evaluate_word_pairs(kv: KeyedVectors, path: str | os.PathLike | None = None,
         lowercase = _is_lowercase(known)
     rows = _fold_map(known, lowercase)
     gold, pairs, unknown = [], [], []
-    content = [(n, line) for n, line in enumerate(lines, 1) if line.strip() and not line.lstrip().startswith("#")]
+    content = [(n, line, _pair_fields(line)) for n, line in enumerate(lines, 1)
+               if line.strip() and not line.lstrip().startswith("#")]
     column = header = None  # the score's field, decided by the first line that is not a header
-    if content and _is_header(*(_pair_fields(line) for _, line in content[:2])):
+    if content and _is_header(*(fields for _, _, fields in content[:2])):
         header = content.pop(0)[0]
-    for line_no, line in content:
-        fields = _pair_fields(line)
+    for line_no, line, fields in content:
         if len(fields) < 3:
             raise DataFileError(f"{name} line {line_no}: expected 'word1<TAB>word2<TAB>score': {line!r}")
         if column is None:
