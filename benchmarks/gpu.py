@@ -56,43 +56,57 @@ def device_name(device: str) -> str:
     return f"CPU ({machine()})"
 
 
-def correctness(device: str) -> list[str]:
-    """The torch engine on ``device`` against the NumPy reference for each kernel; returns the failures."""
+def correctness(device: str, dims: list[int]) -> list[str]:
+    """The torch engine on ``device`` against the NumPy reference for each kernel, the hogwild kernel at dim 8
+    and at each of ``dims`` (each width its own compiled kernel); returns the failures."""
     import numpy as np
     from reference import VARIANTS, reference_hogwild, reference_torch_batch, tiny_batch
 
     from w2v import Config, cuda_kernels
     from w2v.torch_engine import TorchEngine
 
-    kernels = {"steps": (lambda *a: reference_torch_batch(*a, 5), dict(step_centres=5, kernel="steps"))}
+    kernels = {"steps": (lambda *a: reference_torch_batch(*a, 5), dict(step_centres=5, kernel="steps"), [8])}
     if device.startswith("cuda") and cuda_kernels.available():  # one block: exactly the sequential reference
         for access in cuda_kernels.ACCESS:
-            kernels[f"hogwild {access}"] = (reference_hogwild, dict(kernel="hogwild", blocks=1, access=access))
+            kernels[f"hogwild {access}"] = (reference_hogwild, dict(kernel="hogwild", blocks=1, access=access),
+                                            [8] + dims)
     failures = []
-    for name, (reference, settings) in kernels.items():
-        for variant, cbow_mean in [("sg", True), ("sg-hogbatch", True), ("cbow", True), ("cbow", False)]:
-            weights, tables, batch = tiny_batch()
-            config = Config(window=3, negative=4, cbow_mean=cbow_mean, threads=1, dim=8, **VARIANTS[variant])
-            ref_in, ref_out, ref_stats = reference(variant, weights, tables, batch.ids, batch.sentence_ends,
-                                                   batch.chunk_sentences, batch.lrs, batch.seeds,
-                                                   (3, 4, int(cbow_mean)))
-            w = (weights[0].copy(), weights[1].copy())
-            try:
-                engine = TorchEngine(config, w, tables, device, **settings)
-                stats = engine.train(batch)
-                engine.pull()
-                engine.close()
-            except Exception as e:  # a kernel that does not compile here
-                log(f"  check {name} {variant}: {type(e).__name__}: {e}")
-                failures.append(f"{name} {variant}")
-                continue
-            error = max(float(np.abs(w[0] - ref_in).max()), float(np.abs(w[1] - ref_out).max()))
-            ok = error < 5e-5 and stats[1:] == ref_stats[1:]
-            log(f"  check {name} {variant}{'' if cbow_mean else ' (sum)'}: max error {error:.1e}, stats "
-                f"{stats[1:]} vs {ref_stats[1:]}: {'ok' if ok else 'FAILED'}")
-            if not ok:
-                failures.append(f"{name} {variant}")
+    for name, (reference, settings, widths) in kernels.items():
+        for dim in widths:
+            for variant, cbow_mean in [("sg", True), ("sg-hogbatch", True), ("cbow", True), ("cbow", False)]:
+                weights, tables, batch = tiny_batch(dim=dim)
+                config = Config(window=3, negative=4, cbow_mean=cbow_mean, threads=1, dim=dim, **VARIANTS[variant])
+                ref_in, ref_out, ref_stats = reference(variant, weights, tables, batch.ids, batch.sentence_ends,
+                                                       batch.chunk_sentences, batch.lrs, batch.seeds,
+                                                       (3, 4, int(cbow_mean)))
+                w = (weights[0].copy(), weights[1].copy())
+                what = f"{name} {variant}{'' if cbow_mean else ' (sum)'} dim {dim}"
+                try:
+                    engine = TorchEngine(config, w, tables, device, **settings)
+                    stats = engine.train(batch)
+                    engine.pull()
+                    engine.close()
+                except Exception as e:  # a kernel that does not compile here
+                    log(f"  check {what}: {type(e).__name__}: {e}")
+                    failures.append(f"{name} {variant}")
+                    continue
+                error = max(float(np.abs(w[0] - ref_in).max()), float(np.abs(w[1] - ref_out).max()))
+                ok = error < 5e-5 and stats[1:] == ref_stats[1:]
+                log(f"  check {what}: max error {error:.1e}, stats {stats[1:]} vs {ref_stats[1:]}: "
+                    f"{'ok' if ok else 'FAILED'}")
+                if not ok:
+                    failures.append(f"{name} {variant}")
     return failures
+
+
+def kernel_build(generic: bool) -> tuple[bool, bool]:
+    """Set ``w2v.cuda_kernels``' build: the kernel for each width with shuffles (the default), or ``generic``,
+    one kernel for every width with shared-memory sums (the kernel of NOTES sections 13-19); returns the old."""
+    from w2v import cuda_kernels
+
+    old = cuda_kernels.SPECIALISE, cuda_kernels.SHUFFLE
+    cuda_kernels.SPECIALISE = cuda_kernels.SHUFFLE = not generic
+    return old
 
 
 def evaluate(model) -> dict:
@@ -105,7 +119,7 @@ def evaluate(model) -> dict:
 
 def train_once(corpus: str, model: str, dim: int, epochs: int, device: str, backend: str, threads: int,
                step: int | None = None, kernel: str = "auto", blocks_per_sm: int | None = None,
-               access: str | None = None) -> dict:
+               access: str | None = None, generic: bool = False) -> dict:
     import w2v.torch_engine as torch_engine
     from w2v import Word2Vec
 
@@ -119,6 +133,7 @@ def train_once(corpus: str, model: str, dim: int, epochs: int, device: str, back
     if access:
         torch_engine.HOGWILD_ACCESS = access
     access = torch_engine.HOGWILD_ACCESS if backend == "torch" and device.startswith("cuda") else None
+    build = kernel_build(generic) if generic else None
     w = Word2Vec(model=model, dim=dim, epochs=epochs, threads=threads, seed=1, device=device, backend=backend)
     t0 = time.perf_counter()
     try:
@@ -126,11 +141,16 @@ def train_once(corpus: str, model: str, dim: int, epochs: int, device: str, back
     finally:
         (torch_engine.STEP_CENTRES, torch_engine.KERNEL, torch_engine.BLOCKS_PER_SM,
          torch_engine.HOGWILD_ACCESS) = defaults
+        if build:
+            from w2v import cuda_kernels
+
+            cuda_kernels.SPECIALISE, cuda_kernels.SHUFFLE = build
     total = time.perf_counter() - t0
     st = w.stats
     result = {"model": model, "dim": dim, "device": device, "backend": backend, "threads": threads,
-              "kernel": kernel if backend == "torch" else None, "blocks_per_sm": blocks_per_sm, "access": access, "step_centres": step, "train_seconds": st["train_seconds"], "total_seconds": total,
-              "words_per_sec_train": st["words_per_sec_train"],
+              "kernel": kernel if backend == "torch" else None, "blocks_per_sm": blocks_per_sm, "access": access,
+              "generic": generic or None, "step_centres": step, "train_seconds": st["train_seconds"],
+              "total_seconds": total, "words_per_sec_train": st["words_per_sec_train"],
               "words_per_sec_total": st["raw_tokens"] * epochs / total, "loss": [e["loss"] for e in w.training_log]}
     result.update(evaluate(w))
     return result
@@ -212,6 +232,9 @@ def main() -> int:
     parser.add_argument("--access", nargs="*", choices=torch_engine.ACCESS_SETTINGS,
                         help="more hogwild rows at the first dimension with these torch_engine.HOGWILD_ACCESS "
                              "(default on a GPU: those other than the default; none: --access with no value)")
+    parser.add_argument("--generic", action="store_true",
+                        help="more hogwild rows at the first dimension with one kernel for every width and "
+                             "shared-memory sums (cuda_kernels.SPECIALISE and SHUFFLE off: the kernel before them)")
     parser.add_argument("--no-numba", action="store_true", help="skip the CPU rows")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for Numba (default: all cores)")
     parser.add_argument("--profile", nargs="*", type=int, default=[],
@@ -230,7 +253,12 @@ def main() -> int:
     sl = prepare_slice(Path(args.corpus), out, args.tokens, 5)
     name = device_name(args.device)
     log(f"corpus: {sl.path}, {sl.tokens:,} tokens; device: {name}")
-    failures = correctness(args.device)
+    failures = correctness(args.device, args.dims)
+    if any(f.startswith("hogwild ") for f in failures):  # the kernel before the widths' own and the shuffles
+        log(f"the hogwild kernel disagrees with the reference: {failures}; checking the generic build instead")
+        kernel_build(generic=True)
+        args.generic = False  # its rows are the default rows now
+        failures = correctness(args.device, args.dims)
     broken = {f.split()[1] for f in failures if f.startswith("hogwild ") and not f.startswith("hogwild plain")}
     if broken:  # a way of accessing the rows that does not work here loses its rows, not the run
         log(f"hogwild access settings that disagree with the reference, left out: {sorted(broken)}")
@@ -252,38 +280,42 @@ def main() -> int:
                 log(profile(warm.path, model, args.dims[0], args.device, step, out))
             except Exception as e:  # the profile is a help, not a result
                 log(f"profile of {model} at step {step} failed: {type(e).__name__}: {e}")
-    plan = []  # (model, dim, backend, kernel, step, blocks per SM, access)
+    plan = []  # (model, dim, backend, kernel, step, blocks per SM, access, generic)
     for dim in args.dims:
         steps = args.steps if dim == args.dims[0] or not args.steps_other else args.steps_other
         for model in args.models:
             for kernel in args.kernels:
                 if kernel == "steps":
-                    plan += [(model, dim, "torch", "steps", step, None, None) for step in steps]
+                    plan += [(model, dim, "torch", "steps", step, None, None, False) for step in steps]
                 else:
-                    plan.append((model, dim, "torch", kernel, None, None, None))
+                    plan.append((model, dim, "torch", kernel, None, None, None, False))
             if not args.no_numba:
-                plan.append((model, dim, "numba", None, None, None, None))
+                plan.append((model, dim, "numba", None, None, None, None, False))
     if args.access is None:
         others = [a for a in torch_engine.ACCESS_SETTINGS if a != torch_engine.HOGWILD_ACCESS]
         args.access = others if args.device.startswith("cuda") else []
     for access in args.access:  # the hogwild kernel's reads and writes of the shared rows, at the first dimension
         if access not in broken:
-            plan += [(model, args.dims[0], "torch", "hogwild", None, None, access) for model in args.models]
+            plan += [(model, args.dims[0], "torch", "hogwild", None, None, access, False) for model in args.models]
+    if args.generic:  # the kernel before the widths' own and the shuffles, at the first dimension
+        plan += [(model, args.dims[0], "torch", "hogwild", None, None, None, True) for model in args.models]
     for blocks in args.blocks_per_sm:  # the hogwild kernel's concurrency, at the first dimension
-        plan += [(model, args.dims[0], "torch", "hogwild", None, blocks, None) for model in args.models]
+        plan += [(model, args.dims[0], "torch", "hogwild", None, blocks, None, False) for model in args.models]
     rows = []
-    for model, dim, backend, kernel, step, blocks, access in plan:
-        what = f"{model} dim {dim} {backend} {kernel or ''} step {step} blocks/SM {blocks} access {access}"
+    for model, dim, backend, kernel, step, blocks, access, generic in plan:
+        what = (f"{model} dim {dim} {backend} {kernel or ''} step {step} blocks/SM {blocks} access {access}"
+                f"{' generic' if generic else ''}")
         if args.budget and time.perf_counter() - began > args.budget:
             log(f"budget of {args.budget:.0f} s spent: {what} not run")
             continue
         device, threads = (args.device, 1) if backend == "torch" else ("cpu", args.threads)
         try:
             t0 = time.perf_counter()
-            train_once(warm.path, model, dim, 1, device, backend, threads, step, kernel or "auto", blocks, access)
+            train_once(warm.path, model, dim, 1, device, backend, threads, step, kernel or "auto", blocks, access,
+                       generic)
             warmup = time.perf_counter() - t0
             row = train_once(sl.path, model, dim, args.epochs, device, backend, threads, step, kernel or "auto",
-                             blocks, access)
+                             blocks, access, generic)
         except Exception as e:  # one failed row must not lose the others
             log(f"{what}: FAILED {type(e).__name__}: {e}")
             continue
@@ -301,6 +333,7 @@ def main() -> int:
         engine = (f"torch {r['device']} ({r['kernel']})" if r["backend"] == "torch"
                   else f"numba, {r['threads'] or 'all'} threads")
         detail = r["step_centres"] or r["blocks_per_sm"] or r.get("access") or "default"
+        detail = f"{detail}, generic kernel" if r.get("generic") else detail
         lines.append(f"| {r['model']} | {r['dim']} | {engine} | {detail} | "
                      f"{r['words_per_sec_train']:,.0f} | {r['words_per_sec_total']:,.0f} | {r['analogy']:.1%} | "
                      f"{r['ws353']:.3f} | {r.get('warmup_seconds', 0):.1f} |")

@@ -32,7 +32,14 @@ INSTRUCTIONS = {
     "plain float loads (ld.global.f32)": r"ld\.global\.f32",
     "atomic adds (atom/red.global.add.f32)": r"(?:atom|red)\.global\.add\.f32",
     "plain float stores (st.global.f32)": r"st\.global\.f32",
+    "warp shuffles (shfl.sync)": r"shfl\.sync",
+    "barriers (bar.sync)": r"(?:bar|barrier)\.sync",
 }
+BUILDS = [  # (name, a dimension it is for, cuda_kernels.SPECIALISE, cuda_kernels.SHUFFLE)
+    ("dim 97-128 (4 a lane), shuffles", 100, True, True),
+    ("dim 289-320 (10 a lane), shuffles", 300, True, True),
+    ("any dim, shared-memory sums", 100, False, False),
+]
 
 
 def fail(message: str) -> None:
@@ -107,17 +114,18 @@ def main(argv=None) -> int:
     tool = ptxas()
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for cc in targets:
+    for cc, (build, dim, specialise, shuffle) in [(cc, b) for cc in targets for b in BUILDS]:
         module = kernels_module(cc)
+        module.SPECIALISE, module.SHUFFLE = specialise, shuffle
         try:
-            ptx, _ = compile_ptx(module.hogwild.py_func, module.SIGNATURE, cc=cc)
+            ptx, _ = compile_ptx(module.kernel(dim).py_func, module.SIGNATURE, cc=cc)
         except Exception as error:  # noqa: BLE001 - the report is the point
             message = str(error).strip().splitlines()
-            fail(f"hogwild does not compile for sm_{cc[0]}{cc[1]}: {message[-1] if message else error!r} "
-                 "(no CUDA compiler? pip install 'numba-cuda[cu12]')")
-        path = args.out / f"hogwild-sm_{cc[0]}{cc[1]}.ptx"
+            fail(f"hogwild ({build}) does not compile for sm_{cc[0]}{cc[1]}: "
+                 f"{message[-1] if message else error!r} (no CUDA compiler? pip install 'numba-cuda[cu12]')")
+        path = args.out / f"hogwild-{build.split(',')[0].replace(' ', '')}-sm_{cc[0]}{cc[1]}.ptx"
         path.write_text(ptx)
-        row = {"target": f"sm_{cc[0]}{cc[1]}", "ldcg": hasattr(cuda, "ldcg")}
+        row = {"target": f"sm_{cc[0]}{cc[1]}", "kernel": build, "ldcg": hasattr(cuda, "ldcg")}
         row.update({name: len(re.findall(pattern, ptx)) for name, pattern in INSTRUCTIONS.items()})
         row.update(resources(tool, path, cc) if tool else {"error": "no ptxas (pip install 'numba-cuda[cu12]')"})
         rows.append(row)

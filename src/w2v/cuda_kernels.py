@@ -6,7 +6,7 @@ weights; on a GPU each step is a hundred small operations, and the host cannot l
 on the GPU: one block of 32 threads (a warp) walks its own segment of the kept tokens in order and applies
 each pair's update at once, as the C tool does (``g = lr * (label - s(u.v))``; the output row moves at
 once, the input row after all of its targets); the warp's lanes share the vector's components and add up
-the dot products in shared memory.  Thousands of segments run at once and write the shared weights without
+the dot products by warp shuffles.  Thousands of segments run at once and write the shared weights without
 locks: Hogwild, as the CPU threads do, with more writers.
 
 Everything random is drawn by the torch engine before the launch (:meth:`TorchEngine._draws`): which tokens
@@ -58,7 +58,7 @@ ACCESS = {"plain": 0, "atomic": 1, "coherent": 2}
 
 SIGNATURE = ("void(float32[:, ::1], float32[:, ::1], int32[::1], int64[::1], float32[::1], int32[::1], "
              "int32[:, ::1], int64, int64, int64, int64, int64, int64, int64, float64[::1], int64[::1])")
-"""The types of :func:`hogwild`'s arguments in every launch (the torch engine's arrays, :func:`launch`'s
+"""The types of the kernel's arguments in every launch (the torch engine's arrays, :func:`launch`'s
 scalars), for compiling it ahead of time without a GPU (``benchmarks/gpu_ptx.py``); a test checks the
 engine's launches against it."""
 
@@ -107,9 +107,23 @@ def _add(w, row, j, value, access):
         cuda.atomic.add(w, (row, j), value)
 
 
+SPECIALISE = True
+"""Compile a kernel for each number of components a lane holds (``ceil(d / 32)``: 4 at dim 100, 10 at dim 300),
+so that the loops over a lane's components have a bound known at compile time: unrolled, their loads of a
+row in flight together rather than one after another, the arrays in registers (benchmarks/NOTES.md, section
+21).  False: one kernel for every dimension, the bound read at run time (the kernel of sections 13-19)."""
+
+SHUFFLE = True
+"""Add a dot product's lanes up with warp shuffles (five ``shfl.xor``, every lane gets the sum) rather than
+through shared memory with a barrier a step; the same sums, bit for bit.  Numba's CUDA simulator has no warp
+shuffles: there the shared-memory sum runs whatever this says."""
+
+_FULL_WARP = 0xFFFFFFFF
+
+
 @cuda.jit(device=True)
 def _block_sum(red, lane, value):
-    """The sum over the block's lanes of ``value`` (every lane gets it)."""
+    """The sum over the block's lanes of ``value`` (every lane gets it), through shared memory."""
     red[lane] = value
     cuda.syncthreads()
     step = LANES // 2
@@ -124,111 +138,144 @@ def _block_sum(red, lane, value):
 
 
 @cuda.jit(device=True)
-def _target(x, err, w_out, t, label, rate, lane, per_lane, d, red, access):
-    """One binary logistic step of input ``x`` (this lane's components) against output row ``t``: the row
-    moves at once, ``err`` gathers the input's update.  Returns the pair's loss term (lane 0's is used)."""
+def _warp_sum(value):
+    """The sum over the warp's lanes of ``value`` (every lane gets it), by butterfly shuffles: lane 0 adds in
+    the order of :func:`_block_sum`'s tree, and every lane gets lane 0's sum (each step adds the same two
+    numbers on both lanes of a pair), so the two agree to the bit."""
+    value += cuda.shfl_xor_sync(_FULL_WARP, value, 16)
+    value += cuda.shfl_xor_sync(_FULL_WARP, value, 8)
+    value += cuda.shfl_xor_sync(_FULL_WARP, value, 4)
+    value += cuda.shfl_xor_sync(_FULL_WARP, value, 2)
+    value += cuda.shfl_xor_sync(_FULL_WARP, value, 1)
+    return value
+
+
+@cuda.jit(device=True)
+def _target(x, err, y, w_out, t, label, rate, lane, per_lane, d, red, access, shuffle):
+    """One binary logistic step of input ``x`` (this lane's components) against output row ``t``: the row,
+    read once into ``y``, moves at once; ``err`` gathers the input's update.  Returns the pair's loss term."""
     part = float32(0.0)
     for q in range(per_lane):
         j = lane + LANES * q
         if j < d:
-            part += x[q] * _load(w_out, t, j, access)
-    f = _block_sum(red, lane, part)
+            y[q] = _load(w_out, t, j, access)
+            part += x[q] * y[q]
+    f = _warp_sum(part) if shuffle else _block_sum(red, lane, part)
     s = 1.0 / (1.0 + math.exp(-f))
     g = float32(rate * (label - s))
     for q in range(per_lane):
         j = lane + LANES * q
         if j < d:
-            y = _load(w_out, t, j, access)
-            err[q] += g * y
+            err[q] += g * y[q]
             if access == 0:
-                w_out[t, j] = y + g * x[q]
+                w_out[t, j] = y[q] + g * x[q]
             else:
                 cuda.atomic.add(w_out, (t, j), g * x[q])
     z = -f if label > 0.5 else f  # the loss: softplus(z) = -log s(-z)
     return float64(max(z, 0.0) + math.log1p(math.exp(-abs(z))))
 
 
-@cuda.jit
-def hogwild(w_in, w_out, word, sentence, lr, window_of, noise, n, segment, mode, window, negative, cbow_mean,
-            access, loss_out, examples_out):
-    """Train the kept tokens ``word[0:n]`` (their sentence, learning rate, window and noise words beside them),
-    block ``b`` the tokens ``b * segment ..``; writes each block's loss sum and example count."""
-    block = cuda.blockIdx.x
-    lane = cuda.threadIdx.x
-    red = cuda.shared.array(LANES, float32)
-    x = cuda.local.array(MAX_PER_LANE, float32)
-    err = cuda.local.array(MAX_PER_LANE, float32)
-    d = w_in.shape[1]
-    per_lane = (d + LANES - 1) // LANES
-    start = block * segment
-    end = min(n, start + segment)
-    loss = float64(0.0)
-    examples = 0
-    for i in range(start, end):
-        centre = word[i]
-        here = sentence[i]
-        b = window_of[i]
-        rate = lr[i]
-        if mode == 2:  # CBOW
-            for q in range(per_lane):
-                x[q] = 0.0
-                err[q] = 0.0
-            m = 0
-            for o in range(-b, b + 1):
+def _build(fixed_per_lane: int, shuffle: bool):
+    """The kernel for ``fixed_per_lane`` components a lane (0: any, from the rows' width at run time), its
+    dot products summed by warp shuffles or through shared memory.  Both are constants of the compiled code."""
+
+    @cuda.jit
+    def hogwild(w_in, w_out, word, sentence, lr, window_of, noise, n, segment, mode, window, negative, cbow_mean,
+                access, loss_out, examples_out):
+        """Train the kept tokens ``word[0:n]`` (their sentence, learning rate, window and noise words beside
+        them), block ``b`` the tokens ``b * segment ..``; writes each block's loss sum and example count."""
+        block = cuda.blockIdx.x
+        lane = cuda.threadIdx.x
+        red = cuda.shared.array(LANES, float32)
+        x = cuda.local.array(MAX_PER_LANE, float32)
+        err = cuda.local.array(MAX_PER_LANE, float32)
+        y = cuda.local.array(MAX_PER_LANE, float32)
+        d = w_in.shape[1]
+        per_lane = fixed_per_lane if fixed_per_lane > 0 else (d + LANES - 1) // LANES
+        start = block * segment
+        end = min(n, start + segment)
+        loss = float64(0.0)
+        examples = 0
+        for i in range(start, end):
+            centre = word[i]
+            here = sentence[i]
+            b = window_of[i]
+            rate = lr[i]
+            if mode == 2:  # CBOW
+                for q in range(per_lane):
+                    x[q] = 0.0
+                    err[q] = 0.0
+                m = 0
+                for o in range(-b, b + 1):
+                    p = i + o
+                    if o == 0 or p < 0 or p >= n or sentence[p] != here:
+                        continue
+                    c = word[p]
+                    for q in range(per_lane):
+                        j = lane + LANES * q
+                        if j < d:
+                            x[q] += _load(w_in, c, j, access)
+                    m += 1
+                if m == 0:
+                    continue
+                if cbow_mean:
+                    for q in range(per_lane):
+                        x[q] /= m
+                loss += _target(x, err, y, w_out, centre, 1.0, rate, lane, per_lane, d, red, access, shuffle)
+                for k in range(negative):
+                    t = noise[i, k]
+                    if t != centre:
+                        loss += _target(x, err, y, w_out, t, 0.0, rate, lane, per_lane, d, red, access, shuffle)
+                for o in range(-b, b + 1):
+                    p = i + o
+                    if o == 0 or p < 0 or p >= n or sentence[p] != here:
+                        continue
+                    c = word[p]
+                    for q in range(per_lane):
+                        j = lane + LANES * q
+                        if j < d:
+                            _add(w_in, c, j, err[q], access)
+                examples += 1
+                continue
+            for o in range(-b, b + 1):  # skip-gram: each context word's row against the centre and the noise
                 p = i + o
                 if o == 0 or p < 0 or p >= n or sentence[p] != here:
                     continue
                 c = word[p]
+                slot = o + window if o < 0 else o + window - 1
                 for q in range(per_lane):
                     j = lane + LANES * q
-                    if j < d:
-                        x[q] += _load(w_in, c, j, access)
-                m += 1
-            if m == 0:
-                continue
-            if cbow_mean:
-                for q in range(per_lane):
-                    x[q] /= m
-            loss += _target(x, err, w_out, centre, 1.0, rate, lane, per_lane, d, red, access)
-            for k in range(negative):
-                t = noise[i, k]
-                if t != centre:
-                    loss += _target(x, err, w_out, t, 0.0, rate, lane, per_lane, d, red, access)
-            for o in range(-b, b + 1):
-                p = i + o
-                if o == 0 or p < 0 or p >= n or sentence[p] != here:
-                    continue
-                c = word[p]
+                    x[q] = _load(w_in, c, j, access) if j < d else 0.0
+                    err[q] = 0.0
+                loss += _target(x, err, y, w_out, centre, 1.0, rate, lane, per_lane, d, red, access, shuffle)
+                first = slot * negative if mode == 0 else 0
+                for k in range(negative):
+                    t = noise[i, first + k]
+                    if t != centre:
+                        loss += _target(x, err, y, w_out, t, 0.0, rate, lane, per_lane, d, red, access, shuffle)
                 for q in range(per_lane):
                     j = lane + LANES * q
                     if j < d:
                         _add(w_in, c, j, err[q], access)
-            examples += 1
-            continue
-        for o in range(-b, b + 1):  # skip-gram: each context word's row against the centre and the noise
-            p = i + o
-            if o == 0 or p < 0 or p >= n or sentence[p] != here:
-                continue
-            c = word[p]
-            slot = o + window if o < 0 else o + window - 1
-            for q in range(per_lane):
-                j = lane + LANES * q
-                x[q] = _load(w_in, c, j, access) if j < d else 0.0
-                err[q] = 0.0
-            loss += _target(x, err, w_out, centre, 1.0, rate, lane, per_lane, d, red, access)
-            first = slot * negative if mode == 0 else 0
-            for k in range(negative):
-                t = noise[i, first + k]
-                if t != centre:
-                    loss += _target(x, err, w_out, t, 0.0, rate, lane, per_lane, d, red, access)
-            for q in range(per_lane):
-                j = lane + LANES * q
-                if j < d:
-                    _add(w_in, c, j, err[q], access)
-            examples += 1
-    if lane == 0:
-        loss_out[block] = loss
-        examples_out[block] = examples
+                examples += 1
+        if lane == 0:
+            loss_out[block] = loss
+            examples_out[block] = examples
+
+    return hogwild
+
+
+_SHUFFLES = hasattr(cuda, "shfl_xor_sync") and not numba_config.ENABLE_CUDASIM
+_KERNELS: dict = {}
+
+
+def kernel(d: int):
+    """The compiled :func:`_build` kernel for rows of ``d`` components, as :data:`SPECIALISE` and
+    :data:`SHUFFLE` say (compiled at its first launch, kept for the next)."""
+    key = (-(-d // LANES) if SPECIALISE else 0, SHUFFLE and _SHUFFLES)
+    if key not in _KERNELS:
+        _KERNELS[key] = _build(*key)
+    return _KERNELS[key]
 
 
 def available() -> bool:
@@ -241,12 +288,12 @@ def available() -> bool:
 
 def launch(w_in, w_out, word, sentence, lr, window_of, noise, n: int, segment: int, mode: int, window: int,
            negative: int, cbow_mean: bool, loss_out, examples_out, access: int = 0) -> None:
-    """Run :func:`hogwild` over ``ceil(n / segment)`` blocks (arrays: device arrays, torch CUDA tensors, or
-    NumPy arrays in the simulator); ``loss_out`` and ``examples_out`` hold at least that many blocks;
-    ``access`` one of :data:`ACCESS`'s values."""
+    """Run the kernel for the rows' width (:func:`kernel`) over ``ceil(n / segment)`` blocks (arrays: device
+    arrays, torch CUDA tensors, or NumPy arrays in the simulator); ``loss_out`` and ``examples_out`` hold at
+    least that many blocks; ``access`` one of :data:`ACCESS`'s values."""
     blocks = (n + segment - 1) // segment
     if blocks == 0:
         return
-    hogwild[blocks, LANES](w_in, w_out, word, sentence, lr, window_of, noise, np.int64(n), np.int64(segment),
-                           np.int64(mode), np.int64(window), np.int64(negative), np.int64(bool(cbow_mean)),
-                           np.int64(access), loss_out, examples_out)
+    kernel(w_in.shape[1])[blocks, LANES](w_in, w_out, word, sentence, lr, window_of, noise, np.int64(n),
+                                         np.int64(segment), np.int64(mode), np.int64(window), np.int64(negative),
+                                         np.int64(bool(cbow_mean)), np.int64(access), loss_out, examples_out)
