@@ -20,7 +20,7 @@ Steps (each result is printed as soon as it is known, and written to ``OUT/gpu.j
    the L1 cache) compared at the first dimension, since the races of thousands of warps on the frequent rows
    are where GPU word2vec loses quality (by default the two other than the default, beside its rows);
 6. ``--distributed``: ``torchrun -m w2v train --device cuda`` with one rank per visible GPU (world size 1 on
-   one GPU: the NCCL path of issue 10), on the corpus, 1 epoch; its exit status, seconds and log lines.
+   one GPU: the NCCL path of issue 10), on the corpus, the same epochs; its exit status, seconds and log lines.
 
 Only the standard library, NumPy and w2v (installed in the running Python) are needed; the device needs
 PyTorch with CUDA.
@@ -119,7 +119,7 @@ def evaluate(model) -> dict:
 
 def train_once(corpus: str, model: str, dim: int, epochs: int, device: str, backend: str, threads: int,
                step: int | None = None, kernel: str = "auto", blocks_per_sm: int | None = None,
-               access: str | None = None, generic: bool = False) -> dict:
+               access: str | None = None, generic: bool = False, seed: int = 1) -> dict:
     import w2v.torch_engine as torch_engine
     from w2v import Word2Vec
 
@@ -134,7 +134,7 @@ def train_once(corpus: str, model: str, dim: int, epochs: int, device: str, back
         torch_engine.HOGWILD_ACCESS = access
     access = torch_engine.HOGWILD_ACCESS if backend == "torch" and device.startswith("cuda") else None
     build = kernel_build(generic) if generic else None
-    w = Word2Vec(model=model, dim=dim, epochs=epochs, threads=threads, seed=1, device=device, backend=backend)
+    w = Word2Vec(model=model, dim=dim, epochs=epochs, threads=threads, seed=seed, device=device, backend=backend)
     t0 = time.perf_counter()
     try:
         w.train(corpus, progress=False)
@@ -149,7 +149,7 @@ def train_once(corpus: str, model: str, dim: int, epochs: int, device: str, back
     st = w.stats
     result = {"model": model, "dim": dim, "device": device, "backend": backend, "threads": threads,
               "kernel": kernel if backend == "torch" else None, "blocks_per_sm": blocks_per_sm, "access": access,
-              "generic": generic or None, "step_centres": step, "train_seconds": st["train_seconds"],
+              "generic": generic or None, "seed": seed, "step_centres": step, "train_seconds": st["train_seconds"],
               "total_seconds": total, "words_per_sec_train": st["words_per_sec_train"],
               "words_per_sec_total": st["raw_tokens"] * epochs / total, "loss": [e["loss"] for e in w.training_log]}
     result.update(evaluate(w))
@@ -235,6 +235,8 @@ def main() -> int:
     parser.add_argument("--generic", action="store_true",
                         help="more hogwild rows at the first dimension with one kernel for every width and "
                              "shared-memory sums (cuda_kernels.SPECIALISE and SHUFFLE off: the kernel before them)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1],
+                        help="train every row with each of these seeds (the plan once per seed, in this order)")
     parser.add_argument("--no-numba", action="store_true", help="skip the CPU rows")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for Numba (default: all cores)")
     parser.add_argument("--profile", nargs="*", type=int, default=[],
@@ -302,9 +304,10 @@ def main() -> int:
     for blocks in args.blocks_per_sm:  # the hogwild kernel's concurrency, at the first dimension
         plan += [(model, args.dims[0], "torch", "hogwild", None, blocks, None, False) for model in args.models]
     rows = []
-    for model, dim, backend, kernel, step, blocks, access, generic in plan:
+    for seed, (model, dim, backend, kernel, step, blocks, access, generic) in [(s, p) for s in args.seeds
+                                                                                for p in plan]:
         what = (f"{model} dim {dim} {backend} {kernel or ''} step {step} blocks/SM {blocks} access {access}"
-                f"{' generic' if generic else ''}")
+                f"{' generic' if generic else ''} seed {seed}")
         if args.budget and time.perf_counter() - began > args.budget:
             log(f"budget of {args.budget:.0f} s spent: {what} not run")
             continue
@@ -312,10 +315,10 @@ def main() -> int:
         try:
             t0 = time.perf_counter()
             train_once(warm.path, model, dim, 1, device, backend, threads, step, kernel or "auto", blocks, access,
-                       generic)
+                       generic, seed)
             warmup = time.perf_counter() - t0
             row = train_once(sl.path, model, dim, args.epochs, device, backend, threads, step, kernel or "auto",
-                             blocks, access, generic)
+                             blocks, access, generic, seed)
         except Exception as e:  # one failed row must not lose the others
             log(f"{what}: FAILED {type(e).__name__}: {e}")
             continue
@@ -334,18 +337,19 @@ def main() -> int:
                   else f"numba, {r['threads'] or 'all'} threads")
         detail = r["step_centres"] or r["blocks_per_sm"] or r.get("access") or "default"
         detail = f"{detail}, generic kernel" if r.get("generic") else detail
+        detail = f"{detail}, seed {r['seed']}" if len(args.seeds) > 1 else detail
         lines.append(f"| {r['model']} | {r['dim']} | {engine} | {detail} | "
                      f"{r['words_per_sec_train']:,.0f} | {r['words_per_sec_total']:,.0f} | {r['analogy']:.1%} | "
                      f"{r['ws353']:.3f} | {r.get('warmup_seconds', 0):.1f} |")
     if args.distributed:
-        lines += ["", distributed(sl.path, args.device, out)]
+        lines += ["", distributed(sl.path, args.device, out, args.epochs)]
     (out / "gpu.md").write_text("\n".join(lines) + "\n")
     log("\n".join(lines))
     return 0
 
 
-def distributed(corpus: str, device: str, out: Path) -> str:
-    """``torchrun --nproc-per-node G -m w2v train CORPUS --device DEVICE --epochs 1`` with G the visible GPUs
+def distributed(corpus: str, device: str, out: Path, epochs: int) -> str:
+    """``torchrun --nproc-per-node G -m w2v train CORPUS --device DEVICE --epochs E`` with G the visible GPUs
     (1 on the CPU): the distributed path on this device's backend.  Returns a Markdown paragraph."""
     import subprocess
 
@@ -355,14 +359,14 @@ def distributed(corpus: str, device: str, out: Path) -> str:
     ranks = max(1, torch.cuda.device_count()) if device.startswith("cuda") else 1
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(ranks), "--rdzv-backend",
                "c10d", "--rdzv-endpoint", f"127.0.0.1:{free_port()}", "-m", "w2v", "train", corpus,
-               "-o", str(out / "distributed.w2v"), "--device", device, "--epochs", "1"]
+               "-o", str(out / "distributed.w2v"), "--device", device, "--epochs", str(epochs)]
     t0 = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
     tail = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()][-8:]
     backend = "NCCL" if device.startswith("cuda") else "gloo"
     text = (f"Distributed ({backend}): `torchrun --nproc-per-node {ranks} -m w2v train ... --device {device} "
-            f"--epochs 1`: exit status {done.returncode}, {seconds:.1f} s in all.\n\n```\n" + "\n".join(tail)
+            f"--epochs {epochs}`: exit status {done.returncode}, {seconds:.1f} s in all.\n\n```\n" + "\n".join(tail)
             + "\n```")
     (out / "distributed.txt").write_text(done.stdout + done.stderr)
     log(text)
