@@ -4,11 +4,12 @@
     python benchmarks/gpu_ptx.py                      # compute capabilities 9.0 (H100) and 8.0 (A100)
     python benchmarks/gpu_ptx.py --cc 9.0 --out benchmarks/out/ptx
 
-What a GPU run would otherwise be the first to tell: that :func:`w2v.cuda_kernels.hogwild` compiles for each
-target with the argument types of every launch (``cuda_kernels.SIGNATURE``); that the coherent access reads the
-shared rows past the L1 cache (``ld.global.cg``) and adds to them with atomics (``atom``/``red.global.add.f32``)
-where the plain access loads and stores them; and ptxas's registers, stack and spills per thread, which bound
-how many blocks a multiprocessor holds at once.  Writes ``OUT/hogwild-sm_XY.ptx`` and ``OUT/ptx.md``.  On a
+What a GPU run would otherwise be the first to tell: that the kernel of :mod:`w2v.cuda_kernels` compiles, in
+each of its builds (:data:`BUILDS`: for a width, with warp shuffles, or generic), for each target with the
+argument types of every launch (``cuda_kernels.SIGNATURE``); that the coherent access reads the shared rows
+past the L1 cache (``ld.global.cg``) and adds to them with atomics (``atom``/``red.global.add.f32``) where the
+plain access loads and stores them; and ptxas's registers, stack and spills per thread, which bound how many
+blocks a multiprocessor holds at once.  Writes ``OUT/hogwild-TAG-sm_XY.ptx`` and ``OUT/ptx.md``.  On a
 machine with a GPU the same script compiles for that GPU's own target too.
 """
 
@@ -35,10 +36,10 @@ INSTRUCTIONS = {
     "warp shuffles (shfl.sync)": r"shfl\.sync",
     "barriers (bar.sync)": r"(?:bar|barrier)\.sync",
 }
-BUILDS = [  # (name, a dimension it is for, cuda_kernels.SPECIALISE, cuda_kernels.SHUFFLE)
-    ("dim 97-128 (4 a lane), shuffles", 100, True, True),
-    ("dim 289-320 (10 a lane), shuffles", 300, True, True),
-    ("any dim, shared-memory sums", 100, False, False),
+BUILDS = [  # (file name's tag, name, a dimension it is for, cuda_kernels.SPECIALISE, cuda_kernels.SHUFFLE)
+    ("lane4", "dim 97-128 (4 a lane), shuffles", 100, True, True),
+    ("lane10", "dim 289-320 (10 a lane), shuffles", 300, True, True),
+    ("generic", "any dim, shared-memory sums", 100, False, False),
 ]
 
 
@@ -114,7 +115,7 @@ def main(argv=None) -> int:
     tool = ptxas()
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for cc, (build, dim, specialise, shuffle) in [(cc, b) for cc in targets for b in BUILDS]:
+    for cc, (tag, build, dim, specialise, shuffle) in [(cc, b) for cc in targets for b in BUILDS]:
         module = kernels_module(cc)
         module.SPECIALISE, module.SHUFFLE = specialise, shuffle
         try:
@@ -123,7 +124,7 @@ def main(argv=None) -> int:
             message = str(error).strip().splitlines()
             fail(f"hogwild ({build}) does not compile for sm_{cc[0]}{cc[1]}: "
                  f"{message[-1] if message else error!r} (no CUDA compiler? pip install 'numba-cuda[cu12]')")
-        path = args.out / f"hogwild-{build.split(',')[0].replace(' ', '')}-sm_{cc[0]}{cc[1]}.ptx"
+        path = args.out / f"hogwild-{tag}-sm_{cc[0]}{cc[1]}.ptx"
         path.write_text(ptx)
         row = {"target": f"sm_{cc[0]}{cc[1]}", "kernel": build, "ldcg": hasattr(cuda, "ldcg")}
         row.update({name: len(re.findall(pattern, ptx)) for name, pattern in INSTRUCTIONS.items()})

@@ -336,3 +336,18 @@ def test_the_hogwild_kernel_is_chosen_only_on_cuda():
     big = np.zeros((12, 600), dtype=np.float32)
     with pytest.raises(ValueError, match="at most 512 dimensions"):
         TorchEngine(Config(dim=600, threads=1), (big, big.copy()), tables, "cpu", kernel="hogwild")
+
+
+def test_the_hogwild_kernel_is_built_once_for_each_width_a_lane_holds(monkeypatch):
+    """One compiled kernel for each number of components a lane holds (``ceil(d / 32)``, a constant of its
+    code), kept for the next launch; with ``SPECIALISE`` off, one kernel for every width."""
+    pytest.importorskip("numba.cuda", reason="the kernel is written with numba.cuda")
+    from w2v import cuda_kernels
+
+    monkeypatch.setattr(cuda_kernels, "_KERNELS", {})
+    assert cuda_kernels.kernel(100) is cuda_kernels.kernel(97) is cuda_kernels.kernel(128)
+    assert cuda_kernels.kernel(129) is not cuda_kernels.kernel(128)
+    assert len(cuda_kernels._KERNELS) == 2
+    monkeypatch.setattr(cuda_kernels, "SPECIALISE", False)
+    assert cuda_kernels.kernel(8) is cuda_kernels.kernel(300) is cuda_kernels.kernel(512)
+    assert len(cuda_kernels._KERNELS) == 3

@@ -22,12 +22,15 @@ How the shared rows are read and written (``access``, :data:`ACCESS`): 0 as plai
 as the CPU threads do it; 1 with the updates as atomic adds, which land in the L2 cache, the GPU's point of
 coherence, so that no concurrent update of a frequent row is lost (a plain ``w += u`` of two warps at once
 keeps one of them); 2 with atomic adds and the rows read from L2 too (``ld.global.cg``, where numba-cuda has
-``cuda.ldcg``), past each multiprocessor's L1 cache, which other multiprocessors' writes do not update.  Which
-one a GPU needs is measured by ``benchmarks/gpu.py --access`` (benchmarks/NOTES.md, sections 13 and 18).
+``cuda.ldcg``), past each multiprocessor's L1 cache, which other multiprocessors' writes do not update.
+Measured on an H100 (``benchmarks/gpu.py --access``; benchmarks/NOTES.md, section 21): plain stores lose
+enough updates of the frequent rows to cost 17 points of analogy; atomic adds learn as the CPU does, and the
+reads past L1 add nothing but time, so the torch engine's default is 1.
 
 A segment with one writer (one block) is exactly the sequential reference of ``tests/reference.py``
 (``reference_hogwild``), in every access setting; the tests run the kernel in Numba's CUDA simulator
-(``NUMBA_ENABLE_CUDASIM=1``).
+(``NUMBA_ENABLE_CUDASIM=1``; with the shared-memory sums, since it has no warp shuffles), and
+``benchmarks/gpu.py`` runs it on a GPU against the same reference at every width it benchmarks.
 """
 
 from __future__ import annotations
