@@ -39,6 +39,7 @@ INSTRUCTIONS = {
 BUILDS = [  # (file name's tag, name, a dimension it is for, cuda_kernels.SPECIALISE, cuda_kernels.SHUFFLE)
     ("lane4", "dim 97-128 (4 a lane), shuffles", 100, True, True),
     ("lane10", "dim 289-320 (10 a lane), shuffles", 300, True, True),
+    ("lane32", "dim 993-1024 (32 a lane), shuffles", 1024, True, True),
     ("generic", "any dim, shared-memory sums", 100, False, False),
 ]
 

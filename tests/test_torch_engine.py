@@ -279,6 +279,7 @@ runs = [(v, m, 8, "plain") for v, m in [("sg", True), ("sg-hogbatch", True), ("c
 runs += [("sg", True, 37, "plain"), ("cbow", True, 37, "plain")]  # 37: two components on some lanes, one on others
 runs += [("sg-hogbatch", True, 8, "atomic"), ("cbow", True, 37, "atomic"), ("sg", True, 37, "coherent")]
 runs = [run + (True,) for run in runs] + [("sg", True, 37, "plain", False), ("cbow", False, 37, "coherent", False)]
+runs += [("sg-hogbatch", True, 1000, "atomic", True)]  # 32 components a lane: the widest kernel
 for variant, mean, dim, access, specialise in runs:
     cuda_kernels.SPECIALISE = specialise  # False: one kernel whose loops read their bound at run time
     weights, tables, batch = tiny_batch(dim=dim)
@@ -311,7 +312,7 @@ def test_hogwild_kernel_in_the_cuda_simulator_matches_the_sequential_reference(t
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line.split() for line in done.stdout.splitlines()]
-    assert len(lines) == 11, done.stdout
+    assert len(lines) == 12, done.stdout
     assert "signature True" in done.stderr, done.stderr[-3000:]  # what benchmarks/gpu_ptx.py compiles for
     for variant, mean, error, same_stats, loss_error, examples in lines:
         assert float(error) < 1e-5, (variant, mean, error)
@@ -333,9 +334,9 @@ def test_the_hogwild_kernel_is_chosen_only_on_cuda():
     assert torch_engine.ACCESS_SETTINGS == tuple(cuda_kernels.ACCESS)
     with pytest.raises(ValueError, match="access must be one of plain, atomic, coherent"):
         TorchEngine(config, (weights[0].copy(), weights[1].copy()), tables, "cpu", access="fast")
-    big = np.zeros((12, 600), dtype=np.float32)
-    with pytest.raises(ValueError, match="at most 512 dimensions"):
-        TorchEngine(Config(dim=600, threads=1), (big, big.copy()), tables, "cpu", kernel="hogwild")
+    big = np.zeros((12, 1025), dtype=np.float32)
+    with pytest.raises(ValueError, match="at most 1024 dimensions"):
+        TorchEngine(Config(dim=1025, threads=1), (big, big.copy()), tables, "cpu", kernel="hogwild")
 
 
 def test_the_hogwild_kernel_is_built_once_for_each_width_a_lane_holds(monkeypatch):
@@ -351,3 +352,30 @@ def test_the_hogwild_kernel_is_built_once_for_each_width_a_lane_holds(monkeypatc
     monkeypatch.setattr(cuda_kernels, "SPECIALISE", False)
     assert cuda_kernels.kernel(8) is cuda_kernels.kernel(300) is cuda_kernels.kernel(512)
     assert len(cuda_kernels._KERNELS) == 3
+    with pytest.raises(ValueError, match="generic.*at most 512 dimensions, not 513"):
+        cuda_kernels.kernel(513)  # its lanes' arrays hold 16 components
+    monkeypatch.setattr(cuda_kernels, "SPECIALISE", True)
+    with pytest.raises(ValueError, match="at most 1024 dimensions, not 1025"):
+        cuda_kernels.kernel(1025)
+
+
+def test_a_gpu_without_the_hogwild_kernel_is_warned_of(monkeypatch, caplog):
+    """On CUDA the steps are ~100x slower than the kernel: choosing them (a dimension over 1024, no numba-cuda)
+    is a warning naming why, not an info line."""
+    import logging
+    import types
+
+    from w2v import torch_engine
+
+    engine = types.SimpleNamespace(device=torch.device("cuda"), step=1024)
+    monkeypatch.setattr(torch_engine, "_hogwild_available", lambda: True)
+    with caplog.at_level(logging.INFO, logger="w2v"):
+        assert TorchEngine._choose_kernel(engine, "auto", 100) == "hogwild"
+        assert TorchEngine._choose_kernel(engine, "auto", 1100) == "steps"
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "a dimension of at most 1024, not 1100" in warned[0], warned
+    caplog.clear()
+    monkeypatch.setattr(torch_engine, "_hogwild_available", lambda: False)
+    with caplog.at_level(logging.INFO, logger="w2v"):
+        assert TorchEngine._choose_kernel(engine, "auto", 100) == "steps"
+    assert any(r.levelno == logging.WARNING and "numba-cuda" in r.getMessage() for r in caplog.records)

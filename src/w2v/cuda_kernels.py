@@ -47,10 +47,15 @@ from numba import config as numba_config, cuda, float32, float64, int64  # noqa:
 LANES = 32
 """Threads per block: one warp shares each vector's components."""
 
-MAX_PER_LANE = 16
-"""Components per lane a thread holds (the input and its update, two arrays of this many floats in the
-thread's local memory, a 128-byte stack frame by ptxas's count): dimensions up to ``LANES * MAX_PER_LANE``
-= 512."""
+MAX_PER_LANE = 32
+"""Components per lane a thread holds at most (three arrays of this many floats: the input, its update and a
+target row), so dimensions up to ``LANES * MAX_PER_LANE`` = 1024.  In the kernel compiled for a width
+(:data:`SPECIALISE`) the arrays are as long as the width needs and live in registers (ptxas, sm_90: 64 a
+thread at dim 100, 102 at dim 300, 171 at dim 512; past 255, at dim 768 and over, some spill to local
+memory); the generic kernel's are :data:`GENERIC_PER_LANE` long, in local memory."""
+
+GENERIC_PER_LANE = 16
+"""Components per lane the generic kernel holds: dimensions up to 512 (a 192-byte stack frame)."""
 
 MAX_DIM = LANES * MAX_PER_LANE  # w2v.torch_engine.MAX_HOGWILD_DIM
 
@@ -181,6 +186,7 @@ def _target(x, err, y, w_out, t, label, rate, lane, per_lane, d, red, access, sh
 def _build(fixed_per_lane: int, shuffle: bool):
     """The kernel for ``fixed_per_lane`` components a lane (0: any, from the rows' width at run time), its
     dot products summed by warp shuffles or through shared memory.  Both are constants of the compiled code."""
+    size = fixed_per_lane if fixed_per_lane > 0 else GENERIC_PER_LANE  # the lane's arrays
 
     @cuda.jit
     def hogwild(w_in, w_out, word, sentence, lr, window_of, noise, n, segment, mode, window, negative, cbow_mean,
@@ -190,9 +196,9 @@ def _build(fixed_per_lane: int, shuffle: bool):
         block = cuda.blockIdx.x
         lane = cuda.threadIdx.x
         red = cuda.shared.array(LANES, float32)
-        x = cuda.local.array(MAX_PER_LANE, float32)
-        err = cuda.local.array(MAX_PER_LANE, float32)
-        y = cuda.local.array(MAX_PER_LANE, float32)
+        x = cuda.local.array(size, float32)
+        err = cuda.local.array(size, float32)
+        y = cuda.local.array(size, float32)
         d = w_in.shape[1]
         per_lane = fixed_per_lane if fixed_per_lane > 0 else (d + LANES - 1) // LANES
         start = block * segment
@@ -275,6 +281,9 @@ _KERNELS: dict = {}
 def kernel(d: int):
     """The compiled :func:`_build` kernel for rows of ``d`` components, as :data:`SPECIALISE` and
     :data:`SHUFFLE` say (compiled at its first launch, kept for the next)."""
+    if d > (MAX_DIM if SPECIALISE else LANES * GENERIC_PER_LANE):
+        raise ValueError(f"the hogwild kernel{'' if SPECIALISE else ' (generic)'} holds at most "
+                         f"{MAX_DIM if SPECIALISE else LANES * GENERIC_PER_LANE} dimensions, not {d}")
     key = (-(-d // LANES) if SPECIALISE else 0, SHUFFLE and _SHUFFLES)
     if key not in _KERNELS:
         _KERNELS[key] = _build(*key)

@@ -81,7 +81,7 @@ the rows past L1 as well (coherent) learns no better (37.6%) and trains 2-11% sl
 _M32 = 0xFFFFFFFF
 
 
-MAX_HOGWILD_DIM = 512
+MAX_HOGWILD_DIM = 1024
 """The largest dimension the hogwild kernel's threads hold (``w2v.cuda_kernels.MAX_DIM``)."""
 
 
@@ -180,10 +180,14 @@ class TorchEngine:
         if kernel == "auto":
             use = self.device.type == "cuda" and dim <= MAX_HOGWILD_DIM and _hogwild_available()
             kernel = "hogwild" if use else "steps"
-            if self.device.type == "cuda":
-                log.info("torch engine on %s: %s", self.device, "the hogwild kernel (numba-cuda)" if use else
-                         f"minibatch steps of {self.step} centres (the hogwild kernel needs numba-cuda and a "
-                         f"dimension of at most {MAX_HOGWILD_DIM})")
+            if self.device.type == "cuda" and use:
+                log.info("torch engine on %s: the hogwild kernel (numba-cuda)", self.device)
+            elif self.device.type == "cuda":  # correct, but slower than the CPU: say so, and what would do
+                why = (f"a dimension of at most {MAX_HOGWILD_DIM}, not {dim}" if dim > MAX_HOGWILD_DIM else
+                       "numba-cuda (pip install 'w2v[torch]'), which does not import or does not see the GPU")
+                log.warning("torch engine on %s: minibatch steps of %d centres, about 100 times slower on a GPU "
+                            "than the hogwild kernel and slower than the CPU's Numba kernels; the kernel needs %s",
+                            self.device, self.step, why)
         elif kernel == "hogwild" and dim > MAX_HOGWILD_DIM:
             raise ValueError(f"the hogwild kernel holds at most {MAX_HOGWILD_DIM} dimensions, not {dim}")
         return kernel
