@@ -24,8 +24,8 @@ coherence, so that no concurrent update of a frequent row is lost (a plain ``w +
 keeps one of them); 2 with atomic adds and the rows read from L2 too (``ld.global.cg``, where numba-cuda has
 ``cuda.ldcg``), past each multiprocessor's L1 cache, which other multiprocessors' writes do not update.
 Measured on an H100 (``benchmarks/gpu.py --access``; benchmarks/NOTES.md, section 21): plain stores lose
-enough updates of the frequent rows to cost 17 points of analogy; atomic adds learn as the CPU does, and the
-reads past L1 add nothing but time, so the torch engine's default is 1.
+enough updates of the frequent rows to cost skip-gram 17 points of analogy at dim 100 (CBOW 9); atomic adds
+learn as the CPU does, and the reads past L1 add nothing but time, so the torch engine's default is 1.
 
 A segment with one writer (one block) is exactly the sequential reference of ``tests/reference.py``
 (``reference_hogwild``), in every access setting; the tests run the kernel in Numba's CUDA simulator
@@ -119,7 +119,8 @@ SPECIALISE = True
 """Compile a kernel for each number of components a lane holds (``ceil(d / 32)``: 4 at dim 100, 10 at dim 300),
 so that the loops over a lane's components have a bound known at compile time: unrolled, their loads of a
 row in flight together rather than one after another, the arrays in registers (benchmarks/NOTES.md, section
-21).  False: one kernel for every dimension, the bound read at run time (the kernel of sections 13-19)."""
+21).  False: one kernel for every dimension, the bound read at run time (the kernel of sections 13-19, but
+for reading each target row once)."""
 
 SHUFFLE = True
 """Add a dot product's lanes up with warp shuffles (five ``shfl.xor``, every lane gets the sum) rather than
@@ -292,7 +293,7 @@ def kernel(d: int):
 
 def prepare(d: int) -> bool:
     """Compile the kernel for rows of ``d`` components now, for the launches' types (:data:`SIGNATURE`), so
-    that the first pass's clock does not count it (about 3 s on an H100); True if it compiled.  Nothing to
+    that the first pass's clock does not count it (2.0 s at dim 100 on an H100); True if it compiled.  Nothing to
     compile in the simulator; where this fails, the first launch compiles it (and says why it fails)."""
     if numba_config.ENABLE_CUDASIM:
         return False

@@ -75,8 +75,8 @@ HOGWILD_ACCESS = "atomic"
 ``"atomic"`` adds, or ``"coherent"`` (atomic adds, rows read past the L1 cache): see
 :mod:`w2v.cuda_kernels` and ``benchmarks/gpu.py --access``.  Atomic is the default by measurement on an H100
 (benchmarks/NOTES.md, section 21): plain stores lose the updates of concurrent writers (skip-gram at dim 100:
-about 21% of the analogies), atomic adds keep them (37.6% over five runs, as Numba on the CPU), and reading
-the rows past L1 as well (coherent) learns no better (37.6%) and trains 2-11% slower."""
+about 21% of the analogies), atomic adds keep them (37.6% over five runs; Numba on the CPU 38.1-38.4% at
+seed 1), and reading the rows past L1 as well (coherent) learns no better (37.6%) and trains 2-10% slower."""
 
 _M32 = 0xFFFFFFFF
 
