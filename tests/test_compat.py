@@ -63,3 +63,28 @@ def test_gensim_train_arguments_and_methods_say_the_w2v_way():
     with pytest.raises(AttributeError, match="^'Word2Vec' object has no attribute 'nope'$"):
         model.nope
     assert not hasattr(model, "syn1neg") and model.train(sentences, progress=False).wv["a"].shape == (100,)
+
+
+def test_gensim_keyedvectors_names_are_answered_with_the_w2v_way():
+    """``model.wv.evaluate_word_analogies(path)`` and gensim 3's ``index2word``, ``vocab``, ``word_vec`` name
+    what to write in w2v; other missing names stay plain AttributeErrors (copy and pickle still work)."""
+    import copy
+    import pickle
+
+    import numpy as np
+
+    from w2v import KeyedVectors
+
+    kv = KeyedVectors(["a", "b"], np.eye(2, dtype=np.float32), np.array([3, 1]))
+    with pytest.raises(AttributeError, match=r"'evaluate_word_analogies' \(gensim's\); in w2v use "
+                                             r"w2v\.evaluate\.evaluate_analogies\(kv, path\)"):
+        kv.evaluate_word_analogies("questions-words.txt")
+    with pytest.raises(AttributeError, match=r"kv\.index_to_key"):
+        kv.index2word
+    with pytest.raises(AttributeError, match=r"kv\.key_to_index .* kv\.get_count\(word\)"):
+        kv.vocab
+    with pytest.raises(AttributeError, match="^'KeyedVectors' object has no attribute 'nope'$"):
+        kv.nope
+    assert not hasattr(kv, "init_sims") and hasattr(kv, "index_to_key")
+    for twin in (copy.deepcopy(kv), pickle.loads(pickle.dumps(kv))):
+        assert twin.most_similar("a", topn=1)[0][0] == "b"

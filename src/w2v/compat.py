@@ -75,11 +75,31 @@ def check_train_arguments(corpus: Any, unexpected: dict[str, Any]) -> None:
         raise TypeError("train() needs a corpus: a file path, a list of paths, or a re-iterable of token lists")
 
 
-def gensim_attribute(owner: str, name: str) -> AttributeError:
-    """The ``AttributeError`` for ``name``, with the w2v way when it is gensim's."""
-    if name in GENSIM_ATTRIBUTES:
-        return AttributeError(f"'{owner}' object has no attribute '{name}' (gensim's); in w2v use "
-                              f"{GENSIM_ATTRIBUTES[name]}")
+# gensim's attributes of KeyedVectors (model.wv) that w2v's have not -> what to use in w2v
+GENSIM_KV_ATTRIBUTES: dict[str, str] = {
+    "evaluate_word_analogies": "w2v.evaluate.evaluate_analogies(kv, path) (a report, not gensim's tuple; "
+                               "restrict_vocab=300000, lowercase=True give gensim's figures)",
+    "evaluate_word_pairs": "w2v.evaluate.evaluate_word_pairs(kv, path) (a report, not gensim's tuple; "
+                           "restrict_vocab=300000, lowercase=True give gensim's figures)",
+    "log_accuracy": "w2v.evaluate.evaluate_analogies(kv, path), whose report has each section's accuracy",
+    "log_evaluate_word_pairs": "w2v.evaluate.evaluate_word_pairs(kv, path)",
+    "index2word": "kv.index_to_key (gensim 4's name)",
+    "index2entity": "kv.index_to_key (gensim 4's name)",
+    "vocab": "kv.key_to_index (a word's row) and kv.get_count(word) (gensim 4's names)",
+    "get_vecattr": "kv.get_count(word) (the only attribute w2v keeps per word)",
+    "word_vec": "kv[word] or kv.get_vector(word, norm=...)",
+    "init_sims": "nothing: the unit vectors are computed when a query first needs them (kv.get_normed_vectors())",
+    "vectors_norm": "kv.get_normed_vectors()",
+    "unit_normalize_all": "kv.get_normed_vectors() (a copy; w2v does not change the vectors in place)",
+    "add_vector": "KeyedVectors(words, vectors, counts) with the rows added (w2v's vectors do not grow in place)",
+    "add_vectors": "KeyedVectors(words, vectors, counts) with the rows added (w2v's vectors do not grow in place)",
+}
+
+
+def gensim_attribute(owner: str, name: str, table: dict[str, str] = GENSIM_ATTRIBUTES) -> AttributeError:
+    """The ``AttributeError`` for ``name``, with the w2v way when ``table`` has it (gensim's name)."""
+    if name in table:
+        return AttributeError(f"'{owner}' object has no attribute '{name}' (gensim's); in w2v use {table[name]}")
     return AttributeError(f"'{owner}' object has no attribute '{name}'")
 
 

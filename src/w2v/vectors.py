@@ -94,6 +94,11 @@ class KeyedVectors:
         self._inv_norms: tuple[np.ndarray, np.ndarray] | None = None
         self._by_length: dict[int, list[str]] | None = None
 
+    def __getattr__(self, name: str):  # only for names not found: gensim's, answered with the w2v way
+        from .compat import GENSIM_KV_ATTRIBUTES, gensim_attribute
+
+        raise gensim_attribute(type(self).__name__, name, GENSIM_KV_ATTRIBUTES)
+
     # -- basic access ---------------------------------------------------------------------------------
     @property
     def vectors(self) -> np.ndarray:
