@@ -210,6 +210,38 @@ def test_cuda_without_a_gpu_is_one_line(tmp_path, capsys):
     assert not (tmp_path / "m.w2v").exists()
 
 
+def test_a_broken_torch_or_an_unseen_gpu_is_named_not_sent_to_pip(monkeypatch):
+    """PyTorch installed but failing to import (a library it loads is missing) is said so, with the cause, not
+    "pip install" (pip would say it is installed); a CUDA build that sees no GPU is not told to install one."""
+    import builtins
+
+    real = builtins.__import__
+    failure = OSError("libcudnn.so.9: cannot open shared object file\nmore")
+
+    def fake_import(name, *args, **kwargs):
+        if name == "torch":
+            raise failure
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(DeviceError, match=r"^the torch backend \(device cuda\): PyTorch is installed but does not "
+                                          r"import \(OSError: libcudnn\.so\.9: cannot open shared object file\); "
+                                          r"reinstall it, or train with --backend numba$"):
+        check_available("cuda", "torch")
+    failure = ImportError("undefined symbol: ncclCommRegister", name="torch._C")
+    with pytest.raises(DeviceError, match=r"installed but does not import \(undefined symbol"):
+        check_available("cpu", "torch")
+    monkeypatch.setattr(builtins, "__import__", real)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.version, "cuda", "12.4")
+    with pytest.raises(DeviceError, match=r"no CUDA GPU is visible to this PyTorch \(a CUDA 12\.4 build\)") as e:
+        check_available("cuda", "torch")
+    assert "install a CUDA build" not in str(e.value)
+    monkeypatch.setattr(torch.version, "cuda", None)
+    with pytest.raises(DeviceError, match=r"CPU-only build; use --device cpu .* install a CUDA build"):
+        check_available("cuda:1", "torch")
+
+
 def test_torch_missing_says_what_to_install(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
     with pytest.raises(DeviceError, match=r"pip install 'w2v\[torch\]'"):
@@ -244,6 +276,29 @@ def test_weights_too_big_for_the_device_are_refused_with_what_fits(monkeypatch):
     with pytest.raises(ResourceError, match=r"memory on cuda:0.*--dim.*--max-final-vocab"):
         engine._check_memory(1_000_000, 300)
     engine._check_memory(10_000, 300)  # fits
+
+
+def test_a_call_whose_draws_do_not_fit_takes_fewer_tokens_or_names_what_shrinks_it(monkeypatch):
+    """The hogwild kernel's per-pair skip-gram draws ``negative x 2 x window`` noise words a token: at window 10
+    and 25 noise words a call of 2^20 tokens needs 34 GB.  With 20 GB free the calls take fewer tokens; where
+    not even one chunk's draws fit, the error says so (not "0 bytes available") and names --hogbatch."""
+    config = Config(dim=100, threads=1, window=10, negative=25, hogbatch=False)
+    w = (np.zeros((10, 100), np.float32), np.zeros((10, 100), np.float32))
+    tables = (np.ones(10, np.int64), sampling.alias_table(np.full(10, 0.1)))
+    engine = TorchEngine(config, w, tables, "cpu", kernel="hogwild")
+    engine.close()
+    engine.device = torch.device("cuda:0")
+    calls = engine.chunks_per_call
+    assert engine.step_bytes(100) > 30e9
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (20_000_000_000, 80_000_000_000))
+    engine._check_memory(10, 100)
+    assert 0 < engine.chunks_per_call < calls and engine.step_bytes(100) <= 10e9
+    engine.chunks_per_call = calls
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (200_000_000, 80_000_000_000))
+    with pytest.raises(ResourceError, match=r"take .* of the 200.0 MB free on cuda:0, and a call's buffer needs "
+                                            r"[\d.]+ MB more \(500 noise draws a token\); lower --negative or "
+                                            r"--window, or train with --hogbatch"):
+        engine._check_memory(10, 100)
 
 
 # -- the hogwild kernel (w2v.cuda_kernels), run in Numba's CUDA simulator -------------------------------------
@@ -379,3 +434,25 @@ def test_a_gpu_without_the_hogwild_kernel_is_warned_of(monkeypatch, caplog):
     with caplog.at_level(logging.INFO, logger="w2v"):
         assert TorchEngine._choose_kernel(engine, "auto", 100) == "steps"
     assert any(r.levelno == logging.WARNING and "numba-cuda" in r.getMessage() for r in caplog.records)
+
+
+def test_resuming_an_hs_checkpoint_with_the_torch_backend_names_the_checkpoints_loss(tmp_path, capsys):
+    """The loss of a resumed training is the checkpoint's (it cannot change): --backend torch with an hs
+    checkpoint says so with the flags, rather than suggesting --loss ns."""
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c d e f\n" * 400)
+    ckpt = tmp_path / "m.w2v.ckpt"
+
+    def stop_after_the_first(entry):
+        if entry["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    from w2v import TrainingInterrupted
+
+    with pytest.raises(TrainingInterrupted):
+        Word2Vec(loss="hs", dim=8, epochs=2, min_count=1, threads=1, sample=0).train(
+            str(corpus), checkpoint=str(ckpt), callbacks=[stop_after_the_first], progress=False)
+    assert ckpt.exists()
+    rc = cli.main(["train", str(corpus), "-o", str(tmp_path / "m.w2v"), "--resume", str(ckpt), "--backend", "torch"])
+    assert_one_line_error(rc, capsys.readouterr().err, "the checkpoint trains with --loss hs", "--backend numba",
+                          "cannot change when resuming")

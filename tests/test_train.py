@@ -382,3 +382,14 @@ def test_a_stop_held_after_the_last_pass_keeps_the_model():
     with pytest.raises(Stopped) as early, _keeping_the_model(model):
         raise Stopped(signal.SIGINT)
     assert not isinstance(early.value, TrainingInterrupted)
+
+
+def test_the_final_log_line_writes_words_per_second_as_the_summary_does(caplog):
+    """The "trained N epochs" line gives words/s with thousands separators, as the command's summary does."""
+    import logging
+
+    sentences = [[f"w{i % 50}" for i in range(j, j + 20)] for j in range(500)]
+    with caplog.at_level(logging.INFO, logger="w2v"):
+        model = Word2Vec(dim=8, epochs=1, min_count=1, threads=1, sample=0).train(sentences, progress=False)
+    line = [r.getMessage() for r in caplog.records if r.getMessage().startswith("trained 1 epoch in")]
+    assert len(line) == 1 and line[0].endswith(f": {model.stats['words_per_sec_train']:,.0f} raw words/s"), line

@@ -121,23 +121,36 @@ def check_available(device: str, backend: str, loss: str = "ns") -> None:
     check_loss(loss, device, backend)
     if backend == "numba":
         return
+    needs = f"the torch backend{' (device ' + device + ')' if device != 'cpu' else ''}"
     try:
         import torch
-    except ImportError:
-        raise DeviceError(f"the torch backend{' (device ' + device + ')' if device != 'cpu' else ''} needs "
-                          "PyTorch: pip install 'w2v[torch]'") from None
+    except ImportError as e:
+        if getattr(e, "name", None) != "torch":  # torch is there, but something it needs is not
+            raise DeviceError(f"{needs}: PyTorch is installed but does not import ({_first_line(e)}); "
+                              "reinstall it, or train with --backend numba") from None
+        raise DeviceError(f"{needs} needs PyTorch: pip install 'w2v[torch]'") from None
+    except Exception as e:  # a broken install: a library it loads fails (OSError), ...
+        raise DeviceError(f"{needs}: PyTorch is installed but does not import ({type(e).__name__}: "
+                          f"{_first_line(e)}); reinstall it, or train with --backend numba") from None
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            built = getattr(torch.version, "cuda", None)
-            why = "this PyTorch is a CPU-only build" if not built else "no CUDA GPU is visible (driver, " \
-                  "CUDA_VISIBLE_DEVICES?)"
-            raise DeviceError(f"device {device!r}: {why}; use --device cpu (device='cpu' in Python), or install "
-                              "a CUDA build of PyTorch on a machine with an NVIDIA GPU")
+            if getattr(torch.version, "cuda", None):
+                raise DeviceError(f"device {device!r}: no CUDA GPU is visible to this PyTorch (a CUDA "
+                                  f"{torch.version.cuda} build): check the driver (nvidia-smi) and "
+                                  "CUDA_VISIBLE_DEVICES, or use --device cpu (device='cpu' in Python)")
+            raise DeviceError(f"device {device!r}: this PyTorch is a CPU-only build; use --device cpu "
+                              "(device='cpu' in Python), or install a CUDA build of PyTorch on a machine with "
+                              "an NVIDIA GPU")
         index = int(device.split(":")[1]) if ":" in device else 0
         count = torch.cuda.device_count()
         if index >= count:
             raise DeviceError(f"device {device!r}: only {count} CUDA device{'s' if count != 1 else ''} "
                               f"visible (cuda:0{' .. cuda:' + str(count - 1) if count > 1 else ''})")
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:300] if lines else type(error).__name__
 
 
 class NumbaEngine:

@@ -196,20 +196,43 @@ class TorchEngine:
     def step_bytes(self, dim: int) -> int:
         """Device memory of one call's temporaries: a step's rows (the per-pair skip-gram's noise rows
         dominate), or the hogwild kernel's draws (8 bytes, a few times over, per draw of every token)."""
+        from .passes import CHUNK_WORDS
+
         if self.kernel == "hogwild":
-            return 8 * 8 * HOGWILD_GROUP_TOKENS * (self.draws + 8)
+            return 8 * 8 * self.chunks_per_call * CHUNK_WORDS * (self.draws + 8)
         rows = self.step * 2 * self.window * (self.draws // max(1, 2 * self.window) + 2)
         return 6 * 4 * rows * dim + 64 * GROUP_TOKENS
 
     def _check_memory(self, vocab: int, dim: int) -> None:
+        """Refuse weights that do not fit on the GPU (:func:`w2v.memory.check_memory`: the figures and the
+        ``--dim`` or ``--max-final-vocab`` that would fit); give the hogwild kernel's calls fewer tokens where
+        their draws would not fit beside the weights; refuse a call's buffer that fits in no way, saying what
+        shrinks it."""
         if self.device.type != "cuda":
             return
-        from .memory import check_memory
+        from .errors import ResourceError
+        from .memory import _size, check_memory
+        from .passes import CHUNK_WORDS
 
         free, _ = torch.cuda.mem_get_info(self.device)
-        check_memory(vocab, dim, available=max(0, free - self.step_bytes(dim)),
-                     what=f"memory on {self.device} (besides a batch buffer of {self.step_bytes(dim) / 1e6:.0f} MB)",
-                     per_word_bytes=8 * 3)  # the subsampling threshold and the alias table's two halves
+        need = check_memory(vocab, dim, available=free, what=f"memory on {self.device}",
+                            per_word_bytes=8 * 3)  # the subsampling threshold and the alias table's two halves
+        left = free - need
+        if self.kernel == "hogwild" and self.step_bytes(dim) > left // 2:  # fewer tokens a call, half what is left
+            calls = self.chunks_per_call
+            self.chunks_per_call = max(1, calls * (left // 2) // max(1, self.step_bytes(dim)))
+            log.info("torch engine on %s: %d tokens a call instead of %d, so that their %d noise draws each "
+                     "fit in the memory left beside the weights", self.device, self.chunks_per_call * CHUNK_WORDS,
+                     calls * CHUNK_WORDS, self.draws)
+        if self.step_bytes(dim) > left:
+            per_pair = self.model == "sg" and not self.hogbatch
+            shrink = "lower --negative or --window" + (
+                ", or train with --hogbatch (its noise words are shared by the window: 2 x window times fewer "
+                "draws)" if per_pair else "")
+            raise ResourceError(
+                f"the weights and tables take {_size(need)} of the {_size(free)} free on {self.device}, and a "
+                f"call's buffer needs {_size(self.step_bytes(dim))} more ({self.draws} noise draws a token); "
+                f"{shrink}")
 
     # -- training ---------------------------------------------------------------------------------------
     def _tokens(self, batch: Batch):

@@ -677,8 +677,9 @@ class Word2Vec:
         }
         if resumed_seconds:
             self.stats["resumed_seconds"] = resumed_seconds
-        log.info("trained %d epoch%s in %.1f s (%.1f s end to end): %.0f raw words/s", n_epochs,
-                 "s" if n_epochs > 1 else "", train_seconds, total_seconds, self.stats["words_per_sec_train"])
+        log.info("trained %d epoch%s in %.1f s (%.1f s end to end): %s raw words/s", n_epochs,
+                 "s" if n_epochs > 1 else "", train_seconds, total_seconds,
+                 f"{self.stats['words_per_sec_train']:,.0f}")
 
     def _tables(self) -> tuple[np.ndarray, ...]:
         """The kernels' read-only tables: subsampling thresholds, then what the loss needs (w2v.losses)."""

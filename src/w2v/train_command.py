@@ -156,9 +156,19 @@ def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
     except ConfigError as err:
         raise ConfigError(re.sub(r"'(dist_timeout|sync_words|sync)'", lambda m: "--" + m.group(1).replace("_", "-"),
                                  str(err))) from None
+    loss = config.loss
+    if args.resume:  # the loss is the checkpoint's, whatever the flags say
+        from .checkpoint import checkpoint_config
+
+        with contextlib.suppress(ConfigError, OSError, ValueError):  # a bad checkpoint: the resume says so
+            loss = Config.from_dict(checkpoint_config(args.resume)).loss
     try:
         device, backend = engine.resolve(args.device, args.backend)  # ConfigError: exit 2
-        engine.check_available(device, backend, config.loss)  # PyTorch installed, the GPU visible, the loss
+        if args.resume and loss not in engine.LOSSES_OF[backend]:
+            raise ConfigError(f"--resume {args.resume!r}: the checkpoint trains with --loss {loss}, which the "
+                              f"{backend} engine does not implement (the Numba kernels only), and the loss cannot "
+                              "change when resuming: resume with --backend numba on the CPU (the default)")
+        engine.check_available(device, backend, loss)  # PyTorch installed, the GPU visible, the loss
     except ConfigError as err:
         raise _config_error_for_cli(err) from None
     checkpoint = args.checkpoint or args.resume or args.output + ".ckpt"
