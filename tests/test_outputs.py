@@ -799,6 +799,19 @@ def test_no_room_anywhere_for_the_trained_model_waits_for_room(monkeypatch, tmp_
     err = capsys.readouterr().err
     assert "after the model was saved to" in err and "is lost" not in err, err
     assert Word2Vec.load(tmp_path / "m5.w2v").training_log
+    # ... or just after it was renamed into place in a fallback directory, -o having failed: saved there, and says so
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def cut_after_elsewhere(write, path, fallbacks):
+        write(str(elsewhere / "m6.w2v"))
+        for _ in range(3):
+            os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(outputs, "save_with_fallback", cut_after_elsewhere)
+    assert cli.main(["train", str(corpus), "-o", str(tmp_path / "m6.w2v"), *FAST]) == 130
+    err = capsys.readouterr().err
+    assert f"after the model was saved to {elsewhere / 'm6.w2v'} (instead of {tmp_path / 'm6.w2v'})" in err, err
+    assert "is lost" not in err and Word2Vec.load(elsewhere / "m6.w2v").training_log
 
 
 def test_a_stop_while_a_resume_reads_says_the_checkpoint_is_as_it_was(monkeypatch, tmp_path, capsys):

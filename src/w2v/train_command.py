@@ -268,20 +268,27 @@ def _save_model(args: argparse.Namespace, model, fallbacks: list[str], checkpoin
         kept = (f" (the checkpoint {checkpoint} keeps the training up to its last save: --resume it once there "
                 "is room)" if os.path.exists(checkpoint) else "")
         saved = None
-        before = outputs.file_identity(args.output)
+        attempts = []  # (each path a save was tried at, the file there before it)
+
+        def write(path: str) -> None:
+            attempts.append((path, outputs.file_identity(path)))
+            model.save(path)
+
         try:
             with args.signals.hold():
-                saved = outputs.save_with_fallback(model.save, args.output, fallbacks)
+                saved = outputs.save_with_fallback(write, args.output, fallbacks)
         except OutputError as err:
             failed = err
         except Stopped as stop:
-            if saved is None and outputs.file_identity(args.output) not in (None, before):
-                saved = (args.output, None)  # cut after the rename: the model is there, whole
+            if saved is None:  # cut after a rename, at -o or in a fallback directory: the model is there, whole
+                saved = next(((path, None) for path, before in attempts
+                              if outputs.file_identity(path) not in (None, before)), None)
             if saved is None:  # Ctrl-C pressed three times: out at once, the save cut
                 raise Stopped(stop.signum, f"{stop}: the trained model is lost{kept}", saved=True) from None
             where, failure = saved  # a stop held while the model was saved
             _drop_checkpoint(checkpoint, args.resume)
-            elsewhere = f" (instead of {args.output}: {failure})" if failure is not None else ""
+            elsewhere = (f" (instead of {args.output}: {failure})" if failure is not None else
+                         f" (instead of {args.output})" if where != args.output else "")
             raise Stopped(stop.signum, f"stopped by {signal_name(stop.signum)} after the model was saved to "
                                        f"{where}{elsewhere}{not_written}", saved=True) from None
         else:
