@@ -138,8 +138,8 @@ def train_once(corpus: str, model: str, dim: int, epochs: int, device: str, back
     build = None
     try:
         build = kernel_build(generic) if generic else None
-        if on_gpu:  # the build this row trains with (a fallback may have set the generic one for the run)
-            from w2v import cuda_kernels
+        if on_gpu and kernel in ("auto", "hogwild") and dim <= torch_engine.MAX_HOGWILD_DIM:  # the build this
+            from w2v import cuda_kernels  # row's kernel is (a fallback may have set the generic one for the run)
 
             generic = not cuda_kernels.SPECIALISE
         w = Word2Vec(model=model, dim=dim, epochs=epochs, threads=threads, seed=seed, device=device,

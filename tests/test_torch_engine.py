@@ -231,6 +231,9 @@ def test_a_broken_torch_or_an_unseen_gpu_is_named_not_sent_to_pip(monkeypatch):
     failure = ImportError("undefined symbol: ncclCommRegister", name="torch._C")
     with pytest.raises(DeviceError, match=r"installed but does not import \(undefined symbol"):
         check_available("cpu", "torch")
+    failure = ImportError("cannot import name 'nope' from partially initialized module 'torch'", name="torch")
+    with pytest.raises(DeviceError, match=r"installed but does not import \(cannot import name 'nope'"):
+        check_available("cpu", "torch")  # torch's own __init__ failing: its name, but torch is there
     monkeypatch.setattr(builtins, "__import__", real)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.version, "cuda", "12.4")
@@ -273,6 +276,8 @@ def test_weights_too_big_for_the_device_are_refused_with_what_fits(monkeypatch):
     engine.device = torch.device("cuda:0")
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (engine.step_bytes(300) + 50_000_000,
                                                                      80_000_000_000))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device: 0)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: 0)
     with pytest.raises(ResourceError, match=r"memory on cuda:0.*--dim.*--max-final-vocab"):
         engine._check_memory(1_000_000, 300)
     engine._check_memory(10_000, 300)  # fits
@@ -290,15 +295,28 @@ def test_a_call_whose_draws_do_not_fit_takes_fewer_tokens_or_names_what_shrinks_
     engine.device = torch.device("cuda:0")
     calls = engine.chunks_per_call
     assert engine.step_bytes(100) > 30e9
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (20_000_000_000, 80_000_000_000))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (19_000_000_000, 80_000_000_000))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device: 1_500_000_000)  # torch's cache: free too
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: 500_000_000)
     engine._check_memory(10, 100)
     assert 0 < engine.chunks_per_call < calls and engine.step_bytes(100) <= 10e9
     engine.chunks_per_call = calls
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (200_000_000, 80_000_000_000))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device: 0)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: 0)
     with pytest.raises(ResourceError, match=r"take .* of the 200.0 MB free on cuda:0, and a call's buffer needs "
-                                            r"[\d.]+ MB more \(500 noise draws a token\); lower --negative or "
+                                            r"[\d.]+ MB more; lower --negative \(500 noise draws a token\) or "
                                             r"--window, or train with --hogbatch"):
         engine._check_memory(10, 100)
+    # CBOW draws `negative` a token, whatever the window; where the weights fill the GPU, smaller ones are named
+    cbow = TorchEngine(Config(dim=100, threads=1, model="cbow"), w, tables, "cpu", kernel="hogwild")
+    cbow.close()
+    cbow.device = torch.device("cuda:0")
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (830_000_000, 80_000_000_000))
+    with pytest.raises(ResourceError, match=r"lower --negative \(5 noise draws a token\); or --dim at most "
+                                            r"[\d,]+; or --max-final-vocab at most [\d,]+$") as refused:
+        cbow._check_memory(1_000_000, 100)  # 824 MB of weights and tables: no room for one chunk's 8 MB of draws
+    assert "--window" not in str(refused.value)
 
 
 # -- the hogwild kernel (w2v.cuda_kernels), run in Numba's CUDA simulator -------------------------------------
@@ -454,5 +472,8 @@ def test_resuming_an_hs_checkpoint_with_the_torch_backend_names_the_checkpoints_
             str(corpus), checkpoint=str(ckpt), callbacks=[stop_after_the_first], progress=False)
     assert ckpt.exists()
     rc = cli.main(["train", str(corpus), "-o", str(tmp_path / "m.w2v"), "--resume", str(ckpt), "--backend", "torch"])
-    assert_one_line_error(rc, capsys.readouterr().err, "the checkpoint trains with --loss hs", "--backend numba",
+    assert_one_line_error(rc, capsys.readouterr().err, "trains with --loss 'hs'", "--backend 'numba'",
                           "cannot change when resuming")
+    with pytest.raises(ConfigError, match=r"trains with 'loss' 'hs'.*cannot change when resuming: resume with "
+                                          r"'backend' 'numba'"):  # the same in Python, before the weights are read
+        Word2Vec.resume(ckpt, str(corpus), backend="torch")

@@ -85,7 +85,8 @@ GENSIM_KV_ATTRIBUTES: dict[str, str] = {
     "log_evaluate_word_pairs": "w2v.evaluate.evaluate_word_pairs(kv, path)",
     "index2word": "kv.index_to_key (gensim 4's name)",
     "index2entity": "kv.index_to_key (gensim 4's name)",
-    "vocab": "kv.key_to_index (a word's row) and kv.get_count(word) (gensim 4's names)",
+    "vocab": "kv.key_to_index (a word's row; gensim 4's name) and kv.get_count(word) (gensim 4's "
+             "get_vecattr(word, 'count'))",
     "get_vecattr": "kv.get_count(word) (the only attribute w2v keeps per word)",
     "word_vec": "kv[word] or kv.get_vector(word, norm=...)",
     "init_sims": "nothing: the unit vectors are computed when a query first needs them (kv.get_normed_vectors())",

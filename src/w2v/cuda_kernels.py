@@ -119,8 +119,8 @@ SPECIALISE = True
 """Compile a kernel for each number of components a lane holds (``ceil(d / 32)``: 4 at dim 100, 10 at dim 300),
 so that the loops over a lane's components have a bound known at compile time: unrolled, their loads of a
 row in flight together rather than one after another, the arrays in registers (benchmarks/NOTES.md, section
-21).  False: one kernel for every dimension, the bound read at run time (the kernel of sections 13-19, but
-for reading each target row once)."""
+21).  False: one kernel for every dimension up to 512, the bound read at run time (the kernel of sections
+13-19, but for reading each target row once)."""
 
 SHUFFLE = True
 """Add a dot product's lanes up with warp shuffles (five ``shfl.xor``, every lane gets the sum) rather than
@@ -297,8 +297,9 @@ def prepare(d: int) -> bool:
     compile in the simulator; where this fails, the first launch compiles it (and says why it fails)."""
     if numba_config.ENABLE_CUDASIM:
         return False
+    built = kernel(d)  # a width the build cannot hold: ValueError, at once
     try:
-        kernel(d).compile(SIGNATURE)
+        built.compile(SIGNATURE)
         return True
     except Exception:  # noqa: BLE001 - the launch compiles it again and raises what is wrong
         return False

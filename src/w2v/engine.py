@@ -88,8 +88,9 @@ def resolve(device: str = "cpu", backend: str | None = None) -> tuple[str, str]:
 LOSSES_OF = {"numba": LOSSES, "torch": ("ns",)}  # the losses each backend implements
 
 
-def check_loss(loss: str, device: str, backend: str) -> None:
-    """Refuse a loss the backend does not implement (the torch engine has negative sampling only).
+def check_loss(loss: str, device: str, backend: str, resumed: str | None = None) -> None:
+    """Refuse a loss the backend does not implement (the torch engine has negative sampling only);
+    ``resumed``, the checkpoint whose loss it is (which cannot change when resuming).
 
     Raises
     ------
@@ -98,6 +99,10 @@ def check_loss(loss: str, device: str, backend: str) -> None:
     """
     device, backend = resolve(device, backend)
     if loss not in LOSSES_OF[backend]:
+        if resumed is not None:
+            raise ConfigError(f"the checkpoint {resumed!r} trains with 'loss' {loss!r}, which the {backend} engine "
+                              "does not implement (the Numba kernels only), and the loss cannot change when "
+                              "resuming: resume with 'backend' 'numba' on the CPU (the default)")
         if device != "cpu":
             instead = "train it on the CPU ('device' 'cpu' with 'backend' 'numba'), or use 'loss' 'ns' on the GPU"
         else:
@@ -125,7 +130,7 @@ def check_available(device: str, backend: str, loss: str = "ns") -> None:
     try:
         import torch
     except ImportError as e:
-        if getattr(e, "name", None) != "torch":  # torch is there, but something it needs is not
+        if not _torch_missing(e):  # torch is there, but something it needs is not
             raise DeviceError(f"{needs}: PyTorch is installed but does not import ({_first_line(e)}); "
                               "reinstall it, or train with --backend numba") from None
         raise DeviceError(f"{needs} needs PyTorch: pip install 'w2v[torch]'") from None
@@ -134,6 +139,10 @@ def check_available(device: str, backend: str, loss: str = "ns") -> None:
                           f"{_first_line(e)}); reinstall it, or train with --backend numba") from None
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
+            if getattr(torch.version, "hip", None):
+                raise DeviceError(f"device {device!r}: no GPU is visible to this PyTorch (a ROCm "
+                                  f"{torch.version.hip} build): check the driver (rocm-smi) and "
+                                  "HIP_VISIBLE_DEVICES, or use --device cpu (device='cpu' in Python)")
             if getattr(torch.version, "cuda", None):
                 raise DeviceError(f"device {device!r}: no CUDA GPU is visible to this PyTorch (a CUDA "
                                   f"{torch.version.cuda} build): check the driver (nvidia-smi) and "
@@ -146,6 +155,18 @@ def check_available(device: str, backend: str, loss: str = "ns") -> None:
         if index >= count:
             raise DeviceError(f"device {device!r}: only {count} CUDA device{'s' if count != 1 else ''} "
                               f"visible (cuda:0{' .. cuda:' + str(count - 1) if count > 1 else ''})")
+
+
+def _torch_missing(error: ImportError) -> bool:
+    """Whether ``import torch`` failed because PyTorch is not installed (not because it is broken)."""
+    import importlib.util
+
+    if not isinstance(error, ModuleNotFoundError) or error.name != "torch":
+        return False
+    try:
+        return importlib.util.find_spec("torch") is None
+    except ValueError:  # sys.modules["torch"] is None: import turned off, as if not installed
+        return True
 
 
 def _first_line(error: BaseException) -> str:

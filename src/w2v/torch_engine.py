@@ -78,6 +78,9 @@ HOGWILD_ACCESS = "atomic"
 about 21% of the analogies), atomic adds keep them (37.6% over five runs; Numba on the CPU 38.1-38.4% at
 seed 1), and reading the rows past L1 as well (coherent) learns no better (37.6%) and trains 2-10% slower."""
 
+PER_WORD_BYTES = 8 * 3
+"""Device memory a word takes besides its two rows: its subsampling threshold and the alias table's halves."""
+
 _M32 = 0xFFFFFFFF
 
 
@@ -215,24 +218,38 @@ class TorchEngine:
         from .passes import CHUNK_WORDS
 
         free, _ = torch.cuda.mem_get_info(self.device)
+        free += torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)  # torch's cache
         need = check_memory(vocab, dim, available=free, what=f"memory on {self.device}",
-                            per_word_bytes=8 * 3)  # the subsampling threshold and the alias table's two halves
+                            per_word_bytes=PER_WORD_BYTES)
         left = free - need
         if self.kernel == "hogwild" and self.step_bytes(dim) > left // 2:  # fewer tokens a call, half what is left
             calls = self.chunks_per_call
             self.chunks_per_call = max(1, calls * (left // 2) // max(1, self.step_bytes(dim)))
-            log.info("torch engine on %s: %d tokens a call instead of %d, so that their %d noise draws each "
-                     "fit in the memory left beside the weights", self.device, self.chunks_per_call * CHUNK_WORDS,
-                     calls * CHUNK_WORDS, self.draws)
+            log.warning("torch engine on %s: %d tokens a call instead of %d, so that their %d noise draws each "
+                        "fit in the memory left beside the weights (fewer tokens a call: slower)", self.device,
+                        self.chunks_per_call * CHUNK_WORDS, calls * CHUNK_WORDS, self.draws)
         if self.step_bytes(dim) > left:
-            per_pair = self.model == "sg" and not self.hogbatch
-            shrink = "lower --negative or --window" + (
-                ", or train with --hogbatch (its noise words are shared by the window: 2 x window times fewer "
-                "draws)" if per_pair else "")
             raise ResourceError(
                 f"the weights and tables take {_size(need)} of the {_size(free)} free on {self.device}, and a "
-                f"call's buffer needs {_size(self.step_bytes(dim))} more ({self.draws} noise draws a token); "
-                f"{shrink}")
+                f"call's buffer needs {_size(self.step_bytes(dim))} more; {self._shrink_advice(vocab, dim, free)}")
+
+    def _shrink_advice(self, vocab: int, dim: int, free: int) -> str:
+        """What makes room for a call's buffer: fewer draws a token (what drives them), or smaller weights."""
+        if self.kernel == "hogwild":
+            per_pair = self.model == "sg" and not self.hogbatch
+            fixes = [f"lower --negative ({self.draws} noise draws a token)" + (
+                " or --window, or train with --hogbatch (its noise words are shared by the window)"
+                if per_pair else "")]
+        else:
+            fixes = ["lower --dim, --negative or --window (a step's rows)"]
+        room = free - self.step_bytes(dim)  # what the weights may take for the buffer to fit
+        per_row = 2 * 4 * dim + PER_WORD_BYTES
+        max_dim = (room - PER_WORD_BYTES * vocab) // (2 * 4 * vocab) if vocab else 0
+        if max_dim >= 1:
+            fixes.append(f"--dim at most {max_dim:,}")
+        if room // per_row >= 1:
+            fixes.append(f"--max-final-vocab at most {room // per_row:,}")
+        return "; or ".join(fixes)
 
     # -- training ---------------------------------------------------------------------------------------
     def _tokens(self, batch: Batch):

@@ -567,6 +567,15 @@ class Word2Vec:
         from .prepare import Reading
 
         callbacks = _callbacks(callbacks)
+        from .checkpoint import checkpoint_config
+        from .engine import check_loss
+
+        try:  # the loss cannot change: refused before the weights are read (a bad file: load_checkpoint says so)
+            loss = Config.from_dict(checkpoint_config(checkpoint)).loss
+        except (ConfigError, OSError, ValueError):
+            loss = None
+        if loss is not None:
+            check_loss(loss, device, backend, resumed=os.fspath(checkpoint))
         native, position, saved = load_checkpoint(checkpoint)
         model = cls._from_native(native, checkpoint)
         if threads is not None:

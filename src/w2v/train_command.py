@@ -164,10 +164,7 @@ def _check_arguments(args: argparse.Namespace) -> tuple[Config, str, str, str]:
             loss = Config.from_dict(checkpoint_config(args.resume)).loss
     try:
         device, backend = engine.resolve(args.device, args.backend)  # ConfigError: exit 2
-        if args.resume and loss not in engine.LOSSES_OF[backend]:
-            raise ConfigError(f"--resume {args.resume!r}: the checkpoint trains with --loss {loss}, which the "
-                              f"{backend} engine does not implement (the Numba kernels only), and the loss cannot "
-                              "change when resuming: resume with --backend numba on the CPU (the default)")
+        engine.check_loss(loss, device, backend, resumed=args.resume)
         engine.check_available(device, backend, loss)  # PyTorch installed, the GPU visible, the loss
     except ConfigError as err:
         raise _config_error_for_cli(err) from None
