@@ -831,3 +831,35 @@ def test_a_stop_while_a_resume_reads_says_the_checkpoint_is_as_it_was(monkeypatc
     err = capsys.readouterr().err
     assert rc == 143 and f"the checkpoint {ckpt} is as it was (the same command resumes it)" in err, err
     assert ckpt.read_bytes() == before and not (tmp_path / "m.w2v").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_an_output_that_is_a_fifo_a_device_or_a_stream_is_refused_not_replaced(tmp_path, capsys):
+    """The atomic save renames a finished file onto the output's name: onto a FIFO, a device (as root,
+    /dev/null itself) or /dev/stdout (the file the shell redirected it to) that replaced what was there.
+    Refused with one line, before any work, by the commands and by the library; the FIFO stays a FIFO."""
+    import stat
+
+    fifo, link = tmp_path / "ff", tmp_path / "link.txt"
+    os.mkfifo(fifo)
+    link.symlink_to(fifo)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog\n" * 300)
+    model = tmp_path / "m.w2v"
+    assert cli.main(["train", str(corpus), "-o", str(model), "--min-count", "1", "--epochs", "1", "--dim", "8",
+                     "--sample", "0", "--quiet"]) == 0
+    capsys.readouterr()
+    for args in (["export", str(model), str(fifo), "--format", "word2vec-text"],
+                 ["export", str(model), str(link), "--format", "word2vec-text"],
+                 ["train", str(corpus), "-o", str(fifo), "--min-count", "1", "--epochs", "1", "--dim", "8"],
+                 ["phrases", str(corpus), "-o", str(fifo), "--min-count", "1"]):
+        assert cli.main(args) == 2, args
+        err = capsys.readouterr().err
+        assert "is a FIFO, not a regular file" in err and "give a file name" in err and len(err.splitlines()) == 1
+    with pytest.raises(OutputError, match="is a FIFO, not a regular file"):
+        Word2Vec.load(model).wv.save_word2vec_format(str(fifo), binary=False)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and link.is_symlink()
+    for stream in ("/dev/stdout", "/dev/stderr", "/dev/fd/1", "/proc/self/fd/2"):
+        assert "is a stream" in outputs.not_a_file(stream)  # (checked by name: never written in a test)
+    assert "is a device" in outputs.not_a_file("/dev/null")
+    assert outputs.not_a_file(tmp_path / "new.txt") is None and outputs.not_a_file(model) is None

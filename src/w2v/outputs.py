@@ -17,7 +17,9 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import shutil
+import stat
 import tempfile
 from typing import Callable, Iterable, Sequence
 
@@ -51,12 +53,38 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     return _resolved(a) == _resolved(b)
 
 
+_STREAM_PATH = re.compile(r"/dev/(?:std(?:in|out|err)|fd/\d+)|/proc/(?:self|thread-self|\d+)/fd/\d+")
+
+
+def not_a_file(path: str | os.PathLike) -> str | None:
+    """Why ``path`` cannot take a file written by an atomic rename, or None: a stream (``/dev/stdout``, an
+    open descriptor's ``/dev/fd/N``) or something other than a regular file (``/dev/null``, a FIFO, a socket),
+    which the rename would replace (as root, ``/dev/null`` itself)."""
+    absolute = os.path.abspath(os.fspath(path))
+    if _STREAM_PATH.fullmatch(absolute):
+        return "is a stream (standard output or an open descriptor), not a file"
+    try:
+        mode = os.stat(os.path.realpath(absolute)).st_mode
+    except OSError:  # nothing there yet (or a dangling link): a new file
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):  # (a directory: check_writable's own message)
+        return None
+    kind = ("a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    return f"is {kind}, not a regular file"
+
+
 def check_writable(path: str | os.PathLike, what: str, hint: str = "") -> None:
-    """Refuse, before any work, a file path that cannot be written: a directory, or a file in a directory that
-    is missing or not writable (an :class:`OutputError` with the errno, naming ``what``; ``hint`` after)."""
+    """Refuse, before any work, a file path that cannot be written: a directory, a device, FIFO or stream
+    (which the atomic rename would replace), or a file in a directory that is missing or not writable (an
+    :class:`OutputError` with the errno, naming ``what``; ``hint`` after)."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
+    odd = not_a_file(path)
+    if odd:
+        why, code = (f"{what} {path!r} {odd}: w2v writes a file whole and renames it onto its name, which would "
+                     "replace it; give a file name"), errno.EINVAL
+    elif os.path.isdir(path):
         why, code = f"{what} {path!r} is a directory; give a file name", errno.EISDIR
     elif not os.path.isdir(directory):
         why, code = f"cannot write {what} {path!r}: the directory {directory!r} does not exist", errno.ENOENT
