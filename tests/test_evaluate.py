@@ -288,3 +288,23 @@ def test_full_google_set_speed():
           f"({res['answered']} questions answered)")
     assert res["answered"] == 19544 and res["oov"] == 0 and not res["lowercased"]
     assert elapsed < 30
+
+
+def test_a_bad_line_of_a_megabyte_is_quoted_cut_short(tmp_path):
+    """A corpus given as the analogy or word-pair file: its first line (megabytes) is quoted in the error cut
+    to 80 characters with its length, not whole."""
+    from w2v.errors import DataFileError
+    from w2v.evaluate import evaluate_analogies, evaluate_word_pairs
+
+    kv = KeyedVectors(["a", "b", "c", "d"], np.eye(4, dtype=np.float32))
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(" ".join(["word"] * 50_000) + "\n")
+    with pytest.raises(DataFileError) as refused:
+        evaluate_analogies(kv, corpus)
+    assert "found 50,000" in str(refused.value) and "(249,999 characters)" in str(refused.value)
+    assert len(str(refused.value)) < 300
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("a\tb\t1.0\nc\td\t" + "x" * 100_000 + "\n")
+    with pytest.raises(DataFileError) as refused:
+        evaluate_word_pairs(kv, pairs)
+    assert "(100,000 characters)" in str(refused.value) and len(str(refused.value)) < 300

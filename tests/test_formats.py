@@ -652,3 +652,44 @@ def test_save_word2vec_format_follows_the_name_and_gensims_arguments(tmp_path):
     with pytest.raises(ValueError, match="encoding 'latin-1': w2v reads UTF-8 words"):
         KeyedVectors.load_word2vec_format(latin, encoding="latin-1")
     assert len(KeyedVectors.load_word2vec_format(latin, None, False, "UTF-8")) == 2  # gensim's positions
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/fd"), reason="needs /dev/fd (Linux, macOS)")
+def test_a_model_or_counts_file_given_as_a_pipe_is_refused_in_one_line(tmp_path):
+    """``w2v import <(zcat v.txt.gz) ...``: the file is opened more than once (its first bytes tell its format),
+    and a pipe gives its bytes to the first opening only, so the second read the middle of the file as if it
+    were its start ("the first line should be 'vocab_size dims', found b'826 -0.22 ...'").  Refused, saying
+    why; a missing counts file is named as such, not as a model file."""
+    from w2v import KeyedVectors
+    from w2v.errors import ModelFileError
+
+    text = tmp_path / "v.txt"
+    KeyedVectors(["a", "b"], np.eye(2, dtype=np.float32)).save_word2vec_format(str(text), binary=False)
+    read, write = os.pipe()
+    try:
+        os.write(write, text.read_bytes())
+        with pytest.raises(ModelFileError, match=r"model or vectors file '/dev/fd/\d+' is a pipe or a device, not a "
+                                                 r"file: .*write it to a file first"):
+            KeyedVectors.load(f"/dev/fd/{read}")
+        with pytest.raises(ModelFileError, match=r"vocabulary \(counts\) file '/dev/fd/\d+' is a pipe"):
+            KeyedVectors.load_word2vec_format(str(text), fvocab=f"/dev/fd/{read}")
+    finally:
+        os.close(read)
+        os.close(write)
+    with pytest.raises(FileNotFoundError, match=r"vocabulary \(counts\) file not found: '.*nofile'"):
+        KeyedVectors.load_word2vec_format(str(text), fvocab=str(tmp_path / "nofile"))
+
+
+def test_a_compressed_native_file_is_told_to_be_decompressed(tmp_path):
+    """``gzip m.w2v; w2v similar m.w2v.gz king``: not "read it with KeyedVectors.load(path)", which is what
+    failed, but that native files are read uncompressed."""
+    from w2v import KeyedVectors
+    from w2v.errors import ModelFileError
+
+    native = tmp_path / "m.w2v"
+    KeyedVectors(["a", "b"], np.eye(2, dtype=np.float32)).save(str(native))
+    packed = tmp_path / "m.w2v.gz"
+    packed.write_bytes(gzip.compress(native.read_bytes()))
+    with pytest.raises(ModelFileError, match=r"m\.w2v\.gz: a gzip-compressed native w2v file: native files are read "
+                                             r"uncompressed .* decompress it first"):
+        KeyedVectors.load(str(packed))

@@ -863,3 +863,17 @@ def test_an_output_that_is_a_fifo_a_device_or_a_stream_is_refused_not_replaced(t
         assert "is a stream" in outputs.not_a_file(stream)  # (checked by name: never written in a test)
     assert "is a device" in outputs.not_a_file("/dev/null")
     assert outputs.not_a_file(tmp_path / "new.txt") is None and outputs.not_a_file(model) is None
+
+
+def test_an_output_under_a_file_says_the_file_is_not_a_directory(tmp_path, capsys):
+    """``export m.w2v notes.txt/v.txt``: notes.txt exists, as a file; the message said the directory did not
+    exist (text) or "File exists" (the projector's directory)."""
+    corpus = write_text(tmp_path / "c.txt")
+    model = tmp_path / "m.w2v"
+    assert cli.main(["train", str(corpus), "-o", str(model), *FAST]) == 0
+    capsys.readouterr()
+    assert cli.main(["export", str(model), str(corpus / "v.txt"), "--format", "word2vec-text"]) == 2
+    assert f"{str(corpus)!r} is a file, not a directory" in capsys.readouterr().err
+    assert cli.main(["export", str(model), str(corpus / "sub"), "--format", "projector"]) == 2
+    assert "a file of that name is there; give another OUT" in capsys.readouterr().err
+    assert corpus.is_file()

@@ -344,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "N, N the tokens (the C tool's), or npmi.")
     p.add_argument("inputs", nargs="+", metavar="IN", help="text files or directories of text files")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the text to write with its phrases "
-                   "joined (atomically; gzip when OUT ends in .gz)")
+                   "joined (atomically; compressed when OUT ends in .gz, .bz2 or .xz)")
     p.add_argument("--apply", metavar="P", help="join the phrases of the phrase file P (written by "
                    "--save-phrases) instead of learning them; the text is read with P's settings")
     p.add_argument("--save-phrases", metavar="P", help="also write the phrase table to P (tab-separated text: "
@@ -569,6 +569,9 @@ def _export_projector(args: argparse.Namespace) -> int:
         for directory in created:
             try:
                 os.mkdir(directory)
+            except FileExistsError:  # a file (or a dangling link) of that name: not a directory
+                raise OutputError(f"cannot make the directory {directory!r} for the projector's files: a file of "
+                                  "that name is there; give another OUT") from None
             except OSError as e:
                 raise OutputError.wrap(e, directory, "the directory") from None
         save_projector(args.out, kv.index_to_key, kv.vectors, kv.counts)

@@ -24,6 +24,12 @@ ANALOGIES = "questions-words.txt"
 WORD_PAIRS = "wordsim353.tsv"
 
 
+
+def _shown(text: str, limit: int = 80) -> str:
+    """``text`` quoted for a message, cut to ``limit`` characters (a corpus given as a dataset has lines of
+    megabytes)."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
+
 def _read_data(path: str | os.PathLike | None, default: str) -> tuple[str, list[str]]:
     """(name, lines) of a given file or a bundled one."""
     if path is None:
@@ -123,7 +129,7 @@ def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike | None = None, 
             continue
         words = line.split()
         if len(words) != 4:
-            raise DataFileError(f"{name} line {line_no}: expected four words, found {len(words)}: {line!r}")
+            raise DataFileError(f"{name} line {line_no}: expected four words, found {len(words):,}: {_shown(line)}")
         if not sections:  # a set without sections (MSR's, say): one section named after the file
             sections.append({"section": os.path.splitext(name)[0], "correct": 0, "answered": 0, "oov": 0})
         if lowercase:
@@ -217,18 +223,18 @@ def evaluate_word_pairs(kv: KeyedVectors, path: str | os.PathLike | None = None,
         header = content.pop(0)[0]
     for line_no, line, fields in content:
         if len(fields) < 3:
-            raise DataFileError(f"{name} line {line_no}: expected 'word1<TAB>word2<TAB>score': {line!r}")
+            raise DataFileError(f"{name} line {line_no}: expected 'word1<TAB>word2<TAB>score': {_shown(line)}")
         if column is None:
             column = _score_field(fields)
             if column is None:
-                raise DataFileError(f"{name} line {line_no}: the score {fields[2]!r} is not a number")
+                raise DataFileError(f"{name} line {line_no}: the score {_shown(fields[2])} is not a number")
         score = number_or_none(fields[column]) if column < len(fields) else None
         if score is None:
             shown = fields[column] if column < len(fields) else "nothing"
-            raise DataFileError(f"{name} line {line_no}: the score {shown!r} (field {column + 1}, as on the "
+            raise DataFileError(f"{name} line {line_no}: the score {_shown(shown)} (field {column + 1}, as on the "
                                 "first line) is not a number")
         if not math.isfinite(score):
-            raise DataFileError(f"{name} line {line_no}: the score {fields[column]!r} is not a finite number")
+            raise DataFileError(f"{name} line {line_no}: the score {_shown(fields[column])} is not a finite number")
         a, b = (fields[0].lower(), fields[1].lower()) if lowercase else (fields[0], fields[1])
         ia, ib = rows.get(a), rows.get(b)
         if ia is None or ib is None:

@@ -122,22 +122,29 @@ def read_decompressed(path: str | os.PathLike, error: type[Exception] = ModelFil
             from None
 
 
-def open_file(path: str | os.PathLike) -> BinaryIO:
+def open_file(path: str | os.PathLike, what: str = "model or vectors file") -> BinaryIO:
     """``open(path, "rb")``; a missing path, a directory or an unreadable file is a
-    :class:`ModelFileNotFoundError` (a ``FileNotFoundError``) whose message names the path."""
+    :class:`ModelFileNotFoundError` (a ``FileNotFoundError``) whose message names the path and ``what`` it
+    is; a pipe (``<(...)``, a FIFO) or a device is a :class:`ModelFileError`: the file is opened more than
+    once (its first bytes tell its format), and a pipe would give its bytes to the first opening only."""
     path = os.fspath(path)
     try:
-        return open(path, "rb")
+        f = open(path, "rb")
     except OSError as e:
         if isinstance(e, FileNotFoundError):
-            message = f"model or vectors file not found: {path!r}"
+            message = f"{what} not found: {path!r}"
         elif isinstance(e, IsADirectoryError):
-            message = f"{path!r} is a directory, not a model or vectors file"
+            message = f"{path!r} is a directory, not a {what}"
         else:
-            message = f"model or vectors file {path!r} cannot be read ({e.strerror or e})"
+            message = f"{what} {path!r} cannot be read ({e.strerror or e})"
         err = ModelFileNotFoundError(message)
         err.filename = path
         raise err from None
+    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        f.close()
+        raise ModelFileError(f"{what} {path!r} is a pipe or a device, not a file: w2v reads it more than once "
+                             "(its first bytes tell its format); write it to a file first")
+    return f
 
 
 # -- atomic writes -----------------------------------------------------------------------------------
@@ -777,7 +784,7 @@ def load_counts(path: str | os.PathLike, words: Sequence[str], unicode_errors: s
     words are ignored, a word of ``words`` it lacks is an error."""
     path = os.fspath(path)
     found: dict[str, int] = {}
-    stream, _ = _open_stream(path)
+    stream, _ = _open_stream(path, "vocabulary (counts) file")
     with stream:
         for line_no, line in enumerate(stream, 1):
             fields = line.split()
@@ -874,12 +881,12 @@ class _Buffer:
             start -= offset  # more() dropped the consumed bytes
 
 
-def _open_stream(path: str) -> tuple[BinaryIO, str | None]:
-    with open_file(path) as f:
+def _open_stream(path: str, what: str = "model or vectors file") -> tuple[BinaryIO, str | None]:
+    with open_file(path, what) as f:
         kind = compression_from_head(f.read(HEAD_BYTES))  # (bzip2 by its whole signature, as everywhere)
     if kind is not None:
         return COMPRESSIONS[kind].module.open(path, "rb"), kind
-    return open_file(path), None
+    return open_file(path, what), None
 
 
 _TEXT_BYTES = frozenset(b"0123456789+-.eEinfatyINFATY \t\r")
@@ -1004,7 +1011,7 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
             header = buf.data[buf.pos:end] if end >= 0 else buf.data[buf.pos:buf.pos + 64]
             m = _W2V_HEADER.match(header + b"\n")
             if end < 0 or not m:
-                raise _bad(path, _not_word2vec(buf.data[buf.pos:buf.pos + 4096], header))
+                raise _bad(path, _not_word2vec(buf.data[buf.pos:buf.pos + 4096], header, compression))
             header_len = end + 1
             buf.pos = header_len
             n_header, d, first_line = int(m.group(1)), int(m.group(2)), 2
@@ -1048,8 +1055,12 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None, limit: in
     return words, vectors, info
 
 
-def _not_word2vec(head: bytes, first_line: bytes) -> str:
-    """Why a file whose first line is not "vocab_size dims" cannot be read, and what it seems to be."""
+def _not_word2vec(head: bytes, first_line: bytes, compression: str | None = None) -> str:
+    """Why a file whose first line is not "vocab_size dims" cannot be read, and what it seems to be
+    (``head`` decompressed, as ``compression`` says)."""
+    if sniff(head) == "native" and compression:
+        return (f"a {compression}-compressed native w2v file: native files are read uncompressed (they are "
+                "mapped and read in place); decompress it first")
     if sniff(head) == "native":
         return "a native w2v file, not the word2vec format: read it with KeyedVectors.load(path)"
     seems = describe_foreign(head)

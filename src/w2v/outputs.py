@@ -86,6 +86,8 @@ def check_writable(path: str | os.PathLike, what: str, hint: str = "") -> None:
                      "replace it; give a file name"), errno.EINVAL
     elif os.path.isdir(path):
         why, code = f"{what} {path!r} is a directory; give a file name", errno.EISDIR
+    elif os.path.exists(directory) and not os.path.isdir(directory):
+        why, code = f"cannot write {what} {path!r}: {directory!r} is a file, not a directory", errno.ENOTDIR
     elif not os.path.isdir(directory):
         why, code = f"cannot write {what} {path!r}: the directory {directory!r} does not exist", errno.ENOENT
     elif not os.access(directory, os.W_OK):
