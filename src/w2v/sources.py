@@ -137,9 +137,9 @@ def expand_paths(paths: Sequence[str | os.PathLike], *, exclude: Mapping[str, st
             check_outputs([(what, p) for p, what in outputs], [("the corpus file", path)])
             inside = [path]
         elif os.path.exists(path):
-            raise CorpusError(f"corpus path {path!r} is not a regular file or a directory; the corpus is read "
-                              "twice (once to count, once to encode), so a pipe or device cannot be used: "
-                              "write it to a file")
+            raise CorpusError(f"corpus path {path!r} is not a regular file or a directory (a pipe or a device); "
+                              "the text is read more than once (its words counted first, then used), which a "
+                              "pipe cannot give: write it to a file")
         else:
             hint = ""
             if "://" in path:
