@@ -859,8 +859,11 @@ def test_an_output_that_is_a_fifo_a_device_or_a_stream_is_refused_not_replaced(t
     with pytest.raises(OutputError, match="is a FIFO, not a regular file"):
         Word2Vec.load(model).wv.save_word2vec_format(str(fifo), binary=False)
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and link.is_symlink()
-    for stream in ("/dev/stdout", "/dev/stderr", "/dev/fd/1", "/proc/self/fd/2"):
+    to_stdout = tmp_path / "out.txt"
+    to_stdout.symlink_to("/dev/stdout")  # a link to a stream is one too, whatever stdout is redirected to
+    for stream in ("/dev/stdout", "/dev/stderr", "/dev/fd/1", "/proc/self/fd/2", to_stdout):
         assert "is a stream" in outputs.not_a_file(stream)  # (checked by name: never written in a test)
+    assert outputs.not_a_file("a\x00b") is None  # (a NUL: open's own error, later)
     assert "is a device" in outputs.not_a_file("/dev/null")
     assert outputs.not_a_file(tmp_path / "new.txt") is None and outputs.not_a_file(model) is None
 
@@ -875,5 +878,5 @@ def test_an_output_under_a_file_says_the_file_is_not_a_directory(tmp_path, capsy
     assert cli.main(["export", str(model), str(corpus / "v.txt"), "--format", "word2vec-text"]) == 2
     assert f"{str(corpus)!r} is a file, not a directory" in capsys.readouterr().err
     assert cli.main(["export", str(model), str(corpus / "sub"), "--format", "projector"]) == 2
-    assert "a file of that name is there; give another OUT" in capsys.readouterr().err
+    assert "a file (or a link to nothing) of that name is there; give another OUT" in capsys.readouterr().err
     assert corpus.is_file()

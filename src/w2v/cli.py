@@ -551,6 +551,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 # -- export --format projector, serve (the explorer) --------------------------------------------------
 def _export_projector(args: argparse.Namespace) -> int:
     """``export --format projector``: vectors.tsv and metadata.tsv into the directory OUT."""
+    from . import outputs
     from .projector import projector_paths, save_projector
 
     if os.path.exists(args.out) and not os.path.isdir(args.out):
@@ -559,6 +560,11 @@ def _export_projector(args: argparse.Namespace) -> int:
     vectors_path, metadata_path = projector_paths(args.out)
     _check_not_input(("OUT/" + os.path.basename(vectors_path), vectors_path), ("the model read", args.model))
     _check_not_input(("OUT/" + os.path.basename(metadata_path), metadata_path), ("the model read", args.model))
+    for path in (vectors_path, metadata_path):  # a FIFO or a device there: refused before the model is read
+        odd = outputs.not_a_file(path)
+        if odd:
+            raise OutputError(f"OUT/{os.path.basename(path)} {path!r} {odd}: w2v writes a file whole and renames "
+                              "it onto its name, which would replace it; give another OUT")
     kv = _load_vectors(args.model, limit=args.limit, allow_nonfinite=args.allow_nonfinite)
     created = []  # the directories made for it, deepest last
     head = os.path.abspath(args.out)
@@ -570,8 +576,8 @@ def _export_projector(args: argparse.Namespace) -> int:
             try:
                 os.mkdir(directory)
             except FileExistsError:  # a file (or a dangling link) of that name: not a directory
-                raise OutputError(f"cannot make the directory {directory!r} for the projector's files: a file of "
-                                  "that name is there; give another OUT") from None
+                raise OutputError(f"cannot make the directory {directory!r} for the projector's files: a file (or "
+                                  "a link to nothing) of that name is there; give another OUT") from None
             except OSError as e:
                 raise OutputError.wrap(e, directory, "the directory") from None
         save_projector(args.out, kv.index_to_key, kv.vectors, kv.counts)

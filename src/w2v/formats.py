@@ -1059,8 +1059,8 @@ def _not_word2vec(head: bytes, first_line: bytes, compression: str | None = None
     """Why a file whose first line is not "vocab_size dims" cannot be read, and what it seems to be
     (``head`` decompressed, as ``compression`` says)."""
     if sniff(head) == "native" and compression:
-        return (f"a {compression}-compressed native w2v file: native files are read uncompressed (they are "
-                "mapped and read in place); decompress it first")
+        return (f"{'an' if compression == 'xz' else 'a'} {compression}-compressed native w2v file: native files "
+                "are read uncompressed (they are mapped and read in place); decompress it first")
     if sniff(head) == "native":
         return "a native w2v file, not the word2vec format: read it with KeyedVectors.load(path)"
     seems = describe_foreign(head)

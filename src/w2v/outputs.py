@@ -60,12 +60,16 @@ def not_a_file(path: str | os.PathLike) -> str | None:
     """Why ``path`` cannot take a file written by an atomic rename, or None: a stream (``/dev/stdout``, an
     open descriptor's ``/dev/fd/N``) or something other than a regular file (``/dev/null``, a FIFO, a socket),
     which the rename would replace (as root, ``/dev/null`` itself)."""
-    absolute = os.path.abspath(os.fspath(path))
-    if _STREAM_PATH.fullmatch(absolute):
-        return "is a stream (standard output or an open descriptor), not a file"
     try:
-        mode = os.stat(os.path.realpath(absolute)).st_mode
-    except OSError:  # nothing there yet (or a dangling link): a new file
+        absolute = hop = os.path.abspath(os.fspath(path))
+        for _ in range(40):  # the name, then each link it leads through (a link to /dev/stdout is a stream too)
+            if _STREAM_PATH.fullmatch(hop):
+                return "is a stream (standard output or an open descriptor), not a file"
+            if not os.path.islink(hop):
+                break
+            hop = os.path.normpath(os.path.join(os.path.dirname(hop), os.readlink(hop)))
+        mode = os.stat(absolute).st_mode
+    except (OSError, ValueError):  # nothing there yet (or a dangling link): a new file; a NUL in the name
         return None
     if stat.S_ISREG(mode) or stat.S_ISDIR(mode):  # (a directory: check_writable's own message)
         return None

@@ -122,8 +122,8 @@ class PhraseSettings:
         "help": "default: (count(ab) - min_count) / (count(a) count(b)) * N, the C tool's score; npmi: "
                 "normalized pointwise mutual information, in [-1, 1], as gensim has it", "choices": SCORINGS})
     passes: int = field(default=1, metadata={"help": "passes over the text; pass k joins pairs of the units of "
-                                                     "pass k-1, so phrases hold up to 2**passes words (more with connectors, "
-                                                     "which may stand between two units)"})
+                                                     "pass k-1, so phrases hold up to 2**passes words (more "
+                                                     "with connectors, which may stand between two units)"})
     connectors: tuple[str, ...] = field(default=(), metadata={
         "help": "connector words (gensim's connector_words): never the start or end of a phrase, but any run "
                 "of them may be inside one (bank_of_america)"})
