@@ -183,6 +183,9 @@ def test_similar_names_every_unknown_word_at_once(model, capsys):
     assert cli.main(["similar", model, "a1", "zz9", "A2"]) == 2
     err = capsys.readouterr().err
     assert "2 words are not in the vocabulary: 'zz9'" in err and "'A2' (did you mean 'a2'" in err
+    assert cli.main(["analogy", model, "zz9", "a1", "A2"]) == 2  # analogy too (it named the first only)
+    err = capsys.readouterr().err
+    assert "2 words are not in the vocabulary: 'zz9'" in err and "'A2' (did you mean 'a2'" in err
 
 
 def test_train_vectors_named_vec_are_text(corpus, tmp_path, capsys):

@@ -480,10 +480,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     return run(args)
 
 
-def cmd_similar(args: argparse.Namespace) -> int:
-    kv = _load_vectors(args.model, allow_nonfinite=args.allow_nonfinite)
+def _check_known(kv, words: Sequence[str]) -> None:
+    """Every word checked before anything is printed; every unknown one named, with its suggestions."""
     unknown = []
-    for word in args.words:  # every word checked before anything is printed; every unknown one named
+    for word in dict.fromkeys(words):
         try:
             kv.get_index(word)
         except UnknownWordError as err:
@@ -494,6 +494,11 @@ def cmd_similar(args: argparse.Namespace) -> int:
         raise UsageError(f"{len(unknown)} words are not in the vocabulary: " + "; ".join(
             f"{e.word!r}" + (f" (did you mean {', '.join(map(repr, e.suggestions))}?)" if e.suggestions else "")
             for e in unknown))
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    kv = _load_vectors(args.model, allow_nonfinite=args.allow_nonfinite)
+    _check_known(kv, args.words)
     blocks = [f"{word}:\n" + "\n".join(_neighbours(kv, word, args.topn)) for word in args.words]
     print("\n\n".join(blocks))
     return 0
@@ -501,6 +506,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 def cmd_analogy(args: argparse.Namespace) -> int:
     kv = _load_vectors(args.model, allow_nonfinite=args.allow_nonfinite)
+    _check_known(kv, (args.a, args.b, args.c))
     answers = kv.analogy(args.a, args.b, args.c, topn=args.topn, method=args.method)
     print(f"{args.a} is to {args.b} as {args.c} is to ?  ({args.method})")
     print("\n".join(f"  {w:<20} {s:.4f}" for w, s in answers))
