@@ -160,6 +160,13 @@ def _warp_sum(value):
 
 
 @cuda.jit(device=True)
+def _in_window(o, p, n, sentence, here):
+    """Whether the token ``p`` = ``i + o`` of the call is a context of the centre ``i``: not the centre itself,
+    inside the call's tokens, in the centre's sentence ``here``."""
+    return o != 0 and 0 <= p < n and sentence[p] == here
+
+
+@cuda.jit(device=True)
 def _target(x, err, y, w_out, t, label, rate, lane, per_lane, d, red, access, shuffle):
     """One binary logistic step of input ``x`` (this lane's components) against output row ``t``: the row,
     read once into ``y``, moves at once; ``err`` gathers the input's update.  Returns the pair's loss term."""
@@ -218,7 +225,7 @@ def _build(fixed_per_lane: int, shuffle: bool):
                 m = 0
                 for o in range(-b, b + 1):
                     p = i + o
-                    if o == 0 or p < 0 or p >= n or sentence[p] != here:
+                    if not _in_window(o, p, n, sentence, here):
                         continue
                     c = word[p]
                     for q in range(per_lane):
@@ -238,7 +245,7 @@ def _build(fixed_per_lane: int, shuffle: bool):
                         loss += _target(x, err, y, w_out, t, 0.0, rate, lane, per_lane, d, red, access, shuffle)
                 for o in range(-b, b + 1):
                     p = i + o
-                    if o == 0 or p < 0 or p >= n or sentence[p] != here:
+                    if not _in_window(o, p, n, sentence, here):
                         continue
                     c = word[p]
                     for q in range(per_lane):
@@ -249,7 +256,7 @@ def _build(fixed_per_lane: int, shuffle: bool):
                 continue
             for o in range(-b, b + 1):  # skip-gram: each context word's row against the centre and the noise
                 p = i + o
-                if o == 0 or p < 0 or p >= n or sentence[p] != here:
+                if not _in_window(o, p, n, sentence, here):
                     continue
                 c = word[p]
                 slot = o + window if o < 0 else o + window - 1
