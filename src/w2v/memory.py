@@ -91,6 +91,13 @@ def _size(n: float) -> str:
     return ""  # unreachable
 
 
+def fitting(vocab_size: int, dim: int, available: int, per_word_bytes: int = BYTES_PER_WORD) -> tuple[int, int]:
+    """The largest dimension for ``vocab_size`` words, and the most words at ``dim``, whose two float32 weight
+    matrices (and ``per_word_bytes`` a word besides) fit in ``available`` bytes (0 or less: none)."""
+    max_dim = (available - per_word_bytes * vocab_size) // (2 * 4 * vocab_size) if vocab_size else 0
+    return max_dim, available // (2 * 4 * dim + per_word_bytes)
+
+
 def check_memory(vocab_size: int, dim: int, available: int | None = None, what: str = "memory",
                  per_word_bytes: int = BYTES_PER_WORD) -> int:
     """Raise :class:`ResourceError` when training ``vocab_size`` words x ``dim`` would not fit in memory.
@@ -108,9 +115,7 @@ def check_memory(vocab_size: int, dim: int, available: int | None = None, what: 
     if available is None:
         return need
     if need > available:
-        per_row = 2 * 4 * dim + per_word_bytes
-        max_vocab = available // per_row
-        max_dim = (available - per_word_bytes * vocab_size) // (2 * 4 * vocab_size) if vocab_size else 0
+        max_dim, max_vocab = fitting(vocab_size, dim, available, per_word_bytes)
         fixes = []
         if max_dim >= 1:
             fixes.append(f"dim (--dim) to at most {max_dim:,}")

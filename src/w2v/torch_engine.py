@@ -42,6 +42,9 @@ import torch
 import torch.nn.functional as F
 
 from .engine import Batch
+from .errors import ResourceError
+from .memory import _size, check_memory, fitting
+from .passes import CHUNK_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +137,6 @@ class TorchEngine:
                  device: str = "cpu", step_centres: int | None = None, group_tokens: int | None = None,
                  threads: int | None = None, kernel: str | None = None, blocks: int | None = None,
                  access: str | None = None):
-        from .passes import CHUNK_WORDS
-
         self.device = torch.device(device)
         self.model, self.hogbatch = config.model, config.use_hogbatch
         self.window, self.negative, self.cbow_mean = config.window, config.n_negative, bool(config.cbow_mean)
@@ -199,8 +200,6 @@ class TorchEngine:
     def step_bytes(self, dim: int) -> int:
         """Device memory of one call's temporaries: a step's rows (the per-pair skip-gram's noise rows
         dominate), or the hogwild kernel's draws (8 bytes, a few times over, per draw of every token)."""
-        from .passes import CHUNK_WORDS
-
         if self.kernel == "hogwild":
             return 8 * 8 * self.chunks_per_call * CHUNK_WORDS * (self.draws + 8)
         rows = self.step * 2 * self.window * (self.draws // max(1, 2 * self.window) + 2)
@@ -213,10 +212,6 @@ class TorchEngine:
         shrinks it."""
         if self.device.type != "cuda":
             return
-        from .errors import ResourceError
-        from .memory import _size, check_memory
-        from .passes import CHUNK_WORDS
-
         free, _ = torch.cuda.mem_get_info(self.device)
         free += torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)  # torch's cache
         need = check_memory(vocab, dim, available=free, what=f"memory on {self.device}",
@@ -242,13 +237,12 @@ class TorchEngine:
                 if per_pair else "")]
         else:
             fixes = ["lower --dim, --negative or --window (a step's rows)"]
-        room = free - self.step_bytes(dim)  # what the weights may take for the buffer to fit
-        per_row = 2 * 4 * dim + PER_WORD_BYTES
-        max_dim = (room - PER_WORD_BYTES * vocab) // (2 * 4 * vocab) if vocab else 0
+        # what the weights may take for the buffer to fit beside them
+        max_dim, max_vocab = fitting(vocab, dim, free - self.step_bytes(dim), PER_WORD_BYTES)
         if max_dim >= 1:
             fixes.append(f"--dim at most {max_dim:,}")
-        if room // per_row >= 1:
-            fixes.append(f"--max-final-vocab at most {room // per_row:,}")
+        if max_vocab >= 1:
+            fixes.append(f"--max-final-vocab at most {max_vocab:,}")
         return "; or ".join(fixes)
 
     # -- training ---------------------------------------------------------------------------------------
