@@ -567,10 +567,7 @@ def _export_projector(args: argparse.Namespace) -> int:
     _check_not_input(("OUT/" + os.path.basename(vectors_path), vectors_path), ("the model read", args.model))
     _check_not_input(("OUT/" + os.path.basename(metadata_path), metadata_path), ("the model read", args.model))
     for path in (vectors_path, metadata_path):  # a FIFO or a device there: refused before the model is read
-        odd = outputs.not_a_file(path)
-        if odd:
-            raise OutputError(f"OUT/{os.path.basename(path)} {path!r} {odd}: w2v writes a file whole and renames "
-                              "it onto its name, which would replace it; give another OUT")
+        outputs.check_a_file(path, f"OUT/{os.path.basename(path)}", "give another OUT")
     kv = _load_vectors(args.model, limit=args.limit, allow_nonfinite=args.allow_nonfinite)
     created = []  # the directories made for it, deepest last
     head = os.path.abspath(args.out)

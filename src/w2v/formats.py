@@ -55,7 +55,6 @@ import bz2
 import contextlib
 import contextvars
 import dataclasses
-import errno
 import gzip
 import json
 import logging
@@ -166,14 +165,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs: Any) 
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_write writes new files only: mode must be 'wb' or 'w'; got {mode!r}")
     path = os.fspath(path)
-    from .outputs import not_a_file
+    from .outputs import check_a_file
 
-    odd = not_a_file(path)
-    if odd:  # /dev/null, a FIFO, /dev/stdout: the rename would replace it (as root, /dev/null itself)
-        err = OutputError(f"cannot write {path!r}: it {odd}; w2v writes a file whole and renames it onto its name, "
-                          "which would replace it; give a file name")
-        err.errno, err.strerror, err.filename = errno.EINVAL, os.strerror(errno.EINVAL), path
-        raise err
+    check_a_file(path, "output")  # /dev/null, a FIFO, /dev/stdout: the rename would replace it (as root, /dev/null)
     if os.path.islink(path):  # a link to the output stays a link: its target is what gets replaced
         path = os.path.realpath(path)
     try:

@@ -78,17 +78,29 @@ def not_a_file(path: str | os.PathLike) -> str | None:
     return f"is {kind}, not a regular file"
 
 
+def check_a_file(path: str | os.PathLike, what: str, advice: str = "give a file name") -> None:
+    """Refuse (an :class:`OutputError`, EINVAL, naming ``what``) an output that the atomic rename would
+    replace: a device, FIFO, socket or stream (:func:`not_a_file`)."""
+    odd = not_a_file(path)
+    if odd:
+        _raise(f"{what} {os.fspath(path)!r} {odd}: w2v writes a file whole and renames it onto its name, which "
+               f"would replace it; {advice}", errno.EINVAL, os.fspath(path))
+
+
+def _raise(message: str, code: int, path: str) -> None:
+    error = OutputError(message)
+    error.errno, error.strerror, error.filename = code, os.strerror(code), path
+    raise error
+
+
 def check_writable(path: str | os.PathLike, what: str, hint: str = "") -> None:
     """Refuse, before any work, a file path that cannot be written: a directory, a device, FIFO or stream
     (which the atomic rename would replace), or a file in a directory that is missing or not writable (an
     :class:`OutputError` with the errno, naming ``what``; ``hint`` after)."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    odd = not_a_file(path)
-    if odd:
-        why, code = (f"{what} {path!r} {odd}: w2v writes a file whole and renames it onto its name, which would "
-                     "replace it; give a file name"), errno.EINVAL
-    elif os.path.isdir(path):
+    check_a_file(path, what, f"give a file name; {hint}" if hint else "give a file name")
+    if os.path.isdir(path):
         why, code = f"{what} {path!r} is a directory; give a file name", errno.EISDIR
     elif os.path.exists(directory) and not os.path.isdir(directory):
         why, code = f"cannot write {what} {path!r}: {directory!r} is a file, not a directory", errno.ENOTDIR
@@ -98,9 +110,7 @@ def check_writable(path: str | os.PathLike, what: str, hint: str = "") -> None:
         why, code = f"cannot write {what} {path!r}: the directory {directory!r} is not writable", errno.EACCES
     else:
         return
-    error = OutputError(f"{why}; {hint}" if hint else why)
-    error.errno, error.strerror, error.filename = code, os.strerror(code), path
-    raise error
+    _raise(f"{why}; {hint}" if hint else why, code, path)
 
 
 def check_outputs(outputs: Sequence[tuple[str, str | os.PathLike]],
