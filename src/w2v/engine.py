@@ -129,14 +129,13 @@ def check_available(device: str, backend: str, loss: str = "ns") -> None:
     needs = f"the torch backend{' (device ' + device + ')' if device != 'cpu' else ''}"
     try:
         import torch
-    except ImportError as e:
-        if not _torch_missing(e):  # torch is there, but something it needs is not
-            raise DeviceError(f"{needs}: PyTorch is installed but does not import ({_first_line(e)}); "
-                              "reinstall it, or train with --backend numba") from None
-        raise DeviceError(f"{needs} needs PyTorch: pip install 'w2v[torch]'") from None
-    except Exception as e:  # a broken install: a library it loads fails (OSError), ...
-        raise DeviceError(f"{needs}: PyTorch is installed but does not import ({type(e).__name__}: "
-                          f"{_first_line(e)}); reinstall it, or train with --backend numba") from None
+    except Exception as e:
+        if isinstance(e, ImportError) and _torch_missing(e):
+            raise DeviceError(f"{needs} needs PyTorch: pip install 'w2v[torch]'") from None
+        # torch is there, but something it needs is not (an import inside it, a library it loads: OSError)
+        cause = _first_line(e) if isinstance(e, ImportError) else f"{type(e).__name__}: {_first_line(e)}"
+        raise DeviceError(f"{needs}: PyTorch is installed but does not import ({cause}); reinstall it, or "
+                          "train with --backend numba") from None
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
             if getattr(torch.version, "hip", None):

@@ -24,11 +24,11 @@ ANALOGIES = "questions-words.txt"
 WORD_PAIRS = "wordsim353.tsv"
 
 
-
 def _shown(text: str, limit: int = 80) -> str:
     """``text`` quoted for a message, cut to ``limit`` characters (a corpus given as a dataset has lines of
     megabytes)."""
     return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
+
 
 def _read_data(path: str | os.PathLike | None, default: str) -> tuple[str, list[str]]:
     """(name, lines) of a given file or a bundled one."""

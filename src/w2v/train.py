@@ -563,13 +563,11 @@ class Word2Vec:
         as in :meth:`train`), each rank from its own position.  ``threads`` (None: the checkpoint's) may
         change too: the corpus stays cut into the first run's shares, a thread taking them in turn.
         """
-        from .checkpoint import check_fingerprint, load_checkpoint
+        from .checkpoint import check_fingerprint, checkpoint_config, load_checkpoint
+        from .engine import check_loss
         from .prepare import Reading
 
         callbacks = _callbacks(callbacks)
-        from .checkpoint import checkpoint_config
-        from .engine import check_loss
-
         try:  # the loss cannot change: refused before the weights are read (a bad file: load_checkpoint says so)
             loss = Config.from_dict(checkpoint_config(checkpoint)).loss
         except (ConfigError, OSError, ValueError):
