@@ -99,15 +99,20 @@ def correctness(device: str, dims: list[int]) -> list[str]:
     return failures
 
 
-def kernel_build(generic: bool) -> tuple[bool, bool]:
-    """Set ``w2v.cuda_kernels``' build: the kernel for each width with shuffles (the default), or ``generic``,
-    one kernel for every width with shared-memory sums (the kernel of NOTES sections 13-19, but for reading each
-    target row once); returns the old."""
+def set_build(build: tuple[bool, bool]) -> tuple[bool, bool]:
+    """Set ``w2v.cuda_kernels``' build, ``(SPECIALISE, SHUFFLE)``; returns the old one."""
     from w2v import cuda_kernels
 
     old = cuda_kernels.SPECIALISE, cuda_kernels.SHUFFLE
-    cuda_kernels.SPECIALISE = cuda_kernels.SHUFFLE = not generic
+    cuda_kernels.SPECIALISE, cuda_kernels.SHUFFLE = build
     return old
+
+
+def kernel_build(generic: bool) -> tuple[bool, bool]:
+    """Set the build: the kernel for each width with shuffles (the default), or ``generic``, one kernel for
+    every width with shared-memory sums (the kernel of NOTES sections 13-19, but for reading each target row
+    once); returns the old."""
+    return set_build((not generic, not generic))
 
 
 def evaluate(model) -> dict:
@@ -150,9 +155,7 @@ def train_once(corpus: str, model: str, dim: int, epochs: int, device: str, back
         (torch_engine.STEP_CENTRES, torch_engine.KERNEL, torch_engine.BLOCKS_PER_SM,
          torch_engine.HOGWILD_ACCESS) = defaults
         if build:
-            from w2v import cuda_kernels
-
-            cuda_kernels.SPECIALISE, cuda_kernels.SHUFFLE = build
+            set_build(build)
     total = time.perf_counter() - t0
     st = w.stats
     result = {"model": model, "dim": dim, "device": device, "backend": backend, "threads": threads,
@@ -273,9 +276,7 @@ def main() -> int:
             failures, fell_back, args.generic = generic_failures, True, False
             log("the generic build is used for every row")
         else:
-            from w2v import cuda_kernels
-
-            cuda_kernels.SPECIALISE, cuda_kernels.SHUFFLE = old
+            set_build(old)
     broken = {f.split()[1] for f in failures if f.startswith("hogwild ") and not f.startswith("hogwild plain")}
     if broken:  # a way of accessing the rows that does not work here loses its rows, not the run
         log(f"hogwild access settings that disagree with the reference, left out: {sorted(broken)}")
